@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_FLAGS ?= -q -ra
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: install test test-tf test-jax demo bench tutorials assignments clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole suite: everything on TensorFlow, then the backend-agnostic layer tests on JAX.
+test: test-tf test-jax
+
+test-tf: install
+	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_FLAGS) tests
+
+test-jax: install
+	KERAS_BACKEND=jax $(PY) -m pytest $(PYTEST_FLAGS) tests/layers
+
+demo: install
+	KERAS_BACKEND=tensorflow $(PY) -m lstm_keras translate train --dataset data/dates.tsv \
+		--epochs 8 --time-budget 6 --out runs/demo
+	KERAS_BACKEND=tensorflow $(PY) -m lstm_keras translate run --model runs/demo \
+		"26 de noviembre de 2026" "Nov 3, 1999" "le 14 juillet 1789"
+
+bench: install
+	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_lstm.py
+
+clean:
+	rm -rf build runs .pytest_cache

@@ -1,0 +1,72 @@
+"""One home for getting a data file: a local copy (`data_dir`) or a hash-checked download."""
+
+import hashlib
+import os
+
+import keras
+
+CACHE_SUBDIR = "datasets/lstm_keras"
+DATA_DIR_ENV = "LSTM_KERAS_DATA_DIR"
+
+
+def sha256_of(path, chunk_size=1 << 20):
+    """Returns the hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(filename, origin, sha256=None, data_dir=None, extract=False):
+    """Returns the local path of a data file, downloading it if needed.
+
+    Look-up order: `data_dir` (or the `LSTM_KERAS_DATA_DIR` environment variable) if given,
+    where `filename` must exist; otherwise `keras.utils.get_file`, which downloads `origin` once
+    into `KERAS_HOME/datasets/lstm_keras/` and checks its SHA-256.
+
+    Args:
+        filename: the file's name (in `data_dir` and in the cache).
+        origin: the official download URL.
+        sha256: the expected SHA-256 hex digest, or None to skip the check.
+        data_dir: a folder with local copies, or None.
+        extract: whether `get_file` extracts an archive (returns the extracted folder).
+
+    Returns:
+        The path of the file (or of the extracted folder).
+
+    Raises:
+        FileNotFoundError: `data_dir` is given but has no `filename`.
+        ValueError: the file (local or downloaded) does not have the expected hash; the message
+            names the file and both hashes.
+    """
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
+    if data_dir:
+        path = os.path.join(data_dir, filename)
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{filename} not found in data_dir {data_dir!r} (expected {path}); "
+                f"download it from {origin} or drop --data-dir"
+            )
+        if sha256 and os.path.isfile(path):
+            check_sha256(path, sha256)
+        return path
+    try:
+        return keras.utils.get_file(
+            filename, origin, file_hash=sha256, hash_algorithm="sha256",
+            cache_subdir=CACHE_SUBDIR, extract=extract,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"downloaded {filename} from {origin} is corrupted or not the expected file "
+            f"(sha256 should be {sha256}): {error}"
+        ) from error
+
+
+def check_sha256(path, expected):
+    """Raises ValueError naming `path` if its SHA-256 is not `expected`."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"{path} is corrupted or not the expected file: sha256 {actual}, expected {expected}"
+        )

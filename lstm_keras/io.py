@@ -1,0 +1,92 @@
+"""Crash-safe file output and strict TSV reading shared by every task.
+
+Everything the project writes (models, SavedModels, vocabularies, metrics, plots) goes through
+`atomic_path` (one file) or `staged_directory` (a whole `--out` folder): the content is written
+under a temporary name beside the target and renamed into place only once it is complete, so a
+crash never leaves a truncated artifact where a good one was.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds.
+
+    Works for files and for directories (e.g. a SavedModel): whatever the block writes at the
+    yielded path replaces `path` in one rename. On an exception the temporary is removed and
+    `path` is left as it was.
+
+    Example:
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "metrics.json")
+    >>> with atomic_path(target) as tmp:
+    ...     _ = open(tmp, "w").write("{}")
+    >>> open(target).read()
+    '{}'
+    """
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    base = os.path.basename(path)
+    tmp_dir = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+    tmp = os.path.join(tmp_dir, base)
+    try:
+        yield tmp
+        if not os.path.exists(tmp):
+            raise FileNotFoundError(f"nothing was written for {path!r}")
+        if os.path.isdir(tmp) and os.path.isdir(path):
+            # A directory cannot be renamed over a non-empty one: move the old one aside first.
+            old = tmp_dir + ".old"
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def write_text(path, text):
+    """Writes `text` to `path` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def read_tsv(path, min_columns, encoding="utf-8"):
+    """Reads a tab-separated file into rows of `min_columns` fields (extra columns ignored).
+
+    Args:
+        path: the file.
+        min_columns: the number of leading columns each non-empty line must have.
+        encoding: the text encoding.
+
+    Returns:
+        A list of tuples of `min_columns` strings, one per non-empty line.
+
+    Raises:
+        FileNotFoundError: the file does not exist (the message names it).
+        ValueError: a line has fewer than `min_columns` columns; the message names the file,
+            the line number and the number of columns found.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"TSV file not found: {path}")
+    rows = []
+    with open(path, encoding=encoding, errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < min_columns:
+                raise ValueError(
+                    f"{path}, line {number}: expected at least {min_columns} tab-separated "
+                    f"columns, found {len(fields)}: {line[:80]!r}"
+                )
+            rows.append(tuple(fields[:min_columns]))
+    return rows

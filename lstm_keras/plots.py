@@ -1,0 +1,69 @@
+"""Matplotlib figures shared by the tasks: training curves and attention/heatmap plots."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from lstm_keras.io import atomic_path  # noqa: E402
+
+
+def plot_history(history, path=None, metrics=None):
+    """Plots training curves (one panel per metric, train and validation) from a Keras history.
+
+    Args:
+        history: a `keras.callbacks.History` or its `.history` dict.
+        path: where to save a PNG (written atomically), or None.
+        metrics: metric names to plot; default: every metric without the `val_` prefix.
+
+    Returns:
+        The matplotlib figure.
+    """
+    logs = getattr(history, "history", history)
+    names = metrics or [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(range(1, len(logs[name]) + 1), logs[name], marker="o", label="train")
+        if f"val_{name}" in logs:
+            ax.plot(range(1, len(logs[f"val_{name}"]) + 1), logs[f"val_{name}"], marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def plot_heatmap(weights, x_labels, y_labels, path=None, title=None, x_title="source", y_title="target"):
+    """Plots a matrix (e.g. attention weights, confusion matrix) with tokens or labels on the axes.
+
+    Args:
+        weights: a 2-D array `(len(y_labels), len(x_labels))`.
+        x_labels: labels of the columns.
+        y_labels: labels of the rows.
+        path: where to save a PNG (written atomically), or None.
+        title: the figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    fig, ax = plt.subplots(figsize=(0.45 * len(x_labels) + 2, 0.45 * len(y_labels) + 1.5))
+    image = ax.imshow(weights, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(x_labels)), x_labels, rotation=90)
+    ax.set_yticks(range(len(y_labels)), y_labels)
+    ax.set_xlabel(x_title)
+    ax.set_ylabel(y_title)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def save_figure(fig, path):
+    """Saves `fig` as a PNG at `path` atomically (nothing if `path` is None)."""
+    if path is None:
+        return
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
