@@ -1,0 +1,228 @@
+"""`GatedLSTM`: the gated LSTM layer users put in models."""
+
+import inspect
+
+import keras
+from keras import ops
+from keras import tree
+from keras.src import backend
+
+from lstm_keras.layers.gated_lstm_cell import GatedLSTMCell
+
+# Every constructor option of the cell (after `units`), forwarded by the layer.
+CELL_OPTIONS = tuple(
+    name for name, p in inspect.signature(GatedLSTMCell.__init__).parameters.items()
+    if name not in ("self", "units") and p.kind is p.POSITIONAL_OR_KEYWORD
+)
+
+
+@keras.saving.register_keras_serializable(package="lstm_keras")
+class GatedLSTM(keras.layers.RNN):
+    """A gated LSTM layer: `keras.layers.LSTM` with every gate selectable (see `GatedLSTMCell`).
+
+    When the configuration is the standard LSTM (learned gates, tanh/sigmoid, no peepholes, full
+    gate recurrence, zoneout, time gate, layer norm or recurrent dropout) the layer calls the same
+    fused backend kernel as `keras.layers.LSTM` (`keras.src.backend.lstm`: cuDNN on a GPU with
+    TensorFlow, JAX or PyTorch; it declines masks that are not right-padded). Every other
+    configuration projects the inputs of all time steps in one matrix product outside the
+    recurrence and runs the recurrence as a compiled backend loop (`tf.while_loop`,
+    `jax.lax.scan`), XLA-compiled where the backend allows it.
+
+    Args:
+        units: positive int, the size of the output and states.
+        variant: None or a preset name of `lstm_keras.layers.VARIANTS`; explicit options
+            override the preset.
+        return_sequences: whether to return the output of every step `(batch, time, units)` or
+            the last one `(batch, units)`.
+        return_state: whether to return the final states after the output.
+        go_backwards: whether to process the sequence backwards (outputs in processing order).
+        stateful: whether the last state of each batch is the initial state of the next.
+        unroll: whether to unroll the loop (short sequences only).
+        use_cudnn: `"auto"` (fused kernel when possible), True (required: error otherwise) or
+            False (never).
+        **kwargs: every option of `GatedLSTMCell` (gates, peepholes, activations, zoneout, time
+            gate, layer norm, dropout, initializers, regularizers, constraints, seed) and the
+            base layer's arguments.
+
+    Call arguments:
+        sequences: `(batch, time, features)`.
+        initial_state: optional list of initial state tensors.
+        mask: optional boolean `(batch, time)`; masked steps keep the previous state.
+        training: whether dropout and zoneout are active.
+        timestamps: optional `(batch, time)` times of the steps for the time gate (default: the
+            count of steps processed so far, 0, 1, 2, ... in processing order, masked steps not
+            counted; kept in the state, so a stateful layer's clock runs on across batches).
+
+    Returns:
+        The output (see `return_sequences`), followed by the final states with `return_state`.
+
+    Example:
+    >>> layer = GatedLSTM(16, variant="peephole", return_sequences=True)
+    >>> layer(keras.ops.ones((4, 7, 3))).shape
+    (4, 7, 16)
+    >>> GatedLSTM(16, forget_gate="coupled")(keras.ops.ones((4, 7, 3))).shape
+    (4, 16)
+    """
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        cell_kwargs = {name: kwargs.pop(name) for name in CELL_OPTIONS if name in kwargs}
+        cell = GatedLSTMCell(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="gated_lstm_cell",
+            **cell_kwargs,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            **kwargs,
+        )
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                f"Invalid value for argument `use_cudnn`: received {use_cudnn!r}; allowed: 'auto', True or False."
+            )
+        self.use_cudnn = use_cudnn
+        if (
+            backend.backend() == "tensorflow"
+            and cell.fused_kernel_compatible
+            and use_cudnn in ("auto", True)
+            and backend.cudnn_ok(cell.activation, cell.recurrent_activation, unroll, cell.use_bias)
+        ):
+            # cuDNN kernels are not XLA-compatible.
+            self.supports_jit = False
+        self._timestamps = None
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3:
+            raise ValueError(
+                f"{self.__class__.__name__} expects inputs of rank 3 (batch, time, features); "
+                f"received an input of shape {tuple(sequences_shape)}."
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False, timestamps=None):
+        self._timestamps = timestamps
+        try:
+            return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            self._timestamps = None
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if tree.is_nested(mask):
+            mask = mask[0]
+        if self.use_cudnn in ("auto", True) and self.cell.fused_kernel_compatible:
+            try:
+                return self._fused_loop(sequences, initial_state, mask, training)
+            except NotImplementedError:
+                pass
+        if self.use_cudnn is True:
+            raise ValueError(
+                "use_cudnn=True, but the fused (cuDNN) kernel is not available for this gating "
+                "configuration, mask or backend/device. Pass use_cudnn='auto' to fall back."
+            )
+        return self._compiled_loop(sequences, initial_state, mask, training)
+
+    def _fused_loop(self, sequences, initial_state, mask, training):
+        # The same call as keras.layers.LSTM: raises NotImplementedError where no fused kernel runs.
+        if training and self.cell.dropout:
+            sequences = sequences * ops.expand_dims(self.cell.get_dropout_mask(sequences[:, 0, :]), 1)
+        out = backend.lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            kernel=self.cell.kernel,
+            recurrent_kernel=self.cell.recurrent_kernel,
+            bias=self.cell.bias,
+            activation=self.cell.activation,
+            recurrent_activation=self.cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+        )
+        if backend.backend() == "tensorflow":
+            self.supports_jit = False
+        return out
+
+    def _compiled_loop(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        units = cell.units
+        if training and cell.dropout:
+            sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0, :]), 1)
+        # Everything a step needs from outside the recurrence, packed along the last axis.
+        parts = [cell.project_inputs(sequences)]  # (batch, time, n * units)
+        with_times = cell.time_gate and self._timestamps is not None
+        if with_times:
+            times = ops.cast(self._timestamps, parts[0].dtype)  # (batch, time)
+            parts.append(ops.expand_dims(times, -1))  # (batch, time, 1)
+        with_noise = bool(training and (cell.zoneout_cell or cell.zoneout_hidden))
+        if with_noise:
+            batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
+            noise = keras.random.uniform((batch, steps, 2 * units), seed=cell.seed_generator)
+            parts.append(ops.cast(noise, parts[0].dtype))  # (batch, time, 2 * units)
+        packed = ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+        width = len(cell.blocks) * units
+        recurrent_mask = None
+        if training and cell.recurrent_dropout:
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+
+        def step(inputs, states):
+            projected = inputs[:, :width]  # (batch, n * units)
+            offset = width
+            # The time gate's clock: the given timestamps, else the step counter kept in the state.
+            time = states[-1] if cell.time_gate else None
+            if with_times:
+                time = inputs[:, offset:offset + 1]  # (batch, 1)
+                offset += 1
+            noise = inputs[:, offset:offset + 2 * units] if with_noise else None  # (batch, 2 * units)
+            return cell.recurrent_step(
+                projected, list(states), time=time, noise=noise, recurrent_mask=recurrent_mask, training=training
+            )
+
+        return backend.rnn(
+            step,
+            packed,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def get_config(self):
+        config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            config.pop(key, None)
+        base_config = super().get_config()
+        del base_config["cell"]
+        return {**base_config, **config, "units": self.units, "use_cudnn": self.use_cudnn}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _forward(name):
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
+# The layer forwards the cell's settings as read-only properties (as keras.layers.LSTM does).
+for _name in ("units", "blocks", "learned_gates", "fused_kernel_compatible") + CELL_OPTIONS:
+    setattr(GatedLSTM, _name, _forward(_name))
