@@ -1,0 +1,99 @@
+"""Times one training step of keras.layers.LSTM, GatedLSTM in every preset and torch.nn.LSTM.
+
+Usage:
+    KERAS_BACKEND=tensorflow python benchmarks/bench_lstm.py [--repeats 7] [--shapes small,large]
+
+Each model is `Input -> LSTM(units) -> Dense(1)` trained with SGD on MSE (`train_on_batch`, the
+backend's default compilation: XLA where Keras enables it). Per configuration: two warm-up steps,
+then the minimum over `--repeats` timed steps (the minimum is the least disturbed by other load).
+Prints a Markdown table of milliseconds per step and the ratio to keras.layers.LSTM.
+"""
+
+import argparse
+import platform
+import time
+
+import keras
+import numpy as np
+
+from lstm_keras.layers import VARIANTS
+from lstm_keras.layers import GatedLSTM
+
+SHAPES = {
+    "small": {"batch": 64, "steps": 100, "features": 128, "units": 256},
+    "large": {"batch": 128, "steps": 200, "features": 256, "units": 512},
+}
+
+
+def time_keras_step(make_layer, shape, repeats):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(shape["batch"], shape["steps"], shape["features"])).astype("float32")
+    y = rng.normal(size=(shape["batch"], 1)).astype("float32")
+    model = keras.Sequential([keras.Input(x.shape[1:]), make_layer(shape["units"]), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(1e-3), "mse")
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def time_torch_step(shape, repeats):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(shape["features"], shape["units"], batch_first=True)
+    head = torch.nn.Linear(shape["units"], 1)
+    params = list(lstm.parameters()) + list(head.parameters())
+    optimizer = torch.optim.SGD(params, lr=1e-3)
+    x = torch.randn(shape["batch"], shape["steps"], shape["features"])
+    y = torch.randn(shape["batch"], 1)
+
+    def step():
+        optimizer.zero_grad()
+        out, _ = lstm(x)
+        loss = torch.nn.functional.mse_loss(head(out[:, -1]), y)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--shapes", default="small,large")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    print(f"backend={keras.backend.backend()} keras={keras.__version__} machine={platform.machine()} "
+          f"processor={platform.processor() or 'n/a'}")
+    for name in args.shapes.split(","):
+        shape = SHAPES[name]
+        print(f"\n### {name}: batch {shape['batch']}, {shape['steps']} steps, {shape['features']} inputs, "
+              f"{shape['units']} units\n")
+        print("| layer | ms / training step | ratio to keras.layers.LSTM |")
+        print("|---|---|---|")
+        baseline = time_keras_step(lambda u: keras.layers.LSTM(u), shape, args.repeats)
+        print(f"| keras.layers.LSTM | {baseline * 1e3:.1f} | 1.00 |", flush=True)
+        for variant in args.variants.split(","):
+            seconds = time_keras_step(lambda u, v=variant: GatedLSTM(u, variant=v), shape, args.repeats)
+            print(f"| GatedLSTM {variant} | {seconds * 1e3:.1f} | {seconds / baseline:.2f} |", flush=True)
+        seconds = time_torch_step(shape, args.repeats)
+        if seconds is not None:
+            print(f"| torch.nn.LSTM | {seconds * 1e3:.1f} | {seconds / baseline:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
