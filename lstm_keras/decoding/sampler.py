@@ -1,0 +1,158 @@
+"""`Sampler`: the base of the decoding strategies; it owns the generation loop."""
+
+import keras
+from keras import ops
+
+# The log-probability of an impossible hypothesis: finite, so that sums never give NaN.
+NEG_INF = -1e9
+
+
+@keras.saving.register_keras_serializable(package="lstm_keras")
+class Sampler:
+    """Base class of the decoding strategies (keras-hub samplers style).
+
+    A sampler turns a step function into sequences. The model supplies
+
+        next(token, state) -> (logits, new_state, attention)
+
+    with `token` the previous token of every sequence `(batch,)` int32, `state` any nested
+    structure of tensors whose leaves all have the batch as their first axis, `logits`
+    `(batch, vocabulary)` for the next token, `new_state` of the same structure and shapes, and
+    `attention` a `(batch, ...)` tensor recorded at every step (e.g. the attention weights over
+    the source, `(batch, Tv)`) or None. The sampler knows nothing else about the model: whatever
+    the step needs that does not change (an encoder's outputs, a source mask) travels in `state`.
+
+    The base owns the loop, a compiled `keras.ops.while_loop` (a `tf.while_loop` inside a
+    `tf.function` on TensorFlow): at each step it calls `next`, turns the logits into
+    probabilities (`compute_probabilities`, softmax with a temperature) and lets the subclass
+    pick the next token (`get_next_token`: greedy takes the argmax, random samplers draw).
+    A sequence is finished once it has produced `end_token_id` or reached its own maximum
+    length; finished sequences are padded with `pad_token_id` and their attention with zeros.
+    The loop stops when every sequence is finished. Strategies that must change the loop itself
+    (beam search) override `__call__`.
+
+    Args:
+        temperature: logits are divided by it before the softmax (1.0: unchanged).
+
+    Call arguments:
+        next: the step function (see above).
+        start_tokens: `(batch,)` int, the first input token of every sequence (e.g. `[START]`).
+        state: the initial state (nested tensors, batch first).
+        max_length: the most tokens to generate per sequence, `[END]` included: a Python int, a
+            scalar or a `(batch,)` int tensor (one limit per sequence, e.g. relative to the
+            source length). Must be at least 1.
+        end_token_id: the id that finishes a sequence, or None (generate `max_length` tokens).
+        pad_token_id: the id written after the end of a sequence.
+
+    Returns:
+        A tuple `(token_ids, attention)`: `token_ids` `(batch, T)` int32, the generated tokens
+        (not the start token), `[END]` included where one was produced, padded after it, with
+        `T` the largest `max_length`; `attention` `(batch, T, ...)`, the `attention` that `next`
+        returned at each step (zeros after the end), or None if `next` returns None.
+
+    Example:
+    >>> import numpy as np
+    >>> table = np.log(np.array([[.1, .1, .8], [.1, .1, .8], [.1, .8, .1]], "float32"))
+    >>> def next(token, state):  # a Markov chain: the logits depend on the last token only
+    ...     return keras.ops.take(table, token, axis=0), state, None
+    >>> from lstm_keras.decoding import GreedySampler
+    >>> tokens, _ = GreedySampler()(next, keras.ops.zeros((1,), "int32"), {}, max_length=4,
+    ...                              end_token_id=1)
+    >>> keras.ops.convert_to_numpy(tokens).tolist()
+    [[2, 1, 0, 0]]
+    """
+
+    def __init__(self, temperature=1.0):
+        if not temperature or temperature <= 0:
+            raise ValueError(
+                f"Invalid value for argument `temperature` of {self.__class__.__name__}: expected a "
+                f"positive number. Received: temperature={temperature!r}"
+            )
+        self.temperature = temperature
+
+    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0):
+        start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
+        batch_size = ops.shape(start_tokens)[0]
+        limits = sequence_limits(max_length, batch_size)  # (batch,)
+        width = ops.maximum(ops.max(ops.concatenate([limits, ops.ones((1,), "int32")])), 1)
+
+        def update(step, tokens, attention_buffer, finished, logits, attention):
+            # One step: pick the token, record it and its attention, mark the finished sequences.
+            token = ops.cast(self.get_next_token(self.compute_probabilities(logits)), "int32")  # (batch,)
+            token = ops.where(finished, pad_token_id, token)
+            tokens = ops.slice_update(tokens, [0, step], ops.expand_dims(token, 1))  # (batch, T)
+            if attention is not None:
+                kept = ops.reshape(ops.logical_not(finished), (-1,) + (1,) * (len(attention.shape) - 1))
+                attention = ops.where(kept, attention, ops.zeros_like(attention))  # (batch, ...)
+                start = [0, step] + [0] * (len(attention.shape) - 1)
+                attention_buffer = ops.slice_update(attention_buffer, start, ops.expand_dims(attention, 1))
+            finished = ops.logical_or(finished, ops.greater_equal(step + 1, limits))
+            if end_token_id is not None:
+                finished = ops.logical_or(finished, ops.equal(token, end_token_id))
+            return tokens, attention_buffer, finished, token
+
+        # The first step runs before the loop: it tells the shape of the attention to record.
+        logits, state, attention = next(start_tokens, state)
+        has_attention = attention is not None
+        tokens = ops.full((batch_size, width), pad_token_id, dtype="int32")  # (batch, T)
+        # Loop variables cannot be None: without attention a tiny placeholder stands in.
+        attention_buffer = _attention_buffer(attention, batch_size, width) if has_attention else ops.zeros((1,))
+        finished = ops.zeros((batch_size,), dtype="bool")  # (batch,)
+        tokens, attention_buffer, finished, token = update(0, tokens, attention_buffer, finished, logits, attention)
+
+        def cond(step, tokens, attention_buffer, finished, token, state):
+            return ops.logical_and(step < width, ops.logical_not(ops.all(finished)))
+
+        def body(step, tokens, attention_buffer, finished, token, state):
+            logits, state, attention = next(token, state)
+            tokens, attention_buffer, finished, token = update(
+                step, tokens, attention_buffer, finished, logits, attention
+            )
+            return step + 1, tokens, attention_buffer, finished, token, state
+
+        step = ops.convert_to_tensor(1, "int32")
+        _, tokens, attention_buffer, *_ = ops.while_loop(
+            cond, body, (step, tokens, attention_buffer, finished, token, state)
+        )
+        return tokens, attention_buffer if has_attention else None
+
+    def compute_probabilities(self, logits):
+        """Turns logits `(batch, vocabulary)` into probabilities (float32 softmax with the temperature)."""
+        logits = ops.cast(logits, "float32")
+        return ops.softmax(logits / self.temperature, axis=-1)
+
+    def compute_log_probabilities(self, logits):
+        """Log-probabilities `(batch, vocabulary)` (float32 log-softmax with the temperature)."""
+        logits = ops.cast(logits, "float32")
+        return ops.log_softmax(logits / self.temperature, axis=-1)
+
+    def get_next_token(self, probabilities):
+        """Picks the next token `(batch,)` from the probabilities `(batch, vocabulary)`."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement `get_next_token`.")
+
+    def get_config(self):
+        return {"temperature": self.temperature}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def sequence_limits(max_length, batch_size):
+    """The maximum length of every sequence, `(batch,)` int32, from an int, scalar or vector."""
+    limits = ops.cast(ops.convert_to_tensor(max_length), "int32")
+    if len(limits.shape) > 1:
+        raise ValueError(
+            f"Invalid `max_length`: expected an int, a scalar or a `(batch,)` vector. "
+            f"Received a tensor of shape {tuple(limits.shape)}"
+        )
+    return ops.broadcast_to(limits, (batch_size,))  # (batch,)
+
+
+def _attention_buffer(attention, batch_size, width):
+    """A zero buffer `(batch, T, ...)` for the attention of every step, or None."""
+    if attention is None:
+        return None
+    tail = tuple(ops.shape(attention)[1:])
+    return ops.zeros((batch_size, width) + tail, dtype=attention.dtype)  # (batch, T, ...)
+

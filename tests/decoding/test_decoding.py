@@ -1,0 +1,220 @@
+"""Decoding strategies: greedy, beam search, `get`, checked against brute-force NumPy references."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from lstm_keras import decoding
+from lstm_keras.decoding import BeamSampler
+from lstm_keras.decoding import GreedySampler
+from lstm_keras.decoding import gnmt_length_penalty
+
+PAD, END = 0, 1
+
+
+def markov_next(log_table):
+    """A step function whose logits depend only on the previous token (rows of `log_table`)."""
+    table = np.asarray(log_table, "float32")
+
+    def next(token, state):
+        return ops.take(table, token, axis=0), state, None
+
+    return next
+
+
+def random_markov_table(rng, vocabulary_size):
+    probabilities = rng.dirichlet(np.ones(vocabulary_size) * 0.7, size=vocabulary_size)
+    probabilities[:, PAD] = 1e-12  # padding is never a real token
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return np.log(probabilities)
+
+
+def rnn_next(seed, vocabulary_size=7, units=5, source_length=4):
+    """A tiny random recurrent step function with a state and attention-like outputs."""
+    rng = np.random.default_rng(seed)
+    embeddings = rng.normal(size=(vocabulary_size, units)).astype("float32")
+    recurrent = rng.normal(size=(units, units)).astype("float32")
+    output = (2 * rng.normal(size=(units, vocabulary_size))).astype("float32")
+    scores = rng.normal(size=(units, source_length)).astype("float32")
+
+    def next(token, state):
+        h = ops.tanh(ops.matmul(state["h"], recurrent) + ops.take(embeddings, token, axis=0))  # (batch, units)
+        logits = ops.matmul(h, output)  # (batch, V)
+        attention = ops.softmax(ops.matmul(h, scores) + state["bias"], axis=-1)  # (batch, Tv)
+        return logits, {"h": h, "bias": state["bias"]}, attention
+
+    return next
+
+
+def brute_force_best(log_table, start, max_length, alpha):
+    """The sequence with the best GNMT-normalised score, by enumerating every sequence."""
+    vocabulary_size = log_table.shape[1]
+    best, best_score = None, -np.inf
+    for length in range(1, max_length + 1):
+        for sequence in itertools.product(range(1, vocabulary_size), repeat=length):
+            if END in sequence[:-1] or (length < max_length and sequence[-1] != END):
+                continue  # a hypothesis ends at its first [END] or at max_length
+            previous = (start,) + sequence[:-1]
+            log_prob = sum(log_table[p, t] for p, t in zip(previous, sequence))
+            score = log_prob / ((5 + length) / 6) ** alpha
+            if score > best_score:
+                best, best_score = list(sequence), score
+    return best + [PAD] * (max_length - len(best)), best_score
+
+
+def to_numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def test_length_penalty_matches_numpy():
+    lengths = np.arange(1, 40)
+    for alpha in (0.0, 0.2, 0.6, 1.0, 1.5):
+        expected = ((5.0 + lengths) / 6.0) ** alpha
+        np.testing.assert_allclose(to_numpy(gnmt_length_penalty(lengths, alpha)), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beam_of_one_is_greedy(seed):
+    next = rnn_next(seed)
+    batch = 6
+    state = {"h": np.zeros((batch, 5), "float32"), "bias": np.random.default_rng(seed).normal(size=(batch, 4)).astype("float32")}
+    start = np.full((batch,), 2, "int32")
+    limits = np.array([1, 3, 5, 8, 8, 8], "int32")
+    greedy_tokens, greedy_attention = GreedySampler()(next, start, state, limits, end_token_id=END)
+    beam_tokens, beam_attention = BeamSampler(num_beams=1, length_penalty=0.6)(
+        next, start, state, limits, end_token_id=END
+    )
+    np.testing.assert_array_equal(to_numpy(beam_tokens), to_numpy(greedy_tokens))
+    np.testing.assert_allclose(to_numpy(beam_attention), to_numpy(greedy_attention), atol=1e-6)
+
+
+def test_beam_finds_the_best_sequence_that_greedy_misses():
+    # Vocabulary [PAD, END, A, B]; the start token is A.
+    # From the start, "A" (0.6) beats "B" (0.4); after A everything is flat (END 0.3, A 0.36,
+    # B 0.34) while after B the END is almost sure (0.9). Best: "B END" with P = 0.36.
+    probabilities = np.array([
+        [1e-9, 0.5, 0.25, 0.25],
+        [1e-9, 1.0, 1e-9, 1e-9],
+        [1e-9, 0.3, 0.36, 0.34],
+        [1e-9, 0.9, 0.05, 0.05],
+    ])
+    first = np.array([1e-9, 1e-9, 0.6, 0.4])
+    probabilities = np.vstack([probabilities, first])  # row 4: the start token
+    log_table = np.log(probabilities / probabilities.sum(1, keepdims=True))
+    next = markov_next(log_table)
+    start = np.array([4], "int32")
+    greedy, _ = GreedySampler()(next, start, {}, 3, end_token_id=END)
+    assert to_numpy(greedy).tolist() == [[2, 2, 2]]  # P = 0.6 * 0.36 * 0.36 = 0.078
+    beam, _ = BeamSampler(num_beams=2, length_penalty=0.0)(next, start, {}, 3, end_token_id=END)
+    assert to_numpy(beam).tolist() == [[3, END, PAD]]
+    expected, _ = brute_force_best(log_table, 4, 3, 0.0)
+    assert expected == [3, END, PAD]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 2.0])
+def test_wide_beam_equals_exhaustive_search(alpha):
+    # With k at least the number of live prefixes, beam search is exhaustive: it must find the
+    # best normalised sequence of a brute-force enumeration, for every start token of the batch.
+    rng = np.random.default_rng(3)
+    vocabulary_size, max_length = 5, 4
+    log_table = random_markov_table(rng, vocabulary_size)
+    start = np.arange(2, vocabulary_size, dtype="int32")
+    sampler = BeamSampler(num_beams=(vocabulary_size - 1) ** (max_length - 1), length_penalty=alpha)
+    tokens, _ = sampler(markov_next(log_table), start, {}, max_length, end_token_id=END)
+    for row, s in zip(to_numpy(tokens), start):
+        expected, _ = brute_force_best(log_table, s, max_length, alpha)
+        assert row.tolist() == expected
+
+
+def test_all_beams_are_sorted_and_scored_like_numpy():
+    rng = np.random.default_rng(4)
+    log_table = random_markov_table(rng, 5)
+    sampler = BeamSampler(num_beams=3, length_penalty=0.6, return_all_beams=True)
+    tokens, attention = sampler(markov_next(log_table), np.array([2, 3], "int32"), {}, 6, end_token_id=END)
+    assert to_numpy(tokens).shape == (2, 3, 6) and attention is None
+    for sequences, start in zip(to_numpy(tokens), (2, 3)):
+        scores = []
+        for sequence in sequences:
+            length = next(i + 1 for i, t in enumerate(sequence) if t == END or i == len(sequence) - 1)
+            previous = [start] + list(sequence[: length - 1])
+            log_prob = sum(log_table[p, t] for p, t in zip(previous, sequence[:length]))
+            scores.append(log_prob / ((5 + length) / 6) ** 0.6)
+            assert (sequence[length:] == PAD).all()
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(s) for s in sequences}) == 3
+
+
+@pytest.mark.parametrize("sampler", [GreedySampler(), BeamSampler(num_beams=3)], ids=["greedy", "beam"])
+def test_end_token_handling(sampler):
+    # Token 1 is END; after token 2 the END is certain, after token 3 never.
+    log_table = np.log(np.array([
+        [1e-9, 1e-9, 0.7, 0.3],  # start (PAD id used as start here)
+        [1e-9, 1.0, 1e-9, 1e-9],
+        [1e-9, 1.0, 1e-9, 1e-9],
+        [1e-9, 1e-9, 1e-9, 1.0],
+    ]))
+    next = markov_next(log_table)
+    tokens, _ = sampler(next, np.array([0, 3, 2], "int32"), {}, np.array([5, 4, 1]), end_token_id=END)
+    tokens = to_numpy(tokens)
+    assert tokens.shape == (3, 5)
+    assert tokens[0].tolist() == [2, END, PAD, PAD, PAD]  # ends, then padding
+    assert tokens[1].tolist() == [3, 3, 3, 3, PAD]  # never ends: cut at its own max_length
+    assert tokens[2].tolist() == [END, PAD, PAD, PAD, PAD]  # ends at once
+    # Without an end token every sequence runs to its max_length.
+    tokens, _ = sampler(next, np.array([2], "int32"), {}, 3, end_token_id=None)
+    assert to_numpy(tokens).tolist() == [[END, END, END]]
+
+
+def test_attention_is_recorded_and_zero_after_the_end():
+    next = rnn_next(5, vocabulary_size=4)
+    batch = 8
+    state = {"h": np.zeros((batch, 5), "float32"), "bias": np.zeros((batch, 4), "float32")}
+    for sampler in (GreedySampler(), BeamSampler(num_beams=2)):
+        tokens, attention = sampler(next, np.full((batch,), 2, "int32"), state, 6, end_token_id=END)
+        tokens, attention = to_numpy(tokens), to_numpy(attention)
+        assert attention.shape == (batch, 6, 4)
+        generated = np.cumsum(np.cumsum(tokens == END, axis=1), axis=1) <= 1  # up to the first END
+        np.testing.assert_allclose(attention.sum(-1), generated.astype("float32"), atol=1e-5)
+
+
+def test_compiled_loop_matches_eager():
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function")
+    next = rnn_next(6)
+    batch = 3
+    state = {"h": np.zeros((batch, 5), "float32"), "bias": np.zeros((batch, 4), "float32")}
+    start = np.full((batch,), 2, "int32")
+    for sampler in (GreedySampler(), BeamSampler(num_beams=4)):
+        eager = sampler(next, start, state, 7, end_token_id=END)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)])
+        def compiled(start, limits):
+            return sampler(next, start, {"h": tf.zeros((tf.shape(start)[0], 5)), "bias": tf.zeros((tf.shape(start)[0], 4))},
+                           limits, end_token_id=END)
+
+        graph = compiled(tf.constant(start), tf.fill([batch], 7))
+        np.testing.assert_array_equal(to_numpy(graph[0]), to_numpy(eager[0]))
+        np.testing.assert_allclose(to_numpy(graph[1]), to_numpy(eager[1]), atol=1e-6)
+        empty = compiled(tf.zeros([0], tf.int32), tf.zeros([0], tf.int32))
+        assert tuple(empty[0].shape)[0] == 0
+
+
+def test_get_and_serialization():
+    assert isinstance(decoding.get("greedy"), GreedySampler)
+    beam = decoding.get("beam", num_beams=3, length_penalty=0.7)
+    assert (beam.num_beams, beam.length_penalty) == (3, 0.7)
+    assert decoding.get(beam) is beam
+    clone = decoding.get(decoding.serialize(beam))
+    assert isinstance(clone, BeamSampler) and clone.get_config() == beam.get_config()
+    with pytest.raises(ValueError, match="Invalid sampler"):
+        decoding.get("nucleus-ish")
+    with pytest.raises(ValueError, match="num_beams"):
+        BeamSampler(num_beams=0)
+    with pytest.raises(ValueError, match="length_penalty"):
+        BeamSampler(length_penalty=-1)
+    with pytest.raises(ValueError, match="temperature"):
+        GreedySampler(temperature=0)
