@@ -105,6 +105,10 @@ class GatedLSTM(keras.layers.RNN):
         ):
             # cuDNN kernels are not XLA-compatible.
             self.supports_jit = False
+        if backend.backend() == "tensorflow" and (cell.zoneout_cell or cell.zoneout_hidden):
+            # XLA's random number generation made a zoneout training step about 4x slower on CPU
+            # than the same loop as a TensorFlow graph (benchmarks/bench_lstm.py).
+            self.supports_jit = False
         self._timestamps = None
 
     def build(self, sequences_shape, initial_state_shape=None):
