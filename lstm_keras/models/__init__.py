@@ -1,0 +1,11 @@
+"""Task models: translation (and the other tasks' models), built from `lstm_keras.layers`."""
+
+from lstm_keras.models.attention_decoder import AttentionDecoder
+from lstm_keras.models.classification_export import export_saved_model
+from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
+from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
+from lstm_keras.models.masked_sequence_losses import Perplexity
+from lstm_keras.models.seq2seq_encoder import Seq2SeqEncoder
+from lstm_keras.models.text_classifier import TextClassifier
+from lstm_keras.models.text_standardizer import TextStandardizer
+from lstm_keras.models.translator import Translator
