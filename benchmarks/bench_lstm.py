@@ -4,8 +4,9 @@ Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_lstm.py [--repeats 7] [--shapes small,large]
 
 Each model is `Input -> LSTM(units) -> Dense(1)` trained with SGD on MSE (`train_on_batch`, the
-backend's default compilation: XLA where Keras enables it). Per configuration: two warm-up steps,
-then the minimum over `--repeats` timed steps (the minimum is the least disturbed by other load).
+backend's default compilation: XLA where Keras enables it). Every model is built and warmed up
+(two steps) first; then the timed steps go round-robin over all configurations, `--repeats`
+rounds, and each reports its minimum (the time least disturbed by other load).
 Prints a Markdown table of milliseconds per step and the ratio to keras.layers.LSTM.
 """
 
@@ -25,7 +26,8 @@ SHAPES = {
 }
 
 
-def time_keras_step(make_layer, shape, repeats):
+def keras_step(make_layer, shape):
+    """A warmed-up training step of `Input -> layer -> Dense(1)` (a zero-argument callable)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(shape["batch"], shape["steps"], shape["features"])).astype("float32")
     y = rng.normal(size=(shape["batch"], 1)).astype("float32")
@@ -33,15 +35,11 @@ def time_keras_step(make_layer, shape, repeats):
     model.compile(keras.optimizers.SGD(1e-3), "mse")
     for _ in range(2):
         model.train_on_batch(x, y)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return lambda: model.train_on_batch(x, y)
 
 
-def time_torch_step(shape, repeats):
+def torch_step(shape):
+    """A warmed-up training step of torch.nn.LSTM + Linear, or None without torch."""
     try:
         import torch
     except ImportError:
@@ -49,26 +47,30 @@ def time_torch_step(shape, repeats):
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(shape["features"], shape["units"], batch_first=True)
     head = torch.nn.Linear(shape["units"], 1)
-    params = list(lstm.parameters()) + list(head.parameters())
-    optimizer = torch.optim.SGD(params, lr=1e-3)
+    optimizer = torch.optim.SGD(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
     x = torch.randn(shape["batch"], shape["steps"], shape["features"])
     y = torch.randn(shape["batch"], 1)
 
     def step():
         optimizer.zero_grad()
         out, _ = lstm(x)
-        loss = torch.nn.functional.mse_loss(head(out[:, -1]), y)
-        loss.backward()
+        torch.nn.functional.mse_loss(head(out[:, -1]), y).backward()
         optimizer.step()
 
     for _ in range(2):
         step()
-    times = []
+    return step
+
+
+def time_round_robin(steps, repeats):
+    """Minimum seconds per step of each callable, timing them in turn so load hits all alike."""
+    best = {name: float("inf") for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main():
@@ -81,19 +83,18 @@ def main():
           f"processor={platform.processor() or 'n/a'}")
     for name in args.shapes.split(","):
         shape = SHAPES[name]
+        steps = {"keras.layers.LSTM": keras_step(lambda u: keras.layers.LSTM(u), shape)}
+        for variant in args.variants.split(","):
+            steps[f"GatedLSTM {variant}"] = keras_step(lambda u, v=variant: GatedLSTM(u, variant=v), shape)
+        if (step := torch_step(shape)) is not None:
+            steps["torch.nn.LSTM"] = step
+        best = time_round_robin(steps, args.repeats)
         print(f"\n### {name}: batch {shape['batch']}, {shape['steps']} steps, {shape['features']} inputs, "
               f"{shape['units']} units\n")
         print("| layer | ms / training step | ratio to keras.layers.LSTM |")
         print("|---|---|---|")
-        baseline = time_keras_step(lambda u: keras.layers.LSTM(u), shape, args.repeats)
-        print(f"| keras.layers.LSTM | {baseline * 1e3:.1f} | 1.00 |", flush=True)
-        for variant in args.variants.split(","):
-            seconds = time_keras_step(lambda u, v=variant: GatedLSTM(u, variant=v), shape, args.repeats)
-            print(f"| GatedLSTM {variant} | {seconds * 1e3:.1f} | {seconds / baseline:.2f} |", flush=True)
-        seconds = time_torch_step(shape, args.repeats)
-        if seconds is not None:
-            print(f"| torch.nn.LSTM | {seconds * 1e3:.1f} | {seconds / baseline:.2f} |", flush=True)
-
+        for label, seconds in best.items():
+            print(f"| {label} | {seconds * 1e3:.1f} | {seconds / best['keras.layers.LSTM']:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()
