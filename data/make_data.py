@@ -15,6 +15,7 @@ import os
 import sys
 
 from lstm_keras.datasets.dates import generate_dates
+from lstm_keras.datasets.reviews import generate_reviews
 from lstm_keras.io import write_text
 
 DATA_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -22,6 +23,7 @@ DATA_DIR = os.path.dirname(os.path.abspath(__file__))
 # file name -> (generator, keyword arguments)
 GENERATORS = {
     "dates.tsv": (generate_dates, {"n": 20000, "seed": 0}),
+    "reviews.tsv": (generate_reviews, {"n": 20000, "seed": 0}),
 }
 
 
