@@ -35,7 +35,8 @@ def keras_step(make_layer, shape):
     model.compile(keras.optimizers.SGD(1e-3), "mse")
     for _ in range(2):
         model.train_on_batch(x, y)
-    return lambda: model.train_on_batch(x, y)
+    # Converting the returned loss to a float waits for the device to finish the step.
+    return lambda: float(np.asarray(model.train_on_batch(x, y)))
 
 
 def torch_step(shape):
@@ -45,17 +46,20 @@ def torch_step(shape):
     except ImportError:
         return None
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(shape["features"], shape["units"], batch_first=True)
-    head = torch.nn.Linear(shape["units"], 1)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    lstm = torch.nn.LSTM(shape["features"], shape["units"], batch_first=True).to(device)
+    head = torch.nn.Linear(shape["units"], 1).to(device)
     optimizer = torch.optim.SGD(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
-    x = torch.randn(shape["batch"], shape["steps"], shape["features"])
-    y = torch.randn(shape["batch"], 1)
+    x = torch.randn(shape["batch"], shape["steps"], shape["features"], device=device)
+    y = torch.randn(shape["batch"], 1, device=device)
 
     def step():
         optimizer.zero_grad()
         out, _ = lstm(x)
         torch.nn.functional.mse_loss(head(out[:, -1]), y).backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     for _ in range(2):
         step()
