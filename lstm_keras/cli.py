@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ()
+COMMAND_GROUPS = ("classify",)
 
 
 def build_parser():

@@ -1,0 +1,59 @@
+"""Export of a `TextClassifier` as a TensorFlow SavedModel served from raw strings.
+
+The SavedModel needs only TensorFlow to run (no `lstm_keras`, no Keras code):
+
+    >>> import tensorflow as tf                                     # doctest: +SKIP
+    >>> serve = tf.saved_model.load("run/saved_model").signatures["serving_default"]  # doctest: +SKIP
+    >>> serve(texts=tf.constant(["a great film", b"\\xff bytes"]))["label"]         # doctest: +SKIP
+
+Its signature (`serving_default`, also `serve`) takes `texts`, a `tf.string [batch]` of raw
+texts (any bytes: invalid UTF-8 is repaired, empty texts get a prediction, long ones are
+truncated as the classifier documents), and returns:
+
+| output | dtype, shape | what |
+|---|---|---|
+| `probabilities` | `float32 [batch, C]` | class probabilities (`[1 - p, p]` for a binary head) |
+| `label_names` | `string [batch, C]` | the class names, in the columns' order (one row per text) |
+| `label` | `string [batch]` | the most probable class |
+| `probability` | `float32 [batch]` | its probability |
+"""
+
+import keras
+import tensorflow as tf
+
+from lstm_keras.io import atomic_path
+
+SIGNATURE_NAME = "serving_default"
+
+
+def export_saved_model(classifier, path):
+    """Writes `classifier` as a SavedModel at `path` (atomically: a failed export leaves nothing).
+
+    Args:
+        classifier: a `TextClassifier` with its vocabulary set.
+        path: the SavedModel folder (replaced if it exists).
+
+    Returns:
+        `path`.
+    """
+    label_names = tf.constant(classifier.label_names)  # (C,)
+    binary = classifier.head == "binary"
+
+    def serve(texts):
+        probabilities = classifier(texts, training=False)  # (batch, 1) or (batch, C)
+        if binary:
+            probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)  # (batch, 2)
+        best = tf.argmax(probabilities, axis=-1)  # (batch,)
+        return {
+            "probabilities": probabilities,
+            "label_names": tf.tile(label_names[tf.newaxis], [tf.shape(texts)[0], 1]),  # (batch, C)
+            "label": tf.gather(label_names, best),  # (batch,)
+            "probability": tf.reduce_max(probabilities, axis=-1),  # (batch,)
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(classifier)
+    archive.add_endpoint("serve", serve, input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    with atomic_path(path) as tmp:
+        archive.write_out(tmp, verbose=False)
+    return path

@@ -1,0 +1,236 @@
+"""Training, evaluation and k-fold cross-validation of a `TextClassifier` (what `classify train` runs).
+
+Every training run uses `lstm_keras.training.standard_callbacks` (early stopping on the
+validation loss with the best weights restored, best checkpoint, `BackupAndRestore` so that an
+interrupted run started again with the same command resumes, CSV history, TensorBoard, optional
+time budget) and the classifier's default optimizer (Adam with gradient clipping).
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lstm_keras.datasets.classification import kfold_indices
+from lstm_keras.models.classification_metrics import classification_report
+from lstm_keras.models.classification_metrics import confusion_matrix
+from lstm_keras.models.text_classifier import as_string_tensor
+from lstm_keras.plots import plot_heatmap
+from lstm_keras.plots import plot_history
+from lstm_keras.training import standard_callbacks
+
+# All training defaults in one place.
+DEFAULTS = {
+    "epochs": 10,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "clipnorm": 1.0,
+    "patience": 3,
+    "valid_split": 0.1,
+}
+
+
+def make_text_dataset(texts, labels=None, batch_size=DEFAULTS["batch_size"], shuffle=False, seed=0):
+    """A batched `tf.data.Dataset` of raw texts `(batch,)` (and labels), shuffled each epoch if asked.
+
+    Example:
+    >>> batch = next(iter(make_text_dataset(["good", "bad", ""], [1, 0, 0], batch_size=2)))
+    >>> [tuple(t.shape) for t in batch]
+    [(2,), (2,)]
+    """
+    texts = as_string_tensor(texts)
+    dataset = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, np.asarray(labels)))
+    if shuffle:
+        dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def split_validation(labels, fraction, seed=0):
+    """Splits example indices into training and validation, the same share of each class.
+
+    Args:
+        labels: `(n,)` integer labels (or `(n, C)` multi-hot, split without stratification).
+        fraction: the share in (0, 1) that goes to validation.
+        seed: the random seed.
+
+    Returns:
+        `(train_indices, valid_indices)`, sorted int arrays.
+
+    Example:
+    >>> train, valid = split_validation([0] * 10 + [1] * 10, 0.2)
+    >>> len(train), len(valid)
+    (16, 4)
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"the validation fraction must be in (0, 1), received {fraction!r}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(len(labels))] if labels.ndim == 2 else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    valid = []
+    for group in groups:
+        group = rng.permutation(group)
+        valid.extend(group[: int(round(fraction * len(group)))])
+    valid = np.sort(np.asarray(valid, dtype="int64"))
+    return np.setdiff1d(np.arange(len(labels)), valid), valid
+
+
+def fit_classifier(
+    classifier,
+    train_texts,
+    train_labels,
+    valid_texts,
+    valid_labels,
+    out_dir,
+    epochs=DEFAULTS["epochs"],
+    batch_size=DEFAULTS["batch_size"],
+    learning_rate=DEFAULTS["learning_rate"],
+    clipnorm=DEFAULTS["clipnorm"],
+    patience=DEFAULTS["patience"],
+    time_budget=None,
+    seed=0,
+    verbose=2,
+):
+    """Compiles and trains an adapted classifier with the standard callbacks.
+
+    Args:
+        classifier: a `TextClassifier` whose vocabulary is set (`adapt`).
+        train_texts, train_labels: the training examples.
+        valid_texts, valid_labels: the validation examples (early stopping, checkpoint).
+        out_dir: the folder of the callbacks' files (checkpoints, backup, history, logs).
+        epochs: the most epochs.
+        batch_size: examples per step.
+        learning_rate: Adam's learning rate.
+        clipnorm: gradient clipping by norm (None for none).
+        patience: epochs without a better validation loss before stopping.
+        time_budget: None, or minutes after which training stops.
+        seed: the shuffling seed.
+        verbose: Keras' `fit` verbosity.
+
+    Returns:
+        `(history, seconds_per_epoch)`: the Keras `History` and the mean wall time of an epoch
+        (validation included).
+    """
+    classifier.compile(learning_rate=learning_rate, clipnorm=clipnorm)
+    timer = _EpochTimer()
+    history = classifier.fit(
+        make_text_dataset(train_texts, train_labels, batch_size, shuffle=True, seed=seed),
+        validation_data=make_text_dataset(valid_texts, valid_labels, batch_size),
+        epochs=epochs,
+        shuffle=False,  # the dataset shuffles itself
+        callbacks=standard_callbacks(out_dir, monitor="val_loss", patience=patience, time_budget=time_budget) + [timer],
+        verbose=verbose,
+    )
+    return history, timer.seconds_per_epoch
+
+
+def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, threshold=0.5):
+    """The evaluation report of a classifier, with its confusion matrix and training curves.
+
+    Args:
+        classifier: a trained `TextClassifier`.
+        texts, labels: the test examples (integer labels, multi-hot for "multi_label").
+        out_dir: None, or a folder for `confusion_matrix.png` (not for "multi_label") and, with
+            `history`, `training_curves.png` (written atomically).
+        history: the `History` of the training run, or None.
+        threshold: the decision threshold of a "multi_label" head.
+
+    Returns:
+        The dict of `classification_report` (accuracy, macro-F1, per-class precision / recall /
+        F1), plus `confusion_matrix` (a nested list) for single-label heads.
+    """
+    probabilities = classifier.predict_proba(texts)  # (n, C)
+    if classifier.head == "multi_label":
+        predictions = (probabilities >= threshold).astype("int64")  # (n, C)
+    else:
+        predictions = np.argmax(probabilities, axis=-1)  # (n,)
+    report = classification_report(labels, predictions, classifier.label_names)
+    if classifier.head != "multi_label":
+        matrix = confusion_matrix(labels, predictions, classifier.num_classes)
+        report["confusion_matrix"] = matrix.tolist()
+        if out_dir is not None:
+            figure = plot_heatmap(
+                matrix, classifier.label_names, classifier.label_names, os.path.join(out_dir, "confusion_matrix.png"),
+                title="confusion matrix (test)", x_title="predicted", y_title="true",
+            )
+            _close(figure)
+    if out_dir is not None and history is not None and history.history:
+        _close(plot_history(history, os.path.join(out_dir, "training_curves.png"), metrics=["loss", "accuracy"]))
+    return report
+
+
+def cross_validate(build_classifier, texts, labels, folds, out_dir, seed=0, valid_split=DEFAULTS["valid_split"], **fit_kwargs):
+    """k-fold cross-validation: a fresh classifier trained and tested on each fold.
+
+    The folds come from `kfold_indices` (stratified by label for single-label data); each
+    fold's training part gives up `valid_split` of itself for early stopping, and each fold
+    writes its callbacks' files under `out_dir/fold_<i>/` (so an interrupted fold resumes).
+
+    Args:
+        build_classifier: a zero-argument callable returning a new `TextClassifier`.
+        texts, labels: all examples.
+        folds: the number of folds k.
+        out_dir: the folder of the folds' files.
+        seed: the seed of the folds and of the validation splits.
+        valid_split: the validation share of each fold's training part.
+        **fit_kwargs: `fit_classifier` arguments (epochs, batch size, ...).
+
+    Returns:
+        A dict: `accuracy` and `macro_f1` (means over the folds), `accuracy_std`, `macro_f1_std`,
+        `seconds_per_epoch` (mean), `folds` (k) and `fold_reports` (one report per fold).
+    """
+    labels = np.asarray(labels)
+    texts = list(texts)
+    stratify = labels if labels.ndim == 1 else None
+    reports, epoch_times = [], []
+    for fold, (train_index, test_index) in enumerate(kfold_indices(len(texts), folds, seed=seed, labels=stratify), start=1):
+        fit_index, valid_index = split_validation(labels[train_index], valid_split, seed=seed + fold)
+        fit_index, valid_index = train_index[fit_index], train_index[valid_index]
+        classifier = build_classifier()
+        classifier.adapt([texts[i] for i in fit_index])
+        _, seconds = fit_classifier(
+            classifier,
+            [texts[i] for i in fit_index], labels[fit_index],
+            [texts[i] for i in valid_index], labels[valid_index],
+            os.path.join(out_dir, f"fold_{fold}"), seed=seed + fold, **fit_kwargs,
+        )
+        report = evaluate_classifier(classifier, [texts[i] for i in test_index], labels[test_index])
+        reports.append(report)
+        epoch_times.append(seconds)
+        keras.utils.clear_session(free_memory=True)
+    accuracy = np.array([r["accuracy"] for r in reports])
+    macro_f1 = np.array([r["macro_f1"] for r in reports])
+    return {
+        "accuracy": float(accuracy.mean()),
+        "accuracy_std": float(accuracy.std()),
+        "macro_f1": float(macro_f1.mean()),
+        "macro_f1_std": float(macro_f1.std()),
+        "seconds_per_epoch": float(np.mean(epoch_times)),
+        "folds": folds,
+        "fold_reports": reports,
+    }
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Measures the wall time of each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+    @property
+    def seconds_per_epoch(self):
+        return float(np.mean(self.times)) if self.times else 0.0
+
+
+def _close(figure):
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)

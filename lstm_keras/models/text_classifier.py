@@ -1,0 +1,412 @@
+"""`TextClassifier`: raw strings in, class probabilities out, through gated LSTMs.
+
+The model is TensorFlow-backend only: its first layer, `keras.layers.TextVectorization`, works on
+`tf.string` tensors.
+"""
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from lstm_keras.layers.attention_pooling import AttentionPooling
+from lstm_keras.layers.gated_lstm import GatedLSTM
+from lstm_keras.layers.gating import VARIANTS
+from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
+from lstm_keras.models.text_standardizer import TextStandardizer
+
+HEADS = ("binary", "multi_class", "multi_label")
+POOLINGS = ("last", "max", "mean", "attention")
+PREDICT_BATCH_SIZE = 256
+
+
+@keras.saving.register_keras_serializable(package="lstm_keras")
+class TextClassifier(keras.Model):
+    """A text classifier: vectoriser, masked embedding, (bidirectional) gated LSTMs, pooling, head.
+
+    The model takes raw strings `(batch,)` and returns probabilities:
+
+        texts (batch,)                       raw strings; invalid UTF-8 is repaired, never fatal
+        -> TextStandardizer                   lowercase, strip punctuation, stop words, truncate
+        -> TextVectorization  (batch, T)      T = the longest text of the batch, <= max_length;
+                                              0 = padding, 1 = "[UNK]" (unseen words)
+        -> Embedding(mask_zero=True)  (batch, T, embedding_dim)
+        -> num_layers x [Bidirectional] GatedLSTM(gating)  (batch, T, [2 *] units)
+        -> pooling  (batch, [2 *] units)      last step / masked max / masked mean / attention
+        -> Dropout -> Dense                   (batch, 1) sigmoid for "binary",
+                                              (batch, C) softmax for "multi_class",
+                                              (batch, C) sigmoid for "multi_label"
+
+    Truncation: a text longer than `max_length` tokens (counted after standardisation, unseen
+    words included) keeps its first `max_length` tokens (`truncation="post"`) or its last ones
+    (`"pre"`). An empty or whitespace-only text (or one left empty by standardisation) becomes a
+    single unknown word, so every text gets a prediction.
+
+    The vocabulary is learned with `adapt(texts)` (before training) and saved with the model.
+    `compile()` has defaults: Adam with gradient clipping (`clipnorm=1.0`), the loss and the
+    accuracy metric that fit the head. `predict_proba` returns `(batch, C)` probabilities for
+    every head (`[1 - p, p]` for "binary").
+
+    Args:
+        label_names: list of the class names (at least 2), in label-index order.
+        head: `"binary"` (one sigmoid unit; two classes only), `"multi_class"` (softmax) or
+            `"multi_label"` (one sigmoid per class, labels are multi-hot); None for "binary"
+            with two classes and "multi_class" otherwise.
+        vocabulary_size: the most tokens the vectoriser keeps, padding and "[UNK]" included.
+        max_length: the most tokens of a text the model reads (see truncation above).
+        truncation: `"post"` (keep the first `max_length` tokens) or `"pre"` (keep the last).
+        lowercase: whether to lowercase the texts.
+        strip_punctuation: whether to strip punctuation and symbols.
+        stop_words: None or a list of words to remove (in standardised form).
+        embedding_dim: the size of the token embeddings.
+        embedding_trainable: whether the embeddings are trained (False to keep pretrained
+            vectors fixed).
+        gating: a gating preset of `lstm_keras.layers.VARIANTS` for every LSTM layer.
+        units: the units of each LSTM layer (of each direction when bidirectional).
+        num_layers: the number of stacked LSTM layers.
+        bidirectional: whether each LSTM layer reads both directions (outputs concatenated).
+        lstm_options: None or a dict of further `GatedLSTM` options (e.g. `{"dropout": 0.1}`,
+            `{"peepholes": True}`), applied to every LSTM layer.
+        pooling: how the LSTM outputs become one vector: `"last"` (the final state of each
+            direction), `"max"` or `"mean"` (over the real tokens) or `"attention"`
+            (`AttentionPooling`; see `attention_weights`).
+        attention_units: the hidden size of the attention pooling (None: the LSTM output size).
+        dropout: the dropout rate on the embeddings and on the pooled vector.
+        **kwargs: `keras.Model` keyword arguments (e.g. `name`).
+
+    Example:
+    >>> classifier = TextClassifier(["negative", "positive"], vocabulary_size=50, embedding_dim=8, units=4)
+    >>> classifier.adapt(["a good film", "a bad film"])
+    >>> classifier.predict_proba(["a good film", "", "never seen words"]).shape
+    (3, 2)
+    >>> classifier.head, classifier.output_shape
+    ('binary', (None, 1))
+    """
+
+    def __init__(
+        self,
+        label_names,
+        head=None,
+        vocabulary_size=20000,
+        max_length=256,
+        truncation="post",
+        lowercase=True,
+        strip_punctuation=True,
+        stop_words=None,
+        embedding_dim=128,
+        embedding_trainable=True,
+        gating="vanilla",
+        units=64,
+        num_layers=1,
+        bidirectional=False,
+        lstm_options=None,
+        pooling="last",
+        attention_units=None,
+        dropout=0.2,
+        **kwargs,
+    ):
+        label_names = [str(name) for name in label_names]
+        head = _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout)
+        lstm_options = dict(lstm_options or {})
+
+        # === Layers ===
+        self.standardizer = TextStandardizer(
+            lowercase=lowercase,
+            strip_punctuation=strip_punctuation,
+            stop_words=stop_words,
+            max_length=max_length,
+            truncation=truncation,
+        )
+        self.vectorizer = keras.layers.TextVectorization(
+            max_tokens=vocabulary_size,
+            standardize=self.standardizer,
+            split="whitespace",
+            output_mode="int",
+            name="vectorizer",
+        )
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, mask_zero=True, trainable=embedding_trainable, name="token_embedding"
+        )
+        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.lstm_layers = []
+        for index in range(num_layers):
+            # The last layer returns only its final state when the pooling is "last".
+            return_sequences = pooling != "last" or index < num_layers - 1
+            lstm = GatedLSTM(
+                units, variant=gating, return_sequences=return_sequences, name=f"lstm_{index + 1}", **lstm_options
+            )
+            if bidirectional:
+                lstm = keras.layers.Bidirectional(lstm, name=f"bidirectional_lstm_{index + 1}")
+            self.lstm_layers.append(lstm)
+        self.pooling_layer = {
+            "last": None,
+            "max": lambda: MaskedGlobalMaxPooling1D(name="max_pooling"),
+            "mean": lambda: keras.layers.GlobalAveragePooling1D(name="mean_pooling"),
+            "attention": lambda: AttentionPooling(units=attention_units, name="attention_pooling"),
+        }[pooling]
+        self.pooling_layer = self.pooling_layer() if self.pooling_layer else None
+        self.feature_dropout = keras.layers.Dropout(dropout, name="feature_dropout")
+        self.output_dense = keras.layers.Dense(
+            1 if head == "binary" else len(label_names),
+            activation="softmax" if head == "multi_class" else "sigmoid",
+            dtype="float32",
+            name="predictions",
+        )
+
+        # === Functional model ===
+        texts = keras.Input(shape=(), dtype="string", name="texts")
+        token_ids = self.vectorizer(texts)  # (batch, T), T <= max_length
+        x = self.token_embedding(token_ids)  # (batch, T, embedding_dim)
+        x = self.embedding_dropout(x)
+        for lstm in self.lstm_layers:
+            x = lstm(x)  # (batch, T, [2 *] units); the last one (batch, [2 *] units) for "last"
+        weights = None
+        if pooling == "attention":
+            x, weights = self.pooling_layer(x, return_attention_scores=True)  # (batch, [2 *] units), (batch, T)
+        elif self.pooling_layer is not None:
+            x = self.pooling_layer(x)  # (batch, [2 *] units)
+        x = self.feature_dropout(x)
+        outputs = self.output_dense(x)  # (batch, 1) or (batch, C)
+        super().__init__(inputs=texts, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.label_names = label_names
+        self.head = head
+        self.vocabulary_size = vocabulary_size
+        self.max_length = max_length
+        self.truncation = truncation
+        self.lowercase = lowercase
+        self.strip_punctuation = strip_punctuation
+        self.stop_words = self.standardizer.stop_words
+        self.embedding_dim = embedding_dim
+        self.embedding_trainable = embedding_trainable
+        self.gating = gating
+        self.units = units
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.lstm_options = lstm_options
+        self.pooling = pooling
+        self.attention_units = attention_units
+        self.dropout = dropout
+        # Symbolic tensors for `attention_weights` (not layers: nothing to track or save).
+        self._explain_outputs = (token_ids, weights) if weights is not None else None
+
+    @property
+    def num_classes(self):
+        return len(self.label_names)
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", learning_rate=1e-3, clipnorm=1.0, **kwargs):
+        """Configures training, with defaults that fit the head.
+
+        Args:
+            optimizer: `"auto"` for `Adam(learning_rate, clipnorm=clipnorm)`, or any Keras optimizer.
+            loss: `"auto"` for binary cross-entropy ("binary", "multi_label") or sparse categorical
+                cross-entropy ("multi_class", integer labels), or any Keras loss.
+            metrics: `"auto"` for accuracy (named `"accuracy"` for every head), or a list.
+            learning_rate: the learning rate of the `"auto"` optimizer.
+            clipnorm: gradient clipping (by norm, per variable) of the `"auto"` optimizer; None
+                for none.
+            **kwargs: further `keras.Model.compile` arguments (`jit_compile` defaults to False:
+                string ops do not compile with XLA).
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
+        if loss == "auto":
+            loss = "sparse_categorical_crossentropy" if self.head == "multi_class" else "binary_crossentropy"
+        if metrics == "auto":
+            accuracy = keras.metrics.SparseCategoricalAccuracy if self.head == "multi_class" else keras.metrics.BinaryAccuracy
+            metrics = [accuracy(name="accuracy")]
+        kwargs.setdefault("jit_compile", False)
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # What `keras.Model.compile_from_config` does, which skips models with their own `compile`.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def adapt(self, texts, batch_size=1024):
+        """Learns the vocabulary (the `vocabulary_size - 2` most frequent tokens) from `texts`."""
+        dataset = tf.data.Dataset.from_tensor_slices(as_string_tensor(texts)).batch(batch_size)
+        self.vectorizer.adapt(dataset)
+
+    @property
+    def vocabulary(self):
+        """The vocabulary: index 0 is padding (`""`), 1 is `"[UNK]"`."""
+        return [str(token) for token in self.vectorizer.get_vocabulary()]
+
+    def set_vocabulary(self, vocabulary):
+        """Sets the vocabulary directly (a list of tokens, without padding and `"[UNK]"`)."""
+        self.vectorizer.set_vocabulary([token for token in vocabulary if token not in ("", "[UNK]")])
+
+    def load_embeddings(self, path):
+        """Initialises the embeddings from pretrained vectors in the GloVe or word2vec text format.
+
+        Each line is a word followed by its vector; a first line of two integers (the word2vec
+        header, "count dim") is skipped. A vocabulary token is looked up as it is, then
+        lowercased. Tokens without a vector keep their initial (random) embedding; the padding
+        row becomes zeros.
+
+        Args:
+            path: the vectors file (UTF-8; invalid bytes are replaced).
+
+        Returns:
+            A dict: `found` (tokens with a vector), `vocabulary` (tokens looked up: the vocabulary
+            without padding and "[UNK]") and `oov_rate` (the share of those without a vector).
+
+        Raises:
+            ValueError: the vectors' size is not `embedding_dim`, or the vocabulary is empty.
+            FileNotFoundError: `path` does not exist.
+        """
+        tokens = self.vocabulary[2:]
+        if not tokens:
+            raise ValueError("load_embeddings: the vocabulary is empty; call adapt(texts) first")
+        vectors = _read_word_vectors(path, set(tokens) | {t.lower() for t in tokens}, self.embedding_dim)
+        matrix = np.array(self.token_embedding.embeddings)  # (vocabulary_size, embedding_dim)
+        matrix[0] = 0.0
+        found = 0
+        for index, token in enumerate(tokens, start=2):
+            vector = vectors.get(token, vectors.get(token.lower()))
+            if vector is not None:
+                matrix[index] = vector
+                found += 1
+        self.token_embedding.embeddings.assign(matrix)
+        return {"found": found, "vocabulary": len(tokens), "oov_rate": 1.0 - found / len(tokens)}
+
+    def predict_proba(self, texts, batch_size=PREDICT_BATCH_SIZE):
+        """Class probabilities `(len(texts), num_classes)` for raw texts (str or bytes)."""
+        dataset = tf.data.Dataset.from_tensor_slices(as_string_tensor(texts)).batch(batch_size)
+        probabilities = self.predict(dataset, verbose=0)  # (n, 1) or (n, C)
+        if self.head == "binary":
+            probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)  # (n, 2)
+        return probabilities
+
+    def attention_weights(self, texts):
+        """The attention pooling's weights over the tokens of each text, for display.
+
+        Args:
+            texts: a list of raw texts.
+
+        Returns:
+            A list, one per text, of `(tokens, weights)`: the tokens the model read (unseen words
+            as "[UNK]") and their weights, which sum to 1.
+
+        Raises:
+            ValueError: the classifier's pooling is not "attention".
+        """
+        if self._explain_outputs is None:
+            raise ValueError(f"attention_weights needs pooling='attention'; this classifier has pooling={self.pooling!r}")
+        explainer = keras.Model(self.inputs, list(self._explain_outputs))
+        token_ids, weights = explainer(as_string_tensor(texts))
+        vocabulary = self.vocabulary
+        results = []
+        for ids, row in zip(np.array(token_ids), np.array(weights)):
+            length = int(np.count_nonzero(ids))
+            results.append(([vocabulary[i] for i in ids[:length]], row[:length]))
+        return results
+
+    def get_config(self):
+        # Not chained to super(): a functional model's config is a graph, not constructor arguments.
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "label_names": self.label_names,
+            "head": self.head,
+            "vocabulary_size": self.vocabulary_size,
+            "max_length": self.max_length,
+            "truncation": self.truncation,
+            "lowercase": self.lowercase,
+            "strip_punctuation": self.strip_punctuation,
+            "stop_words": self.stop_words,
+            "embedding_dim": self.embedding_dim,
+            "embedding_trainable": self.embedding_trainable,
+            "gating": self.gating,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "lstm_options": self.lstm_options,
+            "pooling": self.pooling,
+            "attention_units": self.attention_units,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout):
+    """Validates the choices up front; returns the resolved head."""
+    if len(label_names) < 2 or len(set(label_names)) != len(label_names):
+        raise ValueError(
+            f"Invalid value for argument `label_names` of TextClassifier: expected at least two distinct "
+            f"names. Received: label_names={label_names!r}"
+        )
+    if head is None:
+        head = "binary" if len(label_names) == 2 else "multi_class"
+    if head not in HEADS:
+        raise ValueError(f"Invalid value for argument `head` of TextClassifier: expected one of {HEADS}. Received: head={head!r}")
+    if head == "binary" and len(label_names) != 2:
+        raise ValueError(
+            f"Invalid value for argument `head` of TextClassifier: 'binary' needs exactly two label names; "
+            f"received {len(label_names)}. Use head='multi_class' or 'multi_label'."
+        )
+    if gating not in VARIANTS:
+        raise ValueError(
+            f"Invalid value for argument `gating` of TextClassifier: expected one of {tuple(VARIANTS)}. "
+            f"Received: gating={gating!r}"
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"Invalid value for argument `pooling` of TextClassifier: expected one of {POOLINGS}. "
+            f"Received: pooling={pooling!r}"
+        )
+    if not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(
+            f"Invalid value for argument `num_layers` of TextClassifier: expected a positive int. "
+            f"Received: num_layers={num_layers!r}"
+        )
+    if not isinstance(vocabulary_size, int) or vocabulary_size < 3:
+        raise ValueError(
+            f"Invalid value for argument `vocabulary_size` of TextClassifier: expected an int >= 3 "
+            f"(padding, '[UNK]' and at least one word). Received: vocabulary_size={vocabulary_size!r}"
+        )
+    if not 0 <= dropout < 1:
+        raise ValueError(
+            f"Invalid value for argument `dropout` of TextClassifier: expected a rate in [0, 1). "
+            f"Received: dropout={dropout!r}"
+        )
+    return head
+
+
+def as_string_tensor(texts):
+    """A 1-D `tf.string` tensor from a list of texts: str (encoded as UTF-8) or bytes (kept as they are).
+
+    Example:
+    >>> as_string_tensor(["café", b"\\xff"]).numpy().tolist()
+    [b'caf\\xc3\\xa9', b'\\xff']
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("expected a list of texts, not a single text")
+    if isinstance(texts, tf.Tensor):
+        return texts
+    return tf.constant([t if isinstance(t, bytes) else str(t).encode("utf-8", "replace") for t in texts], dtype=tf.string)
+
+
+def _read_word_vectors(path, words, dim):
+    """`{word: vector}` for the `words` found in a GloVe / word2vec text file of `dim`-sized vectors."""
+    vectors = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.rstrip().split(" ")
+            if number == 1 and len(fields) == 2 and all(field.isdigit() for field in fields):
+                continue  # the word2vec header: "count dim"
+            if len(fields) < 2:
+                continue
+            if len(fields) - 1 != dim:
+                raise ValueError(
+                    f"{path}, line {number}: a vector of size {len(fields) - 1}, but the classifier's "
+                    f"embedding_dim is {dim}"
+                )
+            if fields[0] in words and fields[0] not in vectors:
+                vectors[fields[0]] = np.asarray(fields[1:], dtype="float32")
+    return vectors

@@ -1,0 +1,165 @@
+"""`lstm-keras classify train | predict` end to end, in process, on tiny TSV files."""
+
+import io
+import json
+import os
+import re
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from lstm_keras import cli
+
+TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "8"]
+
+
+def write_tsv(path, rows):
+    """Writes `label<TAB>text` rows (bytes or str) and returns the path."""
+    with open(path, "wb") as f:
+        for row in rows:
+            f.write(row if isinstance(row, bytes) else row.encode("utf-8"))
+            f.write(b"\n")
+    return str(path)
+
+
+def toy_rows(n, seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = ("negative", "positive")[i % 2]
+        word = "good" if label == "positive" else "bad"
+        rows.append(f"{label}\tthe {rng.choice(['film', 'plot', 'cast'])} was {word}")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    # Bad input in the training data: empty, whitespace only, invalid UTF-8, very long.
+    bad = ["positive\t", "negative\t   ", b"positive\tgood \xff\xfe bytes", "negative\t" + "bad " * 2000]
+    return {
+        "train": write_tsv(folder / "train.tsv", toy_rows(36, 0) + bad),
+        "test": write_tsv(folder / "test.tsv", toy_rows(10, 1)),
+        "folder": folder,
+    }
+
+
+def run_cli(argv, stdin=None):
+    """Runs the CLI in process; returns (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdout, sys.stderr, sys.stdin
+    sys.stdout, sys.stderr = out, err
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse errors
+        code = exit_.code
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = old
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    """One tuned (2 trials) and tested run: the model folder the other tests use."""
+    out = str(data["folder"] / "run")
+    code, stdout, stderr = run_cli(
+        ["classify", "train", "--dataset", data["train"], "--test", data["test"], "--tune", "2", "--seed", "3",
+         "--out", out, *TINY]
+    )
+    assert code == 0, stderr[-3000:]
+    return out, stdout, stderr
+
+
+def test_train_prints_one_json_line_and_writes_the_artifacts(trained):
+    out, stdout, stderr = trained
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    metrics = json.loads(lines[0])
+    assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["macro_f1"] <= 1
+    assert metrics["examples"] == 10 and metrics["evaluation"] == "test"
+    assert set(metrics["per_class"]) == {"negative", "positive"}
+    assert set(metrics["tuned"]) == {"gating", "units", "num_layers", "dropout", "learning_rate"}
+    for name in ("model.keras", "saved_model/saved_model.pb", "confusion_matrix.png", "training_curves.png",
+                 "metrics.json", "tuning.json", "history.csv", "checkpoints", "logs"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert len(json.load(open(os.path.join(out, "tuning.json")))["trials"]) == 2
+    assert json.load(open(os.path.join(out, "metrics.json")))["accuracy"] == metrics["accuracy"]
+    assert "val_loss" in stderr and "Search: Running Trial #2" in stderr  # progress goes to stderr
+
+
+def test_predict_from_arguments_and_stdin(trained):
+    out, _, _ = trained
+    code, stdout, _ = run_cli(["classify", "predict", "--model", out, "the film was good", "", "zyxxy " * 500])
+    assert code == 0
+    lines = [line.split("\t") for line in stdout.splitlines()]
+    assert len(lines) == 3
+    assert all(label in ("negative", "positive") and 0.5 <= float(p) <= 1 for label, p in lines)
+    code, stdout, _ = run_cli(["classify", "predict", "--model", out], stdin=b"good\n\n\xff\xfe bytes\nthe plot was bad\n")
+    assert code == 0 and len(stdout.splitlines()) == 4
+
+
+def test_predict_names_the_missing_file(trained, tmp_path):
+    code, _, stderr = run_cli(["classify", "predict", "--model", str(tmp_path / "nowhere"), "text"])
+    assert code == 2 and "nowhere" in stderr
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    code, _, stderr = run_cli(["classify", "predict", "--model", str(incomplete), "text"])
+    assert code == 2 and os.path.join("saved_model", "saved_model.pb") in stderr
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (["positive\tgood", "\tno label here", "negative\tbad"], r"line 2: missing or empty label"),
+        (["positive\tgood", "negative"], r"line 2: expected at least 2 tab-separated columns, found 1"),
+        (["positive\tgood", "positive\tgreat"], r"single class \['positive'\]"),
+    ],
+    ids=["empty-label", "columns", "single-class"],
+)
+def test_bad_training_data_exits_2_with_a_message(tmp_path, rows, message):
+    path = write_tsv(tmp_path / "bad.tsv", rows)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", path, "--out", str(out), *TINY])
+    assert code == 2 and stdout == ""
+    assert "bad.tsv" in stderr and re.search(message, stderr), stderr
+    assert not out.exists()
+
+
+def test_unknown_dataset_and_bad_options_exit_2(tmp_path):
+    code, _, stderr = run_cli(["classify", "train", "--dataset", "imdbb", "--out", str(tmp_path / "o")])
+    assert code == 2 and "unknown dataset 'imdbb'" in stderr and "imdb" in stderr
+    code, _, stderr = run_cli(["classify", "train", "--dataset", "mr", "--gating", "gru", "--out", str(tmp_path)])
+    assert code == 2 and "--gating" in stderr and "cifg" in stderr
+    code, _, stderr = run_cli(["classify", "train", "--dataset", "mr", "--folds", "1", "--out", str(tmp_path)])
+    assert code == 2 and "--folds" in stderr
+
+
+def test_failing_run_leaves_nothing_half_written(data, tmp_path, monkeypatch):
+    from lstm_keras.models import classification_training
+
+    def compile_only(classifier, *args, **kwargs):  # training itself is tested elsewhere: skip it here
+        classifier.compile()
+        history = keras.callbacks.History()
+        history.on_train_begin()
+        return history, 0.0
+
+    def write_half_then_fail(self, filepath, **kwargs):
+        os.makedirs(filepath)
+        with open(os.path.join(filepath, "saved_model.pb"), "wb") as f:
+            f.write(b"half")
+        raise OSError("disk full")
+
+    # The run fails after training, in the middle of writing the SavedModel.
+    monkeypatch.setattr(classification_training, "fit_classifier", compile_only)
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", write_half_then_fail)
+    out = tmp_path / "run"
+    with pytest.raises(OSError, match="disk full"):
+        run_cli(["classify", "train", "--dataset", data["train"], "--out", str(out), *TINY])
+    names = set(os.listdir(out))
+    assert "saved_model" not in names and "metrics.json" not in names
+    assert not [name for name in names if name.startswith(".")], names  # no temporaries left
+    assert "model.keras" in names  # complete: written before the export failed

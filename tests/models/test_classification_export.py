@@ -1,0 +1,112 @@
+"""Export of a `TextClassifier`: the SavedModel served by TensorFlow alone, and the `.keras` round-trip.
+
+Both are checked in a fresh Python process: the SavedModel in one that imports only
+`tensorflow` (never `lstm_keras`), the `.keras` file in one that imports `lstm_keras` to load it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from lstm_keras.models.classification_export import export_saved_model
+from lstm_keras.models.text_classifier import TextClassifier
+
+# Raw texts a server may receive, as bytes: ordinary, unseen words, empty, whitespace only,
+# invalid UTF-8, very long.
+TEXTS = [b"a good film", b"bad plot", b"zyxxy unseen words", b"", b"  \t ", b"\xff\xfe\x80 broken \xc3", b"good " * 3000]
+
+SERVE_WITH_TENSORFLOW_ONLY = r"""
+import json, sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+texts = [bytes.fromhex(t) for t in json.loads(sys.argv[2])]
+outputs = serve(texts=tf.constant(texts, dtype=tf.string))
+print(json.dumps({
+    "lstm_keras_imported": any(name.startswith("lstm_keras") for name in sys.modules),
+    "inputs": {name: (spec.dtype.name, spec.shape.as_list()) for name, spec in serve.structured_input_signature[1].items()},
+    "probabilities": outputs["probabilities"].numpy().tolist(),
+    "label_names": [[n.decode() for n in row] for row in outputs["label_names"].numpy()],
+    "label": [n.decode() for n in outputs["label"].numpy()],
+    "probability": outputs["probability"].numpy().tolist(),
+}))
+"""
+
+LOAD_KERAS_FILE = r"""
+import json, sys
+import keras
+import lstm_keras.models  # registers the classes
+classifier = keras.saving.load_model(sys.argv[1])
+texts = [bytes.fromhex(t) for t in json.loads(sys.argv[2])]
+print(json.dumps({
+    "config": classifier.get_config(),
+    "vocabulary": classifier.vocabulary,
+    "probabilities": classifier.predict_proba(texts).tolist(),
+    "optimizer": type(classifier.optimizer).__name__,
+}))
+"""
+
+
+def run_python(code, *args):
+    """Runs `code` in a fresh interpreter; returns its stdout parsed as JSON."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    keras.utils.set_random_seed(1)
+    model = TextClassifier(
+        ["negative", "positive"], vocabulary_size=30, embedding_dim=8, units=5, bidirectional=True, pooling="max",
+        max_length=50,
+    )
+    model.adapt(["a good film", "a bad plot", "good good", "bad"])
+    model.compile()
+    model.train_on_batch(np.array(["a good film", "a bad plot"]), np.array([1, 0]))
+    return model
+
+
+def test_saved_model_serves_raw_strings_with_tensorflow_only(classifier, tmp_path):
+    path = export_saved_model(classifier, str(tmp_path / "saved_model"))
+    served = run_python(SERVE_WITH_TENSORFLOW_ONLY, path, json.dumps([t.hex() for t in TEXTS]))
+    assert not served["lstm_keras_imported"]
+    assert served["inputs"] == {"texts": ["string", [None]]}
+    expected = classifier.predict_proba(TEXTS)  # (7, 2)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    assert served["label_names"] == [["negative", "positive"]] * len(TEXTS)
+    assert served["label"] == [classifier.label_names[i] for i in expected.argmax(-1)]
+    np.testing.assert_allclose(served["probability"], expected.max(-1), atol=1e-5)
+
+
+def test_failed_export_leaves_previous_export_and_no_temporaries(classifier, tmp_path, monkeypatch):
+    path = export_saved_model(classifier, str(tmp_path / "saved_model"))
+    before = sorted(os.listdir(path))
+
+    def write_half_then_fail(self, filepath, **kwargs):
+        os.makedirs(filepath)
+        open(os.path.join(filepath, "saved_model.pb"), "wb").write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(classifier, path)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(classifier, str(tmp_path / "other"))
+    assert sorted(os.listdir(tmp_path)) == ["saved_model"]
+    assert sorted(os.listdir(path)) == before and os.path.getsize(os.path.join(path, "saved_model.pb")) > 100
+
+
+def test_keras_file_round_trips_in_a_fresh_process(classifier, tmp_path):
+    path = str(tmp_path / "model.keras")
+    classifier.save(path)
+    loaded = run_python(LOAD_KERAS_FILE, path, json.dumps([t.hex() for t in TEXTS]))
+    assert loaded["config"] == classifier.get_config()
+    assert loaded["vocabulary"] == classifier.vocabulary
+    assert loaded["optimizer"] == "Adam"
+    np.testing.assert_allclose(loaded["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)

@@ -1,0 +1,335 @@
+"""`TextClassifier`, its standardizer, the NumPy metrics and the training / cross-validation workflow."""
+
+import csv
+import doctest
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lstm_keras.models import classification_metrics
+from lstm_keras.models import classification_training
+from lstm_keras.models import text_classifier
+from lstm_keras.models import text_standardizer
+from lstm_keras.models import tuning
+from lstm_keras.models.classification_metrics import classification_report
+from lstm_keras.models.classification_metrics import confusion_matrix
+from lstm_keras.models.classification_training import cross_validate
+from lstm_keras.models.classification_training import evaluate_classifier
+from lstm_keras.models.classification_training import fit_classifier
+from lstm_keras.models.classification_training import make_text_dataset
+from lstm_keras.models.classification_training import split_validation
+from lstm_keras.models.text_classifier import TextClassifier
+from lstm_keras.models.text_standardizer import TextStandardizer
+
+LABELS = ["negative", "positive"]
+# Everything a user may send: empty, whitespace only, invalid UTF-8, very long, unseen words.
+BAD_INPUTS = ["", "   \t\n ", b"\xff\xfe\x80 not utf-8 \xc3", "good " * 5000, "zyxxy qwop unseen words", "¿Qué? 😀"]
+
+
+def tiny_data(n=48, seed=0):
+    """A separable toy task: the word "good" or "bad" somewhere among filler words."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "film", "plot", "was", "really", "a", "cast", "very"]
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = list(rng.choice(filler, size=rng.integers(2, 6)))
+        words.insert(int(rng.integers(0, len(words) + 1)), "good" if label else "bad")
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.array(labels, dtype="int32")
+
+
+def small_classifier(label_names=LABELS, **kwargs):
+    options = dict(vocabulary_size=40, embedding_dim=8, units=6, dropout=0.0)
+    options.update(kwargs)
+    return TextClassifier(label_names, **options)
+
+
+# ---- Model: construction, config, bad input -------------------------------------------------
+
+
+def test_config_round_trip():
+    classifier = small_classifier(
+        ["a", "b", "c"], head="multi_label", max_length=7, truncation="pre", lowercase=False, strip_punctuation=False,
+        stop_words=["the"], embedding_trainable=False, gating="peephole", num_layers=2, bidirectional=True,
+        lstm_options={"dropout": 0.1}, pooling="attention", attention_units=5,
+    )
+    config = classifier.get_config()
+    clone = TextClassifier.from_config(config)
+    assert clone.get_config() == config
+    assert clone.output_shape == classifier.output_shape == (None, 3)
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in classifier.layers]
+    assert keras.saving.get_registered_object("lstm_keras>TextClassifier") is TextClassifier
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"head": "ordinal"}, "head.*Received: head='ordinal'"),
+        ({"pooling": "sum"}, "pooling.*Received: pooling='sum'"),
+        ({"gating": "gru"}, "gating.*Received: gating='gru'"),
+        ({"num_layers": 0}, "num_layers.*Received: num_layers=0"),
+        ({"dropout": 1.5}, "dropout.*Received: dropout=1.5"),
+        ({"truncation": "middle"}, "truncation.*Received: truncation='middle'"),
+    ],
+)
+def test_invalid_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_classifier(**kwargs)
+
+
+def test_binary_head_needs_two_labels():
+    with pytest.raises(ValueError, match="'binary' needs exactly two"):
+        small_classifier(["a", "b", "c"], head="binary")
+    with pytest.raises(ValueError, match="at least two distinct"):
+        small_classifier(["only"])
+
+
+@pytest.mark.parametrize(
+    "pooling, bidirectional, num_layers",
+    [("last", True, 1), ("max", False, 2), ("mean", True, 1), ("attention", False, 1)],
+)
+def test_every_pooling_classifies_bad_input(pooling, bidirectional, num_layers):
+    classifier = small_classifier(
+        ["a", "b", "c"], pooling=pooling, bidirectional=bidirectional, num_layers=num_layers, gating="cifg", max_length=20
+    )
+    classifier.adapt(tiny_data()[0] + BAD_INPUTS)  # bad input in the training data too
+    probabilities = classifier.predict_proba(BAD_INPUTS)
+    assert probabilities.shape == (len(BAD_INPUTS), 3)
+    assert np.all(np.isfinite(probabilities))
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_binary_predict_proba_is_complement():
+    classifier = small_classifier()
+    classifier.adapt(tiny_data()[0])
+    texts = ["good film", "bad"]
+    p = classifier.predict(make_text_dataset(texts), verbose=0)  # (2, 1)
+    np.testing.assert_allclose(classifier.predict_proba(texts), np.concatenate([1 - p, p], axis=-1), atol=1e-6)
+
+
+def test_unseen_words_and_empty_texts_become_unk():
+    classifier = small_classifier()
+    classifier.adapt(["good film", "bad film"])
+    ids = classifier.vectorizer(tf.constant(["good zyxxy", "", "  ", "..."])).numpy()
+    vocabulary = classifier.vocabulary
+    assert vocabulary[:2] == ["", "[UNK]"]
+    np.testing.assert_array_equal(ids, [[vocabulary.index("good"), 1], [1, 0], [1, 0], [1, 0]])
+
+
+@pytest.mark.parametrize("truncation, kept", [("post", "a b c"), ("pre", "d e f")])
+def test_long_texts_are_truncated_as_documented(truncation, kept):
+    classifier = small_classifier(max_length=3, truncation=truncation)
+    classifier.adapt(["a b c d e f x y"])
+    assert classifier.vectorizer(tf.constant(["a b c d e f"])).shape == (1, 3)
+    full, short = classifier.predict_proba(["a b c d e f", kept])
+    np.testing.assert_allclose(full, short, atol=1e-6)
+
+
+# ---- Standardizer -----------------------------------------------------------------------------
+
+
+def test_standardizer_steps():
+    standardize = TextStandardizer(stop_words=["the", "a"])
+    texts = ["The FILM, ÉTÉ’s “best”!", "the a", b"ok \xff\xfe fine", "don't-stop"]
+    assert [t.decode() for t in standardize(tf.constant(texts)).numpy()] == [
+        "film étés best", "[UNK]", "ok fine", "dont stop",
+    ]
+    keep = TextStandardizer(lowercase=False, strip_punctuation=False)
+    assert keep(tf.constant("The  End!")).numpy().decode() == "The End!"
+
+
+def test_standardizer_config_and_tf_data():
+    standardize = TextStandardizer(stop_words=["b", "a"], max_length=2, truncation="pre")
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(standardize))
+    assert clone.get_config() == standardize.get_config() == {
+        "lowercase": True, "strip_punctuation": True, "stop_words": ["a", "b"], "max_length": 2, "truncation": "pre",
+    }
+    texts = ["x A y b z", "", "b"]
+    direct = standardize(tf.constant(texts)).numpy().tolist()
+    dataset = tf.data.Dataset.from_tensor_slices(texts)
+    assert [t for batch in dataset.batch(2).map(standardize) for t in batch.numpy()] == direct
+    assert [t.numpy() for t in dataset.map(standardize)] == direct == [b"y z", b"[UNK]", b"[UNK]"]
+
+
+# ---- Attention weights and pretrained embeddings ------------------------------------------------
+
+
+def test_attention_weights_for_display():
+    classifier = small_classifier(pooling="attention")
+    classifier.adapt(["good film", "bad film"])
+    (tokens, weights), (empty_tokens, empty_weights) = classifier.attention_weights(["Good unseen FILM", ""])
+    assert tokens == ["good", "[UNK]", "film"] and empty_tokens == ["[UNK]"]
+    np.testing.assert_allclose([weights.sum(), empty_weights.sum()], 1.0, atol=1e-6)
+    with pytest.raises(ValueError, match="pooling='attention'"):
+        small_classifier(pooling="max").attention_weights(["x"])
+
+
+@pytest.mark.parametrize("header", [False, True], ids=["glove", "word2vec"])
+def test_load_embeddings(tmp_path, header):
+    classifier = small_classifier(embedding_dim=3)
+    classifier.adapt(["good good good film film bad"])  # vocabulary: good, film, bad
+    lines = ["good 1 2 3", "Bad 4 5 6", "other 7 8 9"]
+    path = tmp_path / "vectors.txt"
+    path.write_text("\n".join((["3 3"] if header else []) + lines) + "\n", encoding="utf-8")
+    before = np.array(classifier.token_embedding.embeddings)
+    coverage = classifier.load_embeddings(str(path))
+    # "good" is found as it is; "bad" is not ("Bad" is a different word); "film" is missing: 1 of 3.
+    assert coverage == {"found": 1, "vocabulary": 3, "oov_rate": pytest.approx(2 / 3)}
+    matrix = np.array(classifier.token_embedding.embeddings)
+    vocabulary = classifier.vocabulary
+    np.testing.assert_array_equal(matrix[0], 0.0)
+    np.testing.assert_array_equal(matrix[vocabulary.index("good")], [1, 2, 3])
+    np.testing.assert_array_equal(matrix[vocabulary.index("film")], before[vocabulary.index("film")])
+    path.write_text("good 1 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1: a vector of size 2.*embedding_dim is 3"):
+        classifier.load_embeddings(str(path))
+
+
+# ---- Metrics, against hand-computed values ------------------------------------------------------
+
+
+def test_confusion_matrix_and_report_by_hand():
+    y_true = [0, 0, 0, 1, 1, 2, 2, 2]
+    y_pred = [0, 0, 1, 1, 2, 2, 2, 0]
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred, 3), [[2, 1, 0], [0, 1, 1], [1, 0, 2]])
+    report = classification_report(y_true, y_pred, ["a", "b", "c"])
+    # a: TP 2, predicted 3, support 3 -> P 2/3, R 2/3, F1 2/3
+    # b: TP 1, predicted 2, support 2 -> P 1/2, R 1/2, F1 1/2
+    # c: TP 2, predicted 3, support 3 -> P 2/3, R 2/3, F1 2/3
+    assert report["accuracy"] == pytest.approx(5 / 8)
+    assert report["per_class"]["b"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert report["per_class"]["a"]["f1"] == pytest.approx(2 / 3)
+    assert report["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+    assert report["macro_precision"] == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+
+
+def test_report_zero_division_and_unbalanced():
+    # Class "b" is never predicted: precision 0 by convention; class "c" has no examples.
+    report = classification_report([0, 0, 1, 0], [0, 0, 0, 0], ["a", "b", "c"])
+    assert report["per_class"]["a"] == {"precision": 0.75, "recall": 1.0, "f1": pytest.approx(6 / 7), "support": 3}
+    assert report["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert report["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert report["macro_f1"] == pytest.approx(6 / 7 / 3)
+    with pytest.raises(ValueError, match="outside"):
+        confusion_matrix([0, 3], [0, 1], 3)
+
+
+def test_multi_label_report_by_hand():
+    y_true = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    y_pred = np.array([[1, 0], [1, 0], [1, 1], [0, 0]])
+    report = classification_report(y_true, y_pred, ["x", "y"])
+    # x: TP 2, predicted 3, support 2 -> P 2/3, R 1, F1 0.8; y: TP 1, predicted 1, support 2 -> P 1, R 1/2, F1 2/3
+    assert report["accuracy"] == 0.5  # rows 0 and 3 exactly right
+    assert report["per_class"]["x"]["f1"] == pytest.approx(0.8)
+    assert report["per_class"]["y"]["f1"] == pytest.approx(2 / 3)
+    assert report["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+
+
+# ---- Training workflow ------------------------------------------------------------------------
+
+
+def test_split_validation_is_stratified():
+    labels = np.array([0] * 30 + [1] * 10)
+    train, valid = split_validation(labels, 0.2, seed=3)
+    assert sorted(np.concatenate([train, valid]).tolist()) == list(range(40))
+    assert np.bincount(labels[valid]).tolist() == [6, 2]
+
+
+def test_fit_learns_writes_callback_files_and_report(tmp_path):
+    keras.utils.set_random_seed(0)
+    texts, labels = tiny_data(64)
+    classifier = small_classifier(pooling="max")
+    classifier.adapt(texts)
+    history, seconds = fit_classifier(
+        classifier, texts, labels, texts[:16], labels[:16], str(tmp_path), epochs=6, batch_size=16, learning_rate=0.03,
+        verbose=0,
+    )
+    assert classifier.optimizer.clipnorm == 1.0  # gradient clipping on by default
+    assert seconds > 0 and len(history.epoch) >= 1
+    for name in ("checkpoints/best.weights.h5", "history.csv", "logs"):
+        assert os.path.exists(tmp_path / name), name
+    report = evaluate_classifier(classifier, texts, labels, out_dir=str(tmp_path), history=history)
+    assert report["accuracy"] >= 0.9
+    assert np.sum(report["confusion_matrix"]) == len(texts)
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 0
+    assert (tmp_path / "training_curves.png").stat().st_size > 0
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def test_interrupted_training_resumes(tmp_path, monkeypatch):
+    texts, labels = tiny_data(16)
+    classifier = small_classifier()
+    classifier.adapt(texts)
+    first = _Interrupt(at_epoch=2)
+    original_fit = keras.Model.fit
+    monkeypatch.setattr(
+        keras.Model, "fit", lambda self, *a, callbacks=(), **k: original_fit(self, *a, callbacks=[*callbacks, first], **k)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        fit_classifier(classifier, texts, labels, texts, labels, str(tmp_path), epochs=4, patience=10, verbose=0)
+    assert os.path.isdir(tmp_path / "backup")
+    # The same command again: BackupAndRestore restores epoch 2's start and goes on from there.
+    second = _Interrupt(at_epoch=None)
+    monkeypatch.setattr(
+        keras.Model, "fit", lambda self, *a, callbacks=(), **k: original_fit(self, *a, callbacks=[*callbacks, second], **k)
+    )
+    fit_classifier(small_classifier_like(classifier), texts, labels, texts, labels, str(tmp_path), epochs=4, patience=10, verbose=0)
+    assert first.epochs == [0, 1, 2] and second.epochs == [2, 3]
+    with open(tmp_path / "history.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1", "2", "3"]
+
+
+def small_classifier_like(classifier):
+    clone = TextClassifier.from_config(classifier.get_config())
+    clone.set_vocabulary(classifier.vocabulary)
+    return clone
+
+
+def test_multi_label_head_trains_and_reports():
+    texts, labels = tiny_data(16)
+    multi_hot = np.stack([labels, 1 - labels, np.ones_like(labels)], axis=-1).astype("float32")  # (16, 3)
+    classifier = small_classifier(["pos", "neg", "any"], head="multi_label", pooling="mean")
+    classifier.adapt(texts)
+    classifier.compile()
+    logs = classifier.train_on_batch(tf.constant(texts), multi_hot, return_dict=True)
+    assert np.isfinite(logs["loss"]) and "accuracy" in logs
+    probabilities = classifier.predict_proba(texts)
+    assert probabilities.shape == (16, 3)
+    report = evaluate_classifier(classifier, texts, multi_hot)
+    assert set(report["per_class"]) == {"pos", "neg", "any"} and "confusion_matrix" not in report
+
+
+def test_cross_validate_two_folds(tmp_path):
+    texts, labels = tiny_data(24)
+    result = cross_validate(lambda: small_classifier(units=4), texts, labels, folds=2, out_dir=str(tmp_path), epochs=1, verbose=0)
+    assert result["folds"] == 2 and len(result["fold_reports"]) == 2
+    assert sum(r["examples"] for r in result["fold_reports"]) == len(texts)
+    assert result["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in result["fold_reports"]]))
+    assert os.path.isdir(tmp_path / "fold_1") and os.path.isdir(tmp_path / "fold_2")
+
+
+@pytest.mark.parametrize(
+    "module", [text_classifier, text_standardizer, classification_metrics, classification_training, tuning],
+    ids=lambda m: m.__name__.rsplit(".", 1)[-1],
+)
+def test_docstring_examples(module):
+    import keras_tuner
+
+    extraglobs = {"keras": keras, "tf": tf, "keras_tuner": keras_tuner}
+    assert doctest.testmod(module, extraglobs=extraglobs).failed == 0
