@@ -327,3 +327,20 @@ def re_shape(shape):
 def test_units_must_be_positive():
     with pytest.raises(ValueError, match="units"):
         GatedLSTMCell(0)
+
+
+@pytest.mark.parametrize("options", [{"dropout": 0.5}, {"recurrent_dropout": 0.5}, {"variant": "cifg", "dropout": 0.5}])
+def test_dropout_is_active_in_training_only(options):
+    x = random_inputs()
+    plain = build({k: v for k, v in options.items() if k == "variant"})
+    dropped = build(options, seed=5)
+    dropped.set_weights(plain.get_weights())
+    np.testing.assert_allclose(np.asarray(dropped(x)[0]), np.asarray(plain(x)[0]), atol=1e-6)
+    trained = np.asarray(dropped(x, training=True)[0])
+    assert np.all(np.isfinite(trained))
+    assert not np.allclose(trained, np.asarray(plain(x)[0]), atol=1e-3), "dropout had no effect in training"
+    # Same seed, same calls (Keras' RNN draws the masks on every call, inference included): same masks.
+    again = build(options, seed=5)
+    again.set_weights(plain.get_weights())
+    again(x)
+    np.testing.assert_allclose(np.asarray(again(x, training=True)[0]), trained, atol=1e-6)
