@@ -137,13 +137,13 @@ class TextClassifier(keras.Model):
             if bidirectional:
                 lstm = keras.layers.Bidirectional(lstm, name=f"bidirectional_lstm_{index + 1}")
             self.lstm_layers.append(lstm)
-        self.pooling_layer = {
-            "last": None,
+        poolings = {
             "max": lambda: MaskedGlobalMaxPooling1D(name="max_pooling"),
             "mean": lambda: keras.layers.GlobalAveragePooling1D(name="mean_pooling"),
             "attention": lambda: AttentionPooling(units=attention_units, name="attention_pooling"),
-        }[pooling]
-        self.pooling_layer = self.pooling_layer() if self.pooling_layer else None
+        }
+        # "last" needs no layer: the last LSTM layer returns its final state.
+        self.pooling_layer = poolings[pooling]() if pooling in poolings else None
         self.feature_dropout = keras.layers.Dropout(dropout, name="feature_dropout")
         self.output_dense = keras.layers.Dense(
             1 if head == "binary" else len(label_names),
