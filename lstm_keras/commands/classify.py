@@ -151,6 +151,7 @@ def train(args):
             data.label_names, fit_texts, labels[fit_index], valid_texts, labels[valid_index], args.tune,
             os.path.join(args.out, "tuning"), model_kwargs=model_kwargs, epochs=args.epochs,
             batch_size=args.batch_size, patience=args.patience, time_budget=args.time_budget, seed=args.seed,
+            embeddings=args.embeddings,
         )
         best = search["best"]
         _log(f"tuning: best of {len(search['trials'])} trials {best} (val_accuracy {search['best_val_accuracy']:.4f})")
@@ -165,7 +166,7 @@ def train(args):
     if args.folds:
         cv = cross_validate(
             build_classifier, texts, labels, args.folds, os.path.join(args.out, "folds"), seed=args.seed,
-            valid_split=args.valid_split, **fit_kwargs,
+            valid_split=args.valid_split, embeddings=args.embeddings, **fit_kwargs,
         )
         write_text(os.path.join(args.out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})

@@ -188,7 +188,10 @@ def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, t
     return report
 
 
-def cross_validate(build_classifier, texts, labels, folds, out_dir, seed=0, valid_split=DEFAULTS["valid_split"], **fit_kwargs):
+def cross_validate(
+    build_classifier, texts, labels, folds, out_dir, seed=0, valid_split=DEFAULTS["valid_split"], embeddings=None,
+    **fit_kwargs,
+):
     """k-fold cross-validation: a fresh classifier trained and tested on each fold.
 
     The folds come from `kfold_indices` (stratified by label for single-label data); each
@@ -202,6 +205,8 @@ def cross_validate(build_classifier, texts, labels, folds, out_dir, seed=0, vali
         out_dir: the folder of the folds' files.
         seed: the seed of the folds and of the validation splits.
         valid_split: the validation share of each fold's training part.
+        embeddings: None, or a file of pretrained vectors each fold's classifier starts from
+            (`TextClassifier.load_embeddings`, after its vocabulary is learned).
         **fit_kwargs: `fit_classifier` arguments (epochs, batch size, ...).
 
     Returns:
@@ -217,6 +222,8 @@ def cross_validate(build_classifier, texts, labels, folds, out_dir, seed=0, vali
         fit_index, valid_index = train_index[fit_index], train_index[valid_index]
         classifier = build_classifier()
         classifier.adapt([texts[i] for i in fit_index])
+        if embeddings:
+            classifier.load_embeddings(embeddings)
         _, seconds = fit_classifier(
             classifier,
             [texts[i] for i in fit_index], labels[fit_index],

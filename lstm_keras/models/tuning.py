@@ -35,6 +35,8 @@ class ClassifierHyperModel(keras_tuner.HyperModel):
         model_kwargs: the fixed `TextClassifier` arguments; the searched ones override them.
         search_space: the choices, keyed as `SEARCH_SPACE` (missing keys take its defaults).
         clipnorm: gradient clipping of the optimizer.
+        embedding_matrix: None, or the initial embeddings `(vocabulary_size, embedding_dim)` of
+            every trial (e.g. pretrained vectors, see `TextClassifier.load_embeddings`).
         **kwargs: `keras_tuner.HyperModel` arguments.
 
     Example:
@@ -45,7 +47,10 @@ class ClassifierHyperModel(keras_tuner.HyperModel):
     ('cifg', 4, ['', '[UNK]', 'good', 'bad'])
     """
 
-    def __init__(self, label_names, vocabulary, model_kwargs=None, search_space=None, clipnorm=DEFAULTS["clipnorm"], **kwargs):
+    def __init__(
+        self, label_names, vocabulary, model_kwargs=None, search_space=None, clipnorm=DEFAULTS["clipnorm"],
+        embedding_matrix=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         unknown = sorted(set(search_space or {}) - set(SEARCH_SPACE))
         if unknown:
@@ -55,6 +60,7 @@ class ClassifierHyperModel(keras_tuner.HyperModel):
         self.model_kwargs = dict(model_kwargs or {})
         self.search_space = {**SEARCH_SPACE, **(search_space or {})}
         self.clipnorm = clipnorm
+        self.embedding_matrix = embedding_matrix
 
     def build(self, hp):
         space = self.search_space
@@ -69,6 +75,8 @@ class ClassifierHyperModel(keras_tuner.HyperModel):
         learning_rate = hp.Float("learning_rate", low, high, sampling="log")
         classifier = TextClassifier(self.label_names, **kwargs)
         classifier.set_vocabulary(self.vocabulary)
+        if self.embedding_matrix is not None:
+            classifier.token_embedding.embeddings.assign(self.embedding_matrix)
         classifier.compile(learning_rate=learning_rate, clipnorm=self.clipnorm)
         return classifier
 
@@ -89,6 +97,7 @@ def tune_classifier(
     time_budget=None,
     seed=0,
     verbose=2,
+    embeddings=None,
 ):
     """Random search over `search_space`; returns the best hyperparameters.
 
@@ -108,6 +117,8 @@ def tune_classifier(
         epochs, batch_size, patience, time_budget: the training of each trial.
         seed: the seed of the search and of the shuffling.
         verbose: Keras' `fit` verbosity.
+        embeddings: None, or a file of pretrained vectors (GloVe / word2vec text format) that
+            every trial starts from.
 
     Returns:
         A dict: `best` (the best trial's values: gating, units, num_layers, dropout,
@@ -118,7 +129,13 @@ def tune_classifier(
     model_kwargs = dict(model_kwargs or {})
     vocabulary_source = TextClassifier(label_names, **model_kwargs)
     vocabulary_source.adapt(train_texts)
-    hypermodel = ClassifierHyperModel(label_names, vocabulary_source.vocabulary, model_kwargs, search_space)
+    embedding_matrix = None
+    if embeddings:
+        vocabulary_source.load_embeddings(embeddings)
+        embedding_matrix = vocabulary_source.token_embedding.embeddings.numpy()
+    hypermodel = ClassifierHyperModel(
+        label_names, vocabulary_source.vocabulary, model_kwargs, search_space, embedding_matrix=embedding_matrix
+    )
     tuner = keras_tuner.RandomSearch(
         hypermodel,
         objective=keras_tuner.Objective("val_accuracy", direction="max"),

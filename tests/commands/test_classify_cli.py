@@ -39,7 +39,11 @@ def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     # Bad input in the training data: empty, whitespace only, invalid UTF-8, very long.
     bad = ["positive\t", "negative\t   ", b"positive\tgood \xff\xfe bytes", "negative\t" + "bad " * 2000]
+    # Pretrained vectors (GloVe text format, size 8 = --embedding-dim in TINY) for 2 of the words.
+    vectors = folder / "vectors.txt"
+    vectors.write_text("good " + " ".join(["0.5"] * 8) + "\nbad " + " ".join(["-0.5"] * 8) + "\n", encoding="utf-8")
     return {
+        "vectors": str(vectors),
         "train": write_tsv(folder / "train.tsv", toy_rows(36, 0) + bad),
         "test": write_tsv(folder / "test.tsv", toy_rows(10, 1)),
         "folder": folder,
@@ -68,7 +72,7 @@ def trained(data):
     out = str(data["folder"] / "run")
     code, stdout, stderr = run_cli(
         ["classify", "train", "--dataset", data["train"], "--test", data["test"], "--tune", "2", "--seed", "3",
-         "--out", out, *TINY]
+         "--embeddings", data["vectors"], "--out", out, *TINY]
     )
     assert code == 0, stderr[-3000:]
     return out, stdout, stderr
@@ -82,6 +86,7 @@ def test_train_prints_one_json_line_and_writes_the_artifacts(trained):
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["macro_f1"] <= 1
     assert metrics["examples"] == 10 and metrics["evaluation"] == "test"
     assert set(metrics["per_class"]) == {"negative", "positive"}
+    assert 0 < metrics["embeddings_oov_rate"] < 1 and "out-of-vocabulary rate" in stderr
     assert set(metrics["tuned"]) == {"gating", "units", "num_layers", "dropout", "learning_rate"}
     for name in ("model.keras", "saved_model/saved_model.pb", "confusion_matrix.png", "training_curves.png",
                  "metrics.json", "tuning.json", "history.csv", "checkpoints", "logs"):
