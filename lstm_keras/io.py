@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import zipfile
 
 
 @contextlib.contextmanager
@@ -90,3 +91,39 @@ def read_tsv(path, min_columns, encoding="utf-8"):
                 )
             rows.append(tuple(fields[:min_columns]))
     return rows
+
+
+def load_keras_model(path, compile=False):
+    """Loads a `.keras` model in Keras' safe mode, with errors that name the file.
+
+    Safe mode refuses to run arbitrary Python code stored in a model file (a `Lambda` layer's
+    function). Loading never writes: a bad file is left as it is.
+
+    Args:
+        path: the `.keras` file.
+        compile: whether to restore the training configuration too.
+
+    Returns:
+        The model.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file holds code that safe mode refuses (a `Lambda` layer), or it is
+            truncated, corrupted or not a Keras model file.
+    """
+    import keras
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    except ValueError as error:
+        if "Lambda" in str(error) or "safe_mode" in str(error):
+            raise ValueError(
+                f"refused to load {path}: it contains a Lambda layer, i.e. arbitrary Python code, which "
+                f"lstm_keras never loads (Keras safe mode). Rebuild the model without Lambda layers."
+            ) from error
+        raise ValueError(f"{path} is not a loadable Keras model: {error}") from error
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
+        raise ValueError(f"{path} is truncated or corrupted ({type(error).__name__}: {error})") from error

@@ -1,6 +1,7 @@
 """Training conveniences shared by every task: seeding, a wall-clock budget and standard callbacks."""
 
 import json
+import math
 import os
 import time
 
@@ -8,12 +9,56 @@ import keras
 
 
 def set_seed(seed):
-    """Makes a run repeatable: seeds Python, NumPy and the backend (`keras.utils.set_random_seed`)."""
-    if seed is not None:
-        keras.utils.set_random_seed(int(seed))
+    """Makes a run repeatable: seeds Python, NumPy and the backend, and asks for deterministic ops.
+
+    Two runs with the same seed on the same CPU machine give the same weights and metrics
+    (`keras.utils.set_random_seed`, plus TensorFlow's op determinism on the TensorFlow backend).
+
+    Args:
+        seed: an int, or None to leave everything unseeded.
+    """
+    if seed is None:
+        return
+    keras.utils.set_random_seed(int(seed))
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
-@keras.saving.register_keras_serializable(package="lstm_keras")
+class NonFiniteLossError(ValueError):
+    """Training produced a NaN or infinite loss."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training with a clear error as soon as a batch loss is NaN or infinite.
+
+    It raises `NonFiniteLossError` from the batch, before the epoch ends, so the epoch-end
+    callbacks (best checkpoint, `BackupAndRestore`) never save the broken weights: the last good
+    checkpoint and backup stay in place.
+
+    Args:
+        checkpoint: the path of the last good checkpoint, named in the message (optional).
+    """
+
+    def __init__(self, checkpoint=None):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            kept = f"; the last good checkpoint is kept at {self.checkpoint}" if self.checkpoint else ""
+            raise NonFiniteLossError(
+                f"training stopped: the loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1} "
+                f"(try a lower learning rate or stronger gradient clipping){kept}"
+            )
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once a wall-clock budget is spent (checked after every batch).
 
@@ -42,7 +87,8 @@ class TimeBudget(keras.callbacks.Callback):
 def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None):
     """The callbacks every `train` command uses, writing under `out_dir`.
 
-    Early stopping on `monitor` (best weights restored), best-model checkpointing
+    A stop with a clear error on a NaN/Inf loss (`StopOnNonFiniteLoss`, placed first so nothing
+    is saved after a broken batch), early stopping on `monitor` (best weights restored), best-model checkpointing
     (`out_dir/checkpoints/best.weights.h5`), `BackupAndRestore` (`out_dir/backup/`, so that an
     interrupted run started again with the same command resumes), a CSV history
     (`out_dir/history.csv`), TensorBoard logs (`out_dir/logs/`) and an optional time budget.
@@ -57,12 +103,11 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         A list of `keras.callbacks.Callback`.
     """
     os.makedirs(os.path.join(out_dir, "checkpoints"), exist_ok=True)
+    best = os.path.join(out_dir, "checkpoints", "best.weights.h5")
     callbacks = [
+        StopOnNonFiniteLoss(best),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(out_dir, "checkpoints", "best.weights.h5"),
-            monitor=monitor, save_best_only=True, save_weights_only=True,
-        ),
+        keras.callbacks.ModelCheckpoint(best, monitor=monitor, save_best_only=True, save_weights_only=True),
         keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
         keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False),
