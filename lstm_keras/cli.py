@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ("classify",)
+COMMAND_GROUPS = ("classify", "translate")
 
 
 def build_parser():

@@ -9,12 +9,18 @@ import keras
 from lstm_keras.decoding.beam import BeamSampler
 from lstm_keras.decoding.beam import gnmt_length_penalty
 from lstm_keras.decoding.greedy import GreedySampler
+from lstm_keras.decoding.random import RandomSampler
 from lstm_keras.decoding.sampler import Sampler
+from lstm_keras.decoding.top_k import TopKSampler
+from lstm_keras.decoding.top_p import TopPSampler
 
 # Names accepted by `get`; a later task adds its random samplers here.
 ALL_SAMPLERS = {
     "beam": BeamSampler,
     "greedy": GreedySampler,
+    "random": RandomSampler,
+    "top_k": TopKSampler,
+    "top_p": TopPSampler,
 }
 
 
@@ -27,8 +33,9 @@ def get(identifier, **kwargs):
     """Returns a sampler from a name, a config dict or a `Sampler` instance.
 
     Args:
-        identifier: a name in `ALL_SAMPLERS` (`"greedy"`, `"beam"`), a dict made by `serialize`,
-            or a `Sampler` (returned as is).
+        identifier: a name in `ALL_SAMPLERS` (`"greedy"`, `"beam"`), a config dict (made by
+            `serialize`, or just `{"class_name": "BeamSampler", "config": {...}}`), or a `Sampler`
+            (returned as is).
         **kwargs: constructor arguments when `identifier` is a name (e.g. `num_beams=5`).
 
     Returns:
@@ -41,10 +48,15 @@ def get(identifier, **kwargs):
     3
     >>> get(serialize(get("beam", num_beams=2))).num_beams
     2
+    >>> get({"class_name": "BeamSampler", "config": {"num_beams": 4}}).num_beams
+    4
     """
     if isinstance(identifier, Sampler):
         return identifier
     if isinstance(identifier, dict):
+        classes = {cls.__name__: cls for cls in ALL_SAMPLERS.values()}
+        if identifier.get("class_name") in classes:
+            return classes[identifier["class_name"]].from_config(identifier.get("config", {}))
         return keras.saving.deserialize_keras_object(identifier)
     if isinstance(identifier, str) and identifier.lower() in ALL_SAMPLERS:
         return ALL_SAMPLERS[identifier.lower()](**kwargs)

@@ -241,6 +241,7 @@ class Translator(keras.Model):
             self.generate_function = tf.function(
                 lambda ids: self.decode(ids, sampler),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
+                autograph=False,  # the loops are explicit `keras.ops.while_loop`s
             )
             self._generate_sampler = key
         tokens, attention = self.generate_function(tf.cast(source_ids, tf.int32))

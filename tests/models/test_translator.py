@@ -34,7 +34,7 @@ def numpy_log_softmax(x):
 
 def test_encoder_layer_checks(tmp_path):
     outputs = check_layer(
-        lambda: Seq2SeqEncoder(vocabulary_size=12, embedding_dim=4, units=3, num_layers=2, gating="cifg"),
+        lambda: Seq2SeqEncoder(vocabulary_size=12, embedding_dim=4, units=3, gating="cifg"),
         [SOURCE], tmp_dir=tmp_path,
     )
     assert outputs[0].shape == (3, 5, 6) and all(s.shape == (3, 3) for s in outputs[1:])
@@ -148,7 +148,8 @@ def test_config_and_keras_round_trip(tmp_path):
         ops.convert_to_numpy(reloaded((SOURCE, TARGET_IN))), ops.convert_to_numpy(model((SOURCE, TARGET_IN))), atol=1e-5
     )
     assert reloaded.optimizer.iterations.numpy() == 1  # the compiled state came back too
-    np.testing.assert_array_equal(reloaded.generate_ids(SOURCE)[0], model.generate_ids(SOURCE)[0])
+    # Eager generation (the compiled one is checked above): the same tokens.
+    np.testing.assert_array_equal(ops.convert_to_numpy(reloaded.decode(SOURCE)[0]), ops.convert_to_numpy(model.decode(SOURCE)[0]))
 
 
 def test_learns_to_reverse_a_sequence():

@@ -1,0 +1,415 @@
+"""`lstm-keras translate train | run | eval`: attention LSTM translation.
+
+`train` loads a corpus (`multi30k-de-en`, `spa-eng` or a `source<TAB>target` TSV), learns the
+two vocabularies, trains a `Translator` with teacher forcing (masked cross-entropy with label
+smoothing, Adam with gradient clipping and a warm-up + cosine learning-rate schedule, early
+stopping and checkpointing on the validation loss), then translates the test split with beam
+search and scores it with sacreBLEU (corpus BLEU and chrF). The run is staged in a temporary
+folder beside `--out` and renamed into place only when complete, so a failing run leaves no
+half-written `--out` (and an older one stays as it was). `--out` then holds: `model.keras`,
+`source_vocabulary.txt`, `target_vocabulary.txt`, `translation.json` (tokenizers, sampler,
+lengths, training arguments), `saved_model/` (signature `translate`: strings to strings,
+servable with TensorFlow and TensorFlow Text only), `training_curves.png`, `attention_*.png`,
+`test_translations.tsv`, `metrics.json`, and the callbacks' `checkpoints/`, `history.csv` and
+`logs/` (TensorBoard, when installed). Because the whole run is staged, the `BackupAndRestore`
+backup goes with a failed run: an interrupted run starts over. The final metrics are printed as
+one JSON line on stdout; progress bars and logs go to stderr.
+
+`run` translates sentences given as arguments, or one a line on stdin, and prints one
+translation a line. `eval` translates a `source<TAB>target` TSV file and prints BLEU and chrF as
+one JSON line.
+"""
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+import warnings
+
+from lstm_keras.layers.gating import VARIANTS
+from lstm_keras.training import print_metrics
+
+ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "luong-concat")
+TRANSLATE_BATCH_SIZE = 128
+ATTENTION_PLOTS = 3
+
+# All defaults of `translate train` in one place.
+DEFAULTS = {
+    "tokenizer": "word",
+    "vocab_size": 8000,
+    "max_length": 64,
+    "embedding_dim": 128,
+    "units": 128,
+    "layers": 1,
+    "attention": "bahdanau",
+    "dropout": 0.2,
+    "epochs": 20,
+    "batch_size": 64,
+    "learning_rate": 3e-3,
+    "warmup_fraction": 0.05,
+    "clipnorm": 1.0,
+    "label_smoothing": 0.1,
+    "patience": 3,
+    "beam_size": 5,
+    "length_penalty": 0.6,
+    "seed": 0,
+}
+
+
+def register(subparsers):
+    """Adds the `translate` group with its `train`, `run` and `eval` sub-commands."""
+    group = subparsers.add_parser("translate", help="attention LSTM translation", description=__doc__)
+    commands = group.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train, evaluate and export a translator",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = train.add_argument_group("data")
+    data.add_argument("--dataset", required=True, help="multi30k-de-en, spa-eng or a source<TAB>target TSV file")
+    data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
+    data.add_argument("--valid", help="validation TSV (for a TSV --dataset; default: 10%% of it)")
+    data.add_argument("--test", help="test TSV (for a TSV --dataset; default: 10%% of it)")
+    text = train.add_argument_group("text")
+    text.add_argument("--tokenizer", choices=("word", "wordpiece"), default=DEFAULTS["tokenizer"])
+    text.add_argument("--vocab-size", type=_int_at_least(5), default=DEFAULTS["vocab_size"],
+                      help="largest vocabulary per language, reserved tokens included")
+    text.add_argument("--max-length", type=_int_at_least(3), default=DEFAULTS["max_length"],
+                      help="most token ids per sentence with [START]/[END]; longer sentences are truncated "
+                           "(in training and translation) and translations are at most this long")
+    model = train.add_argument_group("model")
+    model.add_argument("--gating", choices=tuple(VARIANTS), help="gating preset of every LSTM (default: vanilla)")
+    model.add_argument("--attention", choices=ATTENTIONS, default=DEFAULTS["attention"])
+    model.add_argument("--no-input-feeding", action="store_true", help="do not feed the attentional state back")
+    model.add_argument("--embedding-dim", type=_int_at_least(1), default=DEFAULTS["embedding_dim"])
+    model.add_argument("--units", type=_int_at_least(1), default=DEFAULTS["units"],
+                       help="encoder units per direction (the decoder has twice as many)")
+    model.add_argument("--layers", type=_int_at_least(1), default=DEFAULTS["layers"], help="encoder layers")
+    model.add_argument("--dropout", type=float, default=DEFAULTS["dropout"])
+    training = train.add_argument_group("training")
+    training.add_argument("--epochs", type=_int_at_least(1), default=DEFAULTS["epochs"])
+    training.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"])
+    training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
+                          help="peak learning rate (linear warm-up, then cosine decay to a tenth)")
+    training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
+    training.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
+    training.add_argument("--patience", type=_int_at_least(1), default=DEFAULTS["patience"])
+    training.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop training after this long")
+    training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    _add_decoding_arguments(train, DEFAULTS["beam_size"])
+    train.add_argument("--out", required=True, help="the output folder")
+    train.set_defaults(handler=run_train)
+
+    run = commands.add_parser("run", help="translate sentences with a trained model")
+    run.add_argument("--model", required=True, help="the --out folder of `translate train`")
+    _add_decoding_arguments(run, None)
+    run.add_argument("sentences", nargs="*", help="sentences to translate (default: one a line on stdin)")
+    run.set_defaults(handler=run_run)
+
+    evaluate = commands.add_parser("eval", help="score a trained model on a TSV file with sacreBLEU")
+    evaluate.add_argument("--model", required=True, help="the --out folder of `translate train`")
+    evaluate.add_argument("--test", required=True, help="a source<TAB>target TSV file")
+    _add_decoding_arguments(evaluate, None)
+    evaluate.set_defaults(handler=run_eval)
+
+
+def _add_decoding_arguments(parser, beam_size):
+    saved = " (default: the model's)" if beam_size is None else ""
+    parser.add_argument("--beam-size", type=_int_at_least(1), default=beam_size,
+                        help=f"beam size; 1 for greedy decoding{saved}")
+    parser.add_argument("--length-penalty", type=float, default=None if beam_size is None else DEFAULTS["length_penalty"],
+                        help=f"GNMT length penalty alpha of beam search{saved}")
+
+
+def make_sampler(beam_size, length_penalty):
+    """Greedy decoding for a beam of 1, else beam search."""
+    from lstm_keras import decoding
+
+    if beam_size == 1:
+        return decoding.get("greedy")
+    return decoding.get("beam", num_beams=beam_size, length_penalty=length_penalty)
+
+
+# ----------------------------------------------------------------------------------------- train
+def run_train(args):
+    """Runs `translate train`; prints the final metrics as one JSON line."""
+    from lstm_keras.io import atomic_path
+
+    _check_train_arguments(args)
+    # Keras prints progress bars on stdout: send them to stderr, stdout is for the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        with atomic_path(args.out) as staging:
+            metrics = train(args, staging)
+    print_metrics(metrics)
+    return 0
+
+
+def _check_train_arguments(args):
+    if not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout must be in [0, 1), received {args.dropout}")
+    if not 0 <= args.label_smoothing < 1:
+        raise ValueError(f"--label-smoothing must be in [0, 1), received {args.label_smoothing}")
+    if args.learning_rate <= 0:
+        raise ValueError(f"--learning-rate must be positive, received {args.learning_rate}")
+    if args.length_penalty < 0:
+        raise ValueError(f"--length-penalty must be >= 0, received {args.length_penalty}")
+    for name in ("valid", "test"):
+        path = getattr(args, name)
+        if path is not None and not os.path.isfile(path):
+            raise FileNotFoundError(f"--{name} file not found: {path}")
+
+
+def train(args, out):
+    """The `train` pipeline, writing everything under `out`; returns the metrics dict."""
+    import keras
+
+    from lstm_keras.datasets.translation import load_translation_data
+    from lstm_keras.io import write_text
+    from lstm_keras.models import Translator
+    from lstm_keras.models.translation_export import TranslationModule
+    from lstm_keras.models.translation_export import export_saved_model
+    from lstm_keras.models.translation_export import save_translation_model
+    from lstm_keras.text import Tokenizer
+    from lstm_keras.text import make_translation_dataset
+    from lstm_keras.training import set_seed
+    from lstm_keras.training import standard_callbacks
+
+    set_seed(args.seed)
+    train_pairs, valid_pairs, test_pairs = load_translation_data(
+        args.dataset, data_dir=args.data_dir, valid=args.valid, test=args.test, seed=args.seed
+    )
+    for name, pairs in (("training", train_pairs), ("validation", valid_pairs), ("test", test_pairs)):
+        if not pairs:
+            raise ValueError(f"the {name} split of {args.dataset!r} is empty: give more pairs (or --valid / --test files)")
+    _log(f"{args.dataset}: {len(train_pairs)} / {len(valid_pairs)} / {len(test_pairs)} pairs (train / valid / test)")
+
+    # Vocabularies from the training split.
+    sources, targets = zip(*train_pairs)
+    source_tokenizer = Tokenizer.from_texts(sources, kind=args.tokenizer, vocab_size=args.vocab_size)
+    target_tokenizer = Tokenizer.from_texts(targets, kind=args.tokenizer, vocab_size=args.vocab_size)
+    _log(f"vocabularies: {source_tokenizer.vocab_size} source, {target_tokenizer.vocab_size} target tokens")
+
+    def dataset(pairs, shuffle):
+        return make_translation_dataset(
+            [s for s, _ in pairs], [t for _, t in pairs], source_tokenizer, target_tokenizer,
+            batch_size=args.batch_size, shuffle=shuffle, seed=args.seed,
+            max_source_length=args.max_length, max_target_length=args.max_length,
+        )
+
+    train_data, valid_data, test_data = dataset(train_pairs, True), dataset(valid_pairs, False), dataset(test_pairs, False)
+
+    translator = Translator(
+        source_tokenizer.vocab_size,
+        target_tokenizer.vocab_size,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        num_layers=args.layers,
+        gating=args.gating,
+        attention=args.attention,
+        input_feeding=not args.no_input_feeding,
+        dropout=args.dropout,
+        max_length=args.max_length,
+    )
+    sampler = make_sampler(args.beam_size, args.length_penalty)
+    module = TranslationModule(translator, source_tokenizer, target_tokenizer, sampler=sampler,
+                               max_source_length=args.max_length)
+    settings = {"training": {key: value for key, value in vars(args).items() if key != "handler"}}
+    # The model folder first (vocabularies, settings, untrained model), then training.
+    save_translation_model(out, module, extra_settings=settings)
+
+    steps_per_epoch = math.ceil(len(train_pairs) / args.batch_size)  # about (buckets add a few)
+    total_steps = steps_per_epoch * args.epochs
+    warmup_steps = max(1, int(DEFAULTS["warmup_fraction"] * total_steps))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=args.learning_rate / 10,
+        warmup_target=args.learning_rate,
+        warmup_steps=warmup_steps,
+        decay_steps=max(1, total_steps - warmup_steps),
+        alpha=0.1,
+    )
+    translator.compile(learning_rate=schedule, clipnorm=args.clipnorm or None, label_smoothing=args.label_smoothing)
+    callbacks = standard_callbacks(out, monitor="val_loss", patience=args.patience, time_budget=args.time_budget)
+    if importlib.util.find_spec("tensorboard") is None:
+        # TensorFlow 2.21 no longer installs TensorBoard, without which its callback fails.
+        callbacks = [c for c in callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
+        _log("TensorBoard is not installed: no TensorBoard logs")
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        # The number of length-bucketed batches is unknown until the first epoch ends.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = translator.fit(train_data, validation_data=valid_data, epochs=args.epochs, callbacks=callbacks,
+                                 shuffle=False, verbose=1)  # the data set shuffles itself
+    train_seconds = time.monotonic() - started
+    epochs_trained = len(history.epoch)
+
+    # Test: teacher-forced loss and perplexity, then translations scored with sacreBLEU.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        test_metrics = translator.evaluate(test_data, verbose=0, return_dict=True)
+    test_sources, test_references = [s for s, _ in test_pairs], [t for _, t in test_pairs]
+    started = time.monotonic()
+    hypotheses = translate_all(module, test_sources)
+    translate_seconds = time.monotonic() - started
+    scores = score_translations(hypotheses, test_references, target_tokenizer)
+    _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f}; chrF = {scores['chrf']:.2f}")
+
+    # Plots and the remaining artifacts.
+    _save_plots(history, module, test_sources[:ATTENTION_PLOTS], hypotheses[:ATTENTION_PLOTS], out)
+    _write_translations(os.path.join(out, "test_translations.tsv"), test_sources, test_references, hypotheses)
+    save_translation_model(out, module, extra_settings=settings)
+    export_saved_model(module, os.path.join(out, "saved_model"))
+    metrics = {
+        **scores,
+        "test_loss": test_metrics["loss"],
+        "test_perplexity": test_metrics["perplexity"],
+        "test_token_accuracy": test_metrics["masked_accuracy"],
+        "dataset": str(args.dataset),
+        "pairs": [len(train_pairs), len(valid_pairs), len(test_pairs)],
+        "vocab_sizes": [source_tokenizer.vocab_size, target_tokenizer.vocab_size],
+        "parameters": translator.count_params(),
+        "epochs_trained": epochs_trained,
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_epoch": round(train_seconds / max(epochs_trained, 1), 1),
+        "decoding": "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {args.length_penalty}",
+        "test_sentences_per_second": round(len(test_sources) / max(translate_seconds, 1e-9), 1),
+    }
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
+    return metrics
+
+
+def translate_all(module, texts, batch_size=TRANSLATE_BATCH_SIZE):
+    """Translates a list of strings (or bytes) in batches; returns a list of strings."""
+    translations = []
+    for start in range(0, len(texts), batch_size):
+        translations.extend(module(texts[start:start + batch_size]))
+    return translations
+
+
+def score_translations(hypotheses, references, target_tokenizer):
+    """Corpus BLEU and chrF (sacreBLEU) of detokenised translations, plus exact match.
+
+    The model writes text the way its target tokenizer normalises it (lowercased, accents
+    stripped, by default), so the references are normalised the same way first (without
+    splitting punctuation: sacreBLEU tokenises both sides with its standard `13a` tokenizer);
+    BLEU is then case-insensitive (`case:lc` in its signature) when the tokenizer lowercases.
+
+    Returns:
+        A dict: `bleu`, `chrf`, `exact_match` (share of translations equal to their reference
+        after the same normalisation and whitespace collapsing), the sacreBLEU signatures and
+        the number of sentences.
+    """
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics import CHRF
+
+    from lstm_keras.text import normalize
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} translations for {len(references)} references")
+    if not references:
+        raise ValueError("no sentences to score")
+    normalized = normalize(
+        list(references), form=target_tokenizer.form, lowercase=target_tokenizer.lowercase,
+        strip_accents=target_tokenizer.strip_accents, split_punctuation=False,
+    )
+    references = [text.decode("utf-8") for text in normalized.numpy()]
+    bleu = BLEU(lowercase=target_tokenizer.lowercase)
+    chrf = CHRF()
+    exact = sum(" ".join(h.split()) == " ".join(r.split()) for h, r in zip(hypotheses, references))
+    return {
+        "bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
+        "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
+        "exact_match": round(exact / len(references), 4),
+        "sentences": len(references),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+    }
+
+
+def _save_plots(history, module, sources, hypotheses, out):
+    import matplotlib.pyplot as plt
+
+    from lstm_keras.plots import plot_heatmap
+    from lstm_keras.plots import plot_history
+
+    plt.close(plot_history(history, os.path.join(out, "training_curves.png"),
+                           metrics=["loss", "masked_accuracy", "perplexity"]))
+    for index, (source_tokens, target_tokens, weights) in enumerate(module.attention_tokens(sources), start=1):
+        title = f"{sources[index - 1][:60]}  →  {hypotheses[index - 1][:60]}"
+        plt.close(plot_heatmap(weights, source_tokens, target_tokens, os.path.join(out, f"attention_{index}.png"),
+                               title=title))
+
+
+def _write_translations(path, sources, references, hypotheses):
+    from lstm_keras.io import write_text
+
+    def clean(text):
+        return " ".join(text.split())
+
+    rows = ["source\treference\ttranslation\n"]
+    rows += [f"{clean(s)}\t{clean(r)}\t{clean(h)}\n" for s, r, h in zip(sources, references, hypotheses)]
+    write_text(path, "".join(rows))
+
+
+# ------------------------------------------------------------------------------------ run / eval
+def _load(args):
+    from lstm_keras.models.translation_export import load_translation_model
+
+    sampler = None
+    if args.beam_size is not None or args.length_penalty is not None:
+        from lstm_keras.models.translation_export import check_model_directory
+
+        check_model_directory(args.model)
+        with open(os.path.join(args.model, "translation.json"), encoding="utf-8") as f:
+            saved = json.load(f)["sampler"]["config"]
+        beam_size = args.beam_size if args.beam_size is not None else saved.get("num_beams", 1)
+        alpha = args.length_penalty if args.length_penalty is not None else saved.get("length_penalty",
+                                                                                     DEFAULTS["length_penalty"])
+        sampler = make_sampler(beam_size, alpha)
+    return load_translation_model(args.model, sampler=sampler)
+
+
+def run_run(args):
+    """Runs `translate run`: one translation a line."""
+    # Arguments back to their original bytes (undecodable ones included); stdin as bytes.
+    sentences = [os.fsencode(s) for s in args.sentences] if args.sentences else sys.stdin.buffer.read().splitlines()
+    with contextlib.redirect_stdout(sys.stderr):
+        module = _load(args)
+        translations = translate_all(module, sentences)
+    for translation in translations:
+        print(translation)
+    sys.stdout.flush()
+    return 0
+
+
+def run_eval(args):
+    """Runs `translate eval`: BLEU and chrF of a TSV file as one JSON line."""
+    from lstm_keras.io import read_tsv
+
+    pairs = read_tsv(args.test, min_columns=2)
+    if not pairs:
+        raise ValueError(f"no sentence pairs in {args.test}")
+    with contextlib.redirect_stdout(sys.stderr):
+        module = _load(args)
+        hypotheses = translate_all(module, [s for s, _ in pairs])
+        scores = score_translations(hypotheses, [t for _, t in pairs], module.target_tokenizer)
+    print_metrics(scores)
+    return 0
+
+
+def _int_at_least(minimum):
+    def parse(value):
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, received {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, received {value!r}")
+        return number
+
+    return parse
+
+
+def _log(message):
+    print(f"lstm-keras translate: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,205 @@
+"""Text in, text out: a `Translator` with its tokenizers, saved as `.keras` files and as a SavedModel.
+
+`TranslationModule` puts the source tokenizer, the `Translator` with a sampler and the target
+tokenizer in one `tf.Module` whose `translate` is a TensorFlow graph from a `tf.string` batch to a
+`tf.string` batch. `export_saved_model` writes it as a SavedModel with a `translate` signature
+that runs with TensorFlow and TensorFlow Text alone (no `lstm_keras`):
+
+    import tensorflow as tf, tensorflow_text  # noqa: the Text ops must be registered
+    translate = tf.saved_model.load("runs/demo/saved_model").signatures["translate"]
+    translate(texts=tf.constant(["26 de noviembre de 2026"]))["translations"]
+
+`save_translation_model` / `load_translation_model` keep the Python objects in a model folder:
+`model.keras`, the two vocabularies and `translation.json` (tokenizer settings, sampler, lengths).
+"""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from lstm_keras import decoding
+from lstm_keras.io import atomic_path
+from lstm_keras.io import write_text
+from lstm_keras.models.translator import Translator
+from lstm_keras.text import Tokenizer
+from lstm_keras.text.tokenizer import END_ID
+from lstm_keras.text.tokenizer import START_ID
+
+MODEL_FILE = "model.keras"
+SOURCE_VOCABULARY_FILE = "source_vocabulary.txt"
+TARGET_VOCABULARY_FILE = "target_vocabulary.txt"
+SETTINGS_FILE = "translation.json"
+SAVED_MODEL_DIR = "saved_model"
+MODEL_FILES = (MODEL_FILE, SOURCE_VOCABULARY_FILE, TARGET_VOCABULARY_FILE, SETTINGS_FILE)
+SIGNATURE = "translate"
+
+
+class TranslationModule(tf.Module):
+    """Translates text: tokenisation, generation and detokenisation in one TensorFlow graph.
+
+    The steps of `translate`, all graph ops:
+
+    1. bytes that are not valid UTF-8 become U+FFFD (so no input can make tokenisation fail);
+    2. the source tokenizer normalises and splits the text; unknown words become `[UNK]`;
+    3. each sentence is truncated to its first `max_source_length - 2` tokens (longer inputs are
+       translated from that beginning only), then wrapped in `[START]` ... `[END]`, as in training;
+    4. the `Translator` generates target ids with the sampler (beam search by default);
+    5. the target tokenizer turns them back into text (up to `[END]`).
+
+    An empty or whitespace-only text is `[START] [END]`: it gets a translation too (usually a
+    short one). Every input gives exactly one output.
+
+    Args:
+        translator: a `Translator`.
+        source_tokenizer: the `lstm_keras.text.Tokenizer` of the source language.
+        target_tokenizer: the `lstm_keras.text.Tokenizer` of the target language.
+        sampler: a sampler, its name or its config (`lstm_keras.decoding.get`).
+        max_source_length: the most source ids fed to the encoder, `[START]` and `[END]`
+            included (at least 3).
+        name: the module name.
+
+    Example:
+    >>> from lstm_keras.text import Tokenizer
+    >>> source = Tokenizer.from_texts(["hola mundo", "adios"])
+    >>> target = Tokenizer.from_texts(["hello world", "bye"])
+    >>> model = Translator(source.vocab_size, target.vocab_size, embedding_dim=4, units=4)
+    >>> module = TranslationModule(model, source, target, sampler="greedy", max_source_length=8)
+    >>> module.translate(tf.constant(["hola", "", "¿qué tal?"])).shape
+    TensorShape([3])
+    """
+
+    def __init__(self, translator, source_tokenizer, target_tokenizer, sampler="beam", max_source_length=64,
+                 name=None):
+        super().__init__(name=name)
+        if max_source_length < 3:
+            raise ValueError(
+                f"Invalid value for argument `max_source_length`: expected an int >= 3 ([START], a token, "
+                f"[END]). Received: max_source_length={max_source_length!r}"
+            )
+        self.translator = translator
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.sampler = decoding.get(sampler)
+        self.max_source_length = int(max_source_length)
+        # Graph loops are explicit (`keras.ops.while_loop`): nothing for AutoGraph to convert.
+        signature = [tf.TensorSpec([None], tf.string, name="texts")]
+        self.translate = tf.function(self._translate, input_signature=signature, autograph=False)
+        self.generate = tf.function(self._generate, input_signature=signature, autograph=False)
+
+    def source_ids(self, texts):
+        """Token ids of `texts` `(batch,)` as the encoder reads them: int32 `(batch, Ts)`, right-padded."""
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        ids = self.source_tokenizer.tokenize(texts)  # (batch, (tokens))
+        ids = ids[:, : self.max_source_length - 2]  # (batch, (<= max_source_length - 2))
+        column = tf.ones([ids.nrows(), 1], dtype=ids.dtype)  # (batch, 1)
+        ids = tf.concat([column * START_ID, ids, column * END_ID], axis=1)  # (batch, (tokens + 2))
+        ids = tf.cast(ids.to_tensor(default_value=0), tf.int32)  # (batch, Ts)
+        # An empty batch has no columns at all: give it the two of "[START] [END]".
+        return tf.pad(ids, [[0, 0], [0, tf.maximum(2 - tf.shape(ids)[1], 0)]])  # (batch, max(Ts, 2))
+
+    def _generate(self, texts):
+        source_ids = self.source_ids(texts)  # (batch, Ts)
+        target_ids, attention = self.translator.decode(source_ids, self.sampler)  # (batch, T), (batch, T, Ts)
+        return {"source_ids": source_ids, "target_ids": target_ids, "attention": attention}
+
+    def _translate(self, texts):
+        # Calls the traced `generate` graph, so that it is traced once for both uses.
+        target_ids = self.generate(texts)["target_ids"]  # (batch, T)
+        return {"translations": self.target_tokenizer.detokenize(target_ids)}  # (batch,)
+
+    def __call__(self, texts):
+        """Translates a list of strings; returns a list of strings."""
+        texts = tf.constant(list(texts), dtype=tf.string)
+        return [text.decode("utf-8") for text in self.translate(texts)["translations"].numpy()]
+
+    def attention_tokens(self, texts):
+        """For attention plots: one `(source_tokens, target_tokens, weights)` per text.
+
+        The tokens are strings (`[START]`/`[END]` included, no padding) and `weights` the NumPy
+        matrix `(len(target_tokens), len(source_tokens))`.
+        """
+        outputs = self.generate(tf.constant(list(texts), dtype=tf.string))
+        results = []
+        for source, target, weights in zip(
+            outputs["source_ids"].numpy(), outputs["target_ids"].numpy(), outputs["attention"].numpy()
+        ):
+            source = source[source != 0]
+            length = int(target.tolist().index(END_ID) + 1) if END_ID in target else int((target != 0).sum())
+            target = target[:length]
+            source_tokens = [t.decode("utf-8") for t in self.source_tokenizer.lookup(source).numpy()]
+            target_tokens = [t.decode("utf-8") for t in self.target_tokenizer.lookup(target).numpy()]
+            results.append((source_tokens, target_tokens, weights[:length, : len(source)]))
+        return results
+
+    def get_config(self):
+        """The settings saved beside the model (`translation.json`)."""
+        return {
+            "source_tokenizer": self.source_tokenizer.get_config(),
+            "target_tokenizer": self.target_tokenizer.get_config(),
+            "sampler": decoding.serialize(self.sampler),
+            "max_source_length": self.max_source_length,
+        }
+
+
+def export_saved_model(module, path):
+    """Writes `module` as a SavedModel at `path` (atomically), with the `translate` signature.
+
+    The signature maps `texts` (`tf.string` `(batch,)`) to `{"translations": tf.string (batch,)}`;
+    the loaded object also has `translate(texts)` as a function.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(module.translator)
+    archive.track(module.source_tokenizer)
+    archive.track(module.target_tokenizer)
+    archive.add_endpoint(SIGNATURE, module.translate)
+    with atomic_path(path) as tmp:
+        archive.write_out(tmp, verbose=False)
+
+
+def save_translation_model(directory, module, extra_settings=None):
+    """Writes `model.keras`, the vocabularies and `translation.json` into `directory` (each atomically)."""
+    os.makedirs(directory, exist_ok=True)
+    with atomic_path(os.path.join(directory, MODEL_FILE)) as tmp:
+        module.translator.save(tmp)
+    module.source_tokenizer.save_vocabulary(os.path.join(directory, SOURCE_VOCABULARY_FILE))
+    module.target_tokenizer.save_vocabulary(os.path.join(directory, TARGET_VOCABULARY_FILE))
+    settings = {**module.get_config(), **(extra_settings or {})}
+    write_text(os.path.join(directory, SETTINGS_FILE), json.dumps(settings, indent=1))
+
+
+def check_model_directory(directory):
+    """Raises FileNotFoundError naming the first file of a model folder that is missing."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"model folder not found: {directory}")
+    for name in MODEL_FILES:
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"model folder {directory!r} is incomplete: {path} not found "
+                "(expected the --out folder of `lstm-keras translate train`)"
+            )
+
+
+def load_translation_model(directory, sampler=None):
+    """Loads a model folder written by `save_translation_model` as a `TranslationModule`.
+
+    Args:
+        directory: the folder.
+        sampler: None for the saved sampler, else a sampler, name or config.
+
+    Raises:
+        FileNotFoundError: the folder or one of its files is missing (the message names it).
+    """
+    check_model_directory(directory)
+    with open(os.path.join(directory, SETTINGS_FILE), encoding="utf-8") as f:
+        settings = json.load(f)
+    translator = keras.models.load_model(os.path.join(directory, MODEL_FILE), compile=False)
+    source = Tokenizer.from_config(settings["source_tokenizer"], os.path.join(directory, SOURCE_VOCABULARY_FILE))
+    target = Tokenizer.from_config(settings["target_tokenizer"], os.path.join(directory, TARGET_VOCABULARY_FILE))
+    return TranslationModule(
+        translator, source, target,
+        sampler=settings["sampler"] if sampler is None else sampler,
+        max_source_length=settings["max_source_length"],
+    )

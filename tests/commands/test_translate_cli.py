@@ -1,0 +1,139 @@
+"""`lstm-keras translate train | run | eval`, run in-process on a tiny TSV."""
+
+import io
+import json
+import os
+import sys
+
+import keras
+import pytest
+
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("the translate commands export SavedModels: TensorFlow backend only", allow_module_level=True)
+
+from lstm_keras import cli  # noqa: E402
+
+WORDS = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis"]
+TINY_MODEL = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--batch-size", "16", "--beam-size", "1"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """49 pairs: two Spanish number words -> their digits."""
+    directory = tmp_path_factory.mktemp("corpus")
+    path = directory / "numbers.tsv"
+    rows = [f"{a} {b}\t{WORDS.index(a)} {WORDS.index(b)}\n" for a in WORDS for b in WORDS]
+    path.write_text("".join(rows), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("runs") / "model")
+    stdout = io.StringIO()
+    real_stdout, sys.stdout = sys.stdout, stdout
+    try:
+        status = cli.main(["translate", "train", "--dataset", corpus, *TINY_MODEL, "--out", out])
+    finally:
+        sys.stdout = real_stdout
+    assert status == 0
+    return out, stdout.getvalue()
+
+
+def run_cli(capsys, *argv):
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_train_prints_one_json_line_and_writes_the_folder(trained):
+    out, stdout = trained
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout  # progress bars and logs go to stderr
+    metrics = json.loads(lines[0])
+    assert {"bleu", "chrf", "exact_match", "test_loss", "test_perplexity", "bleu_signature"} <= set(metrics)
+    assert 0 <= metrics["bleu"] <= 100 and 0 <= metrics["chrf"] <= 100
+    assert metrics["pairs"] == [39, 5, 5]
+    for name in ("model.keras", "source_vocabulary.txt", "target_vocabulary.txt", "translation.json",
+                 "saved_model/saved_model.pb", "training_curves.png", "attention_1.png", "metrics.json",
+                 "test_translations.tsv", "history.csv", "checkpoints/best.weights.h5"):
+        assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert json.load(f)["bleu"] == metrics["bleu"]
+    parent = os.path.dirname(out)
+    assert os.listdir(parent) == ["model"]  # nothing staged is left behind
+
+
+def test_run_translates_arguments_and_stdin(trained, capsys, monkeypatch):
+    out, _ = trained
+    status, stdout, _ = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "3",
+                                "dos tres", "", "palabras desconocidas ☃", "uno " * 100)
+    assert status == 0
+    assert len(stdout.splitlines()) == 4  # one line per input, bad inputs included
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("uno uno\ncinco cero\n".encode())))
+    status, from_stdin, _ = run_cli(capsys, "translate", "run", "--model", out)
+    assert status == 0 and len(from_stdin.splitlines()) == 2
+
+
+def test_eval_prints_bleu_and_chrf(trained, corpus, capsys):
+    out, _ = trained
+    status, stdout, _ = run_cli(capsys, "translate", "eval", "--model", out, "--test", corpus)
+    assert status == 0
+    scores = json.loads(stdout)
+    assert scores["sentences"] == 49 and {"bleu", "chrf", "exact_match"} <= set(scores)
+
+
+def test_incomplete_model_folder_is_a_clear_error(trained, tmp_path, capsys):
+    out, _ = trained
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for name in ("model.keras", "source_vocabulary.txt", "target_vocabulary.txt"):
+        (partial / name).write_bytes(open(os.path.join(out, name), "rb").read())
+    status, _, stderr = run_cli(capsys, "translate", "run", "--model", str(partial), "hola")
+    assert status == 2 and "translation.json" in stderr
+    status, _, stderr = run_cli(capsys, "translate", "eval", "--model", str(tmp_path / "missing"),
+                                "--test", str(tmp_path / "missing.tsv"))
+    assert status == 2 and "missing.tsv" in stderr
+
+
+def test_failed_run_leaves_no_half_written_out(corpus, tmp_path, monkeypatch):
+    from lstm_keras.models import Translator
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("simulated crash during training")
+
+    monkeypatch.setattr(Translator, "fit", crash)
+    # The crash comes after the vocabularies, settings and untrained model were written (staged).
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")  # an earlier run's folder
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cli.main(["translate", "train", "--dataset", corpus, *TINY_MODEL, "--out", str(out)])
+    # No staging folder left behind, and the earlier folder exactly as it was.
+    assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["metrics.json"]
+
+
+def test_bad_arguments_are_reported(corpus, tmp_path, capsys):
+    status, _, stderr = run_cli(capsys, "translate", "train", "--dataset", corpus, "--dropout", "1.5",
+                                "--out", str(tmp_path / "x"))
+    assert status == 2 and "--dropout" in stderr
+    with pytest.raises(SystemExit):
+        cli.main(["translate", "train", "--dataset", corpus, "--attention", "cosine", "--out", str(tmp_path / "x")])
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_scores_compare_with_references_normalised_like_the_model():
+    from lstm_keras.commands.translate import score_translations
+    from lstm_keras.text import RESERVED_TOKENS
+    from lstm_keras.text import Tokenizer
+
+    tokenizer = Tokenizer(list(RESERVED_TOKENS))  # lowercases and strips accents, as by default
+    hypotheses = ["creme brulee, s'il vous plait!", "the cat sat on the mat"]
+    references = ["Crème  Brûlée, s'il vous plaît!", "The dog sat on the mat."]
+    scores = score_translations(hypotheses[:1], references[:1], tokenizer)
+    assert (scores["bleu"], scores["chrf"], scores["exact_match"]) == (100.0, 100.0, 1.0)
+    assert "case:lc" in scores["bleu_signature"] and "tok:13a" in scores["bleu_signature"]
+    scores = score_translations(hypotheses, references, tokenizer)
+    assert scores["exact_match"] == 0.5 and 0 < scores["bleu"] < 100
+    with pytest.raises(ValueError, match="2 translations for 1 references"):
+        score_translations(hypotheses, references[:1], tokenizer)
