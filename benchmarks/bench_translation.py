@@ -1,0 +1,174 @@
+"""Translation benchmark: Multi30k de→en test2016 BLEU with beam 5, training time and decoding speed.
+
+Usage:
+    # The full benchmark: train on Multi30k (29k pairs; hours on a 2-core CPU, minutes on a GPU),
+    # then BLEU / chrF on test2016 with beam 5 and the decoding speeds below.
+    KERAS_BACKEND=tensorflow python benchmarks/bench_translation.py \\
+        --data-dir /work/shared/datasets/multi30k --out runs/bench_multi30k
+
+    # Decoding speed only, with a small model trained briefly on a subset of Multi30k:
+    KERAS_BACKEND=tensorflow python benchmarks/bench_translation.py \\
+        --data-dir /work/shared/datasets/multi30k --train-pairs 2000 --epochs 1 --units 64 \\
+        --embedding-dim 64 --out runs/bench_small
+
+    # Decoding speed of an existing `translate train` folder:
+    KERAS_BACKEND=tensorflow python benchmarks/bench_translation.py --model runs/bench_multi30k
+
+Training goes through `lstm-keras translate train` (so the BLEU is exactly what the command
+reports: sacreBLEU corpus BLEU of detokenised, normalised text, its signature printed). Decoding
+speed is measured on the same batch of test2016 sources (`--decode-sentences`, one call): greedy
+decoding and batched beam search (k=5) in-process (compiled graphs, tracing excluded: one warm-up
+call, then the best of `--repeats` calls), and the exported SavedModel's `translate` signature on
+CPU in a separate process that imports only TensorFlow and TensorFlow Text. The result is one
+JSON line on stdout; a Markdown summary goes to stderr.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+# Times the SavedModel signature on CPU, in a process without lstm_keras (and without GPUs).
+SERVE_TIMING = """
+import json, sys, time
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+texts = tf.constant(json.loads(sys.stdin.read()), tf.string)
+translate = tf.saved_model.load(sys.argv[1]).signatures["translate"]
+translate(texts=texts[:2])  # warm-up
+best = float("inf")
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    translate(texts=texts)["translations"].numpy()
+    best = min(best, time.perf_counter() - start)
+print(json.dumps({"seconds": best, "sentences": int(texts.shape[0])}))
+"""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data-dir", help="local copies of the Multi30k files (default: download)")
+    parser.add_argument("--model", help="an existing `translate train` folder: skip training")
+    parser.add_argument("--out", default="runs/bench_translation", help="the training output folder")
+    parser.add_argument("--train-pairs", type=int, help="train on the first N training pairs only")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--time-budget", type=float, help="training minutes")
+    parser.add_argument("--units", type=int, default=256, help="encoder units per direction")
+    parser.add_argument("--embedding-dim", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--tokenizer", default="word", choices=("word", "wordpiece"))
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--decode-sentences", type=int, default=256, help="the batch timed for decoding speed")
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser.parse_args(argv)
+
+
+def train(args):
+    """Trains with `lstm-keras translate train`; returns its metrics."""
+    import contextlib
+    import io
+
+    from lstm_keras import cli
+
+    dataset = ["--dataset", "multi30k-de-en"] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    if args.train_pairs:
+        from lstm_keras.datasets.translation import load_multi30k
+
+        train_pairs, valid_pairs, test_pairs = load_multi30k(args.data_dir)
+        folder = tempfile.mkdtemp(prefix="multi30k_subset_")
+        paths = []
+        for name, pairs in (("train", train_pairs[: args.train_pairs]), ("valid", valid_pairs), ("test", test_pairs)):
+            paths.append(os.path.join(folder, f"{name}.tsv"))
+            with open(paths[-1], "w", encoding="utf-8") as f:
+                f.writelines(f"{' '.join(s.split())}\t{' '.join(t.split())}\n" for s, t in pairs)
+        dataset = ["--dataset", paths[0], "--valid", paths[1], "--test", paths[2]]
+    argv = ["translate", "train", *dataset, "--epochs", str(args.epochs), "--units", str(args.units),
+            "--embedding-dim", str(args.embedding_dim), "--layers", str(args.layers),
+            "--tokenizer", args.tokenizer, "--batch-size", str(args.batch_size),
+            "--beam-size", str(args.beam_size), "--out", args.out]
+    if args.time_budget:
+        argv += ["--time-budget", str(args.time_budget)]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = cli.main(argv)
+    if status:
+        raise SystemExit(status)
+    return json.loads(stdout.getvalue().strip().splitlines()[-1])
+
+
+def decoding_speed(model_dir, sources, beam_size, repeats):
+    """Best-of-`repeats` seconds to translate `sources` in one call: greedy and beam search."""
+    import tensorflow as tf
+
+    from lstm_keras.commands.translate import make_sampler
+    from lstm_keras.models.translation_export import TranslationModule
+    from lstm_keras.models.translation_export import load_translation_model
+
+    loaded = load_translation_model(model_dir)
+    texts = tf.constant(sources, tf.string)
+    results = {}
+    for name, sampler in (("greedy", make_sampler(1, 0.0)), (f"beam{beam_size}", make_sampler(beam_size, 0.6))):
+        module = TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
+                                   sampler=sampler, max_source_length=loaded.max_source_length)
+        module.translate(texts)  # tracing
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            module.translate(texts)["translations"].numpy()
+            best = min(best, time.perf_counter() - start)
+        results[name] = {"seconds": round(best, 3), "sentences_per_second": round(len(sources) / best, 1)}
+    return results
+
+
+def saved_model_speed(model_dir, sources, repeats):
+    """Sentences per second of the SavedModel signature on CPU, in a process without lstm_keras."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_TIMING, os.path.join(model_dir, "saved_model"), str(repeats)],
+        input=json.dumps(sources), capture_output=True, text=True, env=env, check=True,
+    )
+    timing = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"seconds": round(timing["seconds"], 3),
+            "sentences_per_second": round(timing["sentences"] / timing["seconds"], 1)}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras
+    import tensorflow as tf
+
+    results = {"device": "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)",
+               "keras": keras.__version__, "tensorflow": tf.__version__}
+    model_dir = args.model
+    if model_dir is None:
+        metrics = train(args)
+        model_dir = args.out
+        results["training"] = {key: metrics[key] for key in (
+            "bleu", "chrf", "bleu_signature", "chrf_signature", "test_perplexity", "epochs_trained",
+            "train_seconds", "seconds_per_epoch", "pairs", "vocab_sizes", "parameters", "decoding",
+        )}
+    from lstm_keras.datasets.translation import load_multi30k
+
+    sources = [s for s, _ in load_multi30k(args.data_dir)[2][: args.decode_sentences]]
+    results["decoding"] = decoding_speed(model_dir, sources, args.beam_size, args.repeats)
+    results["saved_model_cpu"] = saved_model_speed(model_dir, sources, args.repeats)
+    results["decode_sentences"] = len(sources)
+
+    lines = [f"| {k} | {v['seconds']} s | {v['sentences_per_second']} sentences/s |"
+             for k, v in {**results["decoding"], "SavedModel (CPU, beam)": results["saved_model_cpu"]}.items()]
+    summary = "\n".join(["| decoding | time for the batch | throughput |", "|---|---|---|", *lines])
+    if "training" in results:
+        t = results["training"]
+        summary = (f"Multi30k de→en test2016: BLEU {t['bleu']} ({t['bleu_signature']}), chrF {t['chrf']}, "
+                   f"{t['decoding']}; training {t['train_seconds']} s ({t['epochs_trained']} epochs)\n\n" + summary)
+    print(summary, file=sys.stderr)
+    print(json.dumps(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
