@@ -2,10 +2,13 @@
 
 from lstm_keras.models.attention_decoder import AttentionDecoder
 from lstm_keras.models.classification_export import export_saved_model
+from lstm_keras.models.language_model import LanguageModel
 from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
 from lstm_keras.models.masked_sequence_losses import Perplexity
+from lstm_keras.models.reset_states import ResetStates
 from lstm_keras.models.seq2seq_encoder import Seq2SeqEncoder
 from lstm_keras.models.text_classifier import TextClassifier
 from lstm_keras.models.text_standardizer import TextStandardizer
+from lstm_keras.models.token_embedding import TokenEmbedding
 from lstm_keras.models.translator import Translator

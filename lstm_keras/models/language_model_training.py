@@ -1,0 +1,333 @@
+"""Training workflow of `LanguageModel`: truncated BPTT, exact perplexity, and LM pretraining of a classifier.
+
+- `fit_language_model` trains a stateful `LanguageModel` on a token stream with truncated BPTT
+  (ordered `(batch_size, bptt)` windows, states carried across batches and reset by
+  `ResetStates` at every epoch and validation), gradient clipping, learning-rate annealing and
+  the project's standard callbacks; it logs the validation perplexity of every epoch.
+- `evaluate_perplexity` scores a stream: `exp` of the mean negative log-likelihood over every
+  one of its tokens, each counted exactly once (padding is not counted).
+- `pretrain_classifier_from_lm` trains a language model on a `TextClassifier`'s own training
+  texts (tokenised by the classifier's vectoriser) and copies its embedding and LSTM weights,
+  by layer name, into the classifier, which is then fine-tuned as usual (Dai & Le 2015,
+  "Semi-supervised Sequence Learning"; Howard & Ruder 2018, ULMFiT).
+"""
+
+import importlib.util
+import math
+import time
+
+import keras
+import numpy as np
+
+from lstm_keras.datasets.language_modeling import language_modeling_dataset
+from lstm_keras.models.language_model import LanguageModel
+from lstm_keras.models.reset_states import ResetStates
+from lstm_keras.training import TimeBudget
+from lstm_keras.training import standard_callbacks
+
+# All defaults of language-model training in one place.
+DEFAULTS = {
+    "batch_size": 20,
+    "bptt": 35,
+    "epochs": 10,
+    "learning_rate": 2e-3,
+    "clipnorm": 1.0,
+    "patience": 3,
+    "anneal_factor": 0.5,
+}
+
+
+def check_training_stream(stream, batch_size, bptt):
+    """Raises ValueError (naming `bptt` and `batch_size`) if a training stream is shorter than one window.
+
+    One TBPTT batch covers `batch_size * bptt` tokens; a shorter training stream would train on
+    padding more than on text.
+    """
+    if len(stream) < batch_size * bptt:
+        raise ValueError(
+            f"the training text has {len(stream)} tokens, fewer than one BPTT window of batch_size x bptt = "
+            f"{batch_size} x {bptt} = {batch_size * bptt} tokens: lower --bptt or --batch-size, or give more text"
+        )
+
+
+def fit_language_model(
+    model,
+    train_stream,
+    valid_stream=None,
+    bptt=DEFAULTS["bptt"],
+    epochs=DEFAULTS["epochs"],
+    out_dir=None,
+    patience=DEFAULTS["patience"],
+    time_budget=None,
+    anneal_factor=DEFAULTS["anneal_factor"],
+    callbacks=None,
+    verbose=1,
+):
+    """Trains a compiled, stateful `LanguageModel` with truncated BPTT.
+
+    Args:
+        model: a compiled `LanguageModel` with `batch_size` set.
+        train_stream: 1-D int ids of the training text (`text_to_stream`).
+        valid_stream: the validation stream, or None.
+        bptt: the time steps per batch (gradients flow through that many steps).
+        epochs: the most epochs.
+        out_dir: a folder for the standard callbacks (best weights, backup, history, ...), or None.
+        patience: epochs without a better validation perplexity before stopping (with a
+            validation stream).
+        time_budget: minutes, or None: training stops after the batch that exceeds it (the
+            epoch's validation still runs).
+        anneal_factor: the learning rate is multiplied by it after every epoch without a better
+            validation perplexity (`ReduceLROnPlateau`); None for a constant rate.
+        callbacks: more callbacks.
+        verbose: Keras' `fit` verbosity.
+
+    Returns:
+        `(history, stats)`: the Keras `History` and a dict with `train_seconds`,
+        `seconds_per_epoch`, `train_tokens_per_second` (target tokens processed per second,
+        padding included) and `epochs_trained`.
+
+    Raises:
+        ValueError: the model is not stateful, or the training stream is shorter than one window.
+    """
+    if not model.stateful:
+        raise ValueError(
+            "fit_language_model needs a stateful LanguageModel (batch_size set): truncated BPTT carries the "
+            "states from one batch to the next"
+        )
+    check_training_stream(train_stream, model.batch_size, bptt)
+    train_data = language_modeling_dataset(train_stream, model.batch_size, bptt, model.end_token_id, model.pad_token_id)
+    valid_data = None
+    if valid_stream is not None and len(valid_stream):
+        valid_data = language_modeling_dataset(
+            valid_stream, model.batch_size, bptt, model.end_token_id, model.pad_token_id
+        )
+    monitor = "val_perplexity" if valid_data is not None else "perplexity"
+    counter = _BatchCounter()
+    all_callbacks = [ResetStates(), counter]
+    if out_dir is not None:
+        all_callbacks += standard_callbacks(out_dir, monitor=monitor, patience=patience, time_budget=time_budget)
+        if importlib.util.find_spec("tensorboard") is None:
+            # TensorFlow 2.21 no longer installs TensorBoard, without which its callback fails.
+            all_callbacks = [c for c in all_callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
+    else:
+        if valid_data is not None:
+            all_callbacks.append(
+                keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+            )
+        if time_budget:
+            all_callbacks.append(TimeBudget(time_budget))
+    if anneal_factor and valid_data is not None:
+        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=anneal_factor, patience=0))
+    all_callbacks += list(callbacks or [])
+    started = time.monotonic()
+    history = model.fit(
+        train_data, validation_data=valid_data, epochs=epochs, shuffle=False, callbacks=all_callbacks, verbose=verbose
+    )
+    seconds = time.monotonic() - started
+    epochs_trained = max(len(history.epoch), 1)
+    tokens = counter.batches * model.batch_size * bptt
+    stats = {
+        "epochs_trained": len(history.epoch),
+        "train_seconds": round(seconds, 1),
+        "seconds_per_epoch": round(seconds / epochs_trained, 1),
+        "train_tokens_per_second": round(tokens / max(counter.seconds, 1e-9), 1),
+    }
+    return history, stats
+
+
+def evaluate_perplexity(model, stream, bptt=DEFAULTS["bptt"]):
+    """The perplexity of a `LanguageModel` on a token stream, every token counted once.
+
+    The stream is read as in training (`batch_size` contiguous rows, `bptt` steps per batch,
+    states carried, from zero states), without dropout; the predicted tokens are exactly the
+    stream's `N` tokens (the first one after an `[END]`), padding is skipped, and
+
+        perplexity = exp(-(1 / N) Σ_i log p(w_i | w_<i)).
+
+    Args:
+        model: a compiled `LanguageModel` (stateful or not; a stateless one reads the rows with
+            their states carried only within a window, so give it `bptt` >= the row length for
+            the same numbers).
+        stream: 1-D int ids (N >= 1).
+        bptt: the window length.
+
+    Returns:
+        A dict: `perplexity`, `nll` (the mean negative log-likelihood per token, nats) and
+        `tokens` (N).
+    """
+    if len(stream) == 0:
+        raise ValueError("evaluate_perplexity: the token stream is empty")
+    batch_size = model.batch_size or 1
+    data = language_modeling_dataset(stream, batch_size, bptt, model.end_token_id, model.pad_token_id)
+    model.reset_states()
+    results = model.evaluate(data, verbose=0, return_dict=True, callbacks=[ResetStates()])
+    model.reset_states()
+    perplexity = float(results["perplexity"])
+    return {"perplexity": perplexity, "nll": math.log(perplexity), "tokens": int(len(stream))}
+
+
+def classifier_token_stream(classifier, texts, batch_size=1024):
+    """The texts as the classifier reads them, as one stream: its vectoriser's ids, each text followed by an end id.
+
+    The end id is `classifier.vocabulary_size` (one past the classifier's ids), so the
+    language model has `vocabulary_size + 1` ids; padding stays 0.
+
+    Returns:
+        A 1-D int32 NumPy array.
+    """
+    from lstm_keras.models.text_classifier import as_string_tensor
+
+    end_id = classifier.vocabulary_size
+    pieces = []
+    for start in range(0, len(texts), batch_size):
+        ids = np.asarray(classifier.vectorizer(as_string_tensor(list(texts[start:start + batch_size]))))  # (n, T)
+        for row in ids:
+            pieces.append(row[row != 0])
+            pieces.append(np.array([end_id]))
+    return np.concatenate(pieces).astype("int32") if pieces else np.zeros((0,), "int32")
+
+
+def pretrain_classifier_from_lm(
+    classifier,
+    texts,
+    epochs,
+    valid_texts=None,
+    batch_size=DEFAULTS["batch_size"],
+    bptt=DEFAULTS["bptt"],
+    learning_rate=DEFAULTS["learning_rate"],
+    clipnorm=DEFAULTS["clipnorm"],
+    time_budget=None,
+    verbose=0,
+):
+    """Pretrains a `TextClassifier`'s embedding and LSTM layers as a language model on its own texts.
+
+    1. The texts become one stream of the classifier's own token ids (`classifier_token_stream`:
+       its standardisation, vocabulary and truncation), each text followed by an end id.
+    2. A stateful `LanguageModel` with the classifier's embedding size, units, layers and
+       gating (untied softmax, the classifier's dropout) learns to predict the next token with
+       truncated BPTT for `epochs` epochs.
+    3. The weights of the layers both models name alike (`token_embedding`, `lstm_1`, ...) are
+       copied into the classifier (the embedding rows of the classifier's ids: the end id's row
+       is dropped). The classifier's pooling and output layer keep their initial weights.
+
+    The classifier must be adapted (`classifier.adapt(texts)`) and unidirectional (a language
+    model reads left to right only).
+
+    Args:
+        classifier: a `TextClassifier`, adapted, with `bidirectional=False`.
+        texts: the training texts (the classifier's own, without labels).
+        epochs: the language model's epochs (>= 1).
+        valid_texts: texts for the language model's validation perplexity, or None.
+        batch_size, bptt, learning_rate, clipnorm, time_budget: as in `fit_language_model`.
+        verbose: Keras' `fit` verbosity.
+
+    Returns:
+        A dict: `lm_epochs`, `lm_train_perplexity`, `lm_valid_perplexity` (or None),
+        `lm_seconds` and `copied_layers`.
+
+    Raises:
+        ValueError: the classifier is bidirectional or not adapted, `epochs` < 1, or the texts
+            are shorter than one BPTT window.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"Invalid value for argument `epochs` of pretrain_classifier_from_lm: expected an int >= 1. "
+                         f"Received: epochs={epochs!r}")
+    if classifier.bidirectional:
+        raise ValueError("pretrain_classifier_from_lm needs a unidirectional classifier (bidirectional=False): "
+                         "a language model reads left to right only")
+    if len(classifier.vocabulary) <= 2:
+        raise ValueError("pretrain_classifier_from_lm: the classifier has no vocabulary; call classifier.adapt(texts) first")
+    stream = classifier_token_stream(classifier, texts)
+    check_training_stream(stream, batch_size, bptt)
+    valid_stream = classifier_token_stream(classifier, valid_texts) if valid_texts else None
+    gating = {"variant": classifier.gating, **classifier.lstm_options}
+    language_model = LanguageModel(
+        classifier.vocabulary_size + 1,
+        embedding_dim=classifier.embedding_dim,
+        units=classifier.units,
+        num_layers=classifier.num_layers,
+        gating=gating,
+        embedding_dropout=classifier.dropout,
+        dropout=classifier.dropout,
+        output_dropout=classifier.dropout,
+        batch_size=batch_size,
+        pad_token_id=0,
+        start_token_id=None,
+        end_token_id=classifier.vocabulary_size,
+        name="pretraining_language_model",
+    )
+    language_model.compile(learning_rate=learning_rate, clipnorm=clipnorm)
+    history, stats = fit_language_model(
+        language_model, stream, valid_stream, bptt=bptt, epochs=epochs, time_budget=time_budget,
+        anneal_factor=None, patience=epochs, verbose=verbose,
+    )
+    copied = copy_language_model_weights(language_model, classifier)
+    valid = history.history.get("val_perplexity")
+    return {
+        "lm_epochs": stats["epochs_trained"],
+        "lm_train_perplexity": float(history.history["perplexity"][-1]),
+        "lm_valid_perplexity": float(valid[-1]) if valid else None,
+        "lm_seconds": stats["train_seconds"],
+        "copied_layers": copied,
+    }
+
+
+def copy_language_model_weights(language_model, model):
+    """Copies the weights of the layers `model` and `language_model` both name alike (by weight name).
+
+    Embedding matrices are copied row by row for the ids both have (the first
+    `min(V_model, V_language_model)` rows); the softmax weights of a `TokenEmbedding` have no
+    counterpart and stay behind.
+
+    Returns:
+        The names of the layers copied.
+
+    Raises:
+        ValueError: a weight of the same name has another shape (the message names it).
+    """
+    source_layers = {layer.name: layer for layer in language_model.layers}
+    copied = []
+    for layer in model.layers:
+        source = source_layers.get(layer.name)
+        if source is None or not layer.weights:
+            continue
+        values = {weight.path.split("/")[-1]: weight for weight in source.weights}
+        for weight in layer.weights:
+            key = weight.path.split("/")[-1]
+            if key not in values:
+                raise ValueError(f"copy_language_model_weights: {layer.name}/{key} has no counterpart in the language model")
+            value = keras.ops.convert_to_numpy(values[key])
+            if key == "embeddings":
+                value = value[: weight.shape[0]]
+            if tuple(value.shape) != tuple(weight.shape):
+                raise ValueError(
+                    f"copy_language_model_weights: {layer.name}/{key} has shape {tuple(weight.shape)} in the model "
+                    f"but {tuple(value.shape)} in the language model"
+                )
+            weight.assign(value)
+        copied.append(layer.name)
+    return copied
+
+
+class _BatchCounter(keras.callbacks.Callback):
+    """Counts training batches and the seconds spent in them (for the tokens-per-second figure).
+
+    The very first batch (which traces and compiles the training step) is not counted.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+        self.seconds = 0.0
+        self._started = None
+        self._first = True
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._started = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._first:
+            self._first = False
+            return
+        self.batches += 1
+        self.seconds += time.monotonic() - self._started
