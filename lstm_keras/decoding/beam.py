@@ -106,7 +106,7 @@ class BeamSampler(Sampler):
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
         batch_size = ops.shape(start_tokens)[0]
         limits = sequence_limits(max_length, batch_size)  # (batch,)
-        width = ops.maximum(ops.max(ops.concatenate([limits, ops.ones((1,), "int32")])), 1)
+        width = ops.max(ops.concatenate([limits, ops.ones((1,), "int32")]))  # T (at least 1, even for no rows)
 
         # Every hypothesis starts from the sequence's state: repeat each row k times.
         state = tree.map_structure(lambda x: ops.repeat(x, k, axis=0), state)  # (batch * k, ...)

@@ -74,7 +74,7 @@ class Sampler:
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
         batch_size = ops.shape(start_tokens)[0]
         limits = sequence_limits(max_length, batch_size)  # (batch,)
-        width = ops.maximum(ops.max(ops.concatenate([limits, ops.ones((1,), "int32")])), 1)
+        width = ops.max(ops.concatenate([limits, ops.ones((1,), "int32")]))  # T (at least 1, even for no rows)
 
         def update(step, tokens, attention_buffer, finished, logits, attention):
             # One step: pick the token, record it and its attention, mark the finished sequences.

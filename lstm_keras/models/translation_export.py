@@ -60,14 +60,25 @@ class TranslationModule(tf.Module):
             included (at least 3).
         name: the module name.
 
+    Call arguments:
+        texts: a list of strings (or UTF-8 bytes).
+
+    Returns:
+        A list of translations (strings). The graph functions: `translate(texts)` maps a
+        `tf.string` `(batch,)` tensor to `{"translations": tf.string (batch,)}` (the exported
+        signature); `generate(texts)` to `{"source_ids": (batch, Ts), "target_ids": (batch, T),
+        "attention": (batch, T, Ts)}`.
+
     Example:
     >>> from lstm_keras.text import Tokenizer
     >>> source = Tokenizer.from_texts(["hola mundo", "adios"])
     >>> target = Tokenizer.from_texts(["hello world", "bye"])
     >>> model = Translator(source.vocab_size, target.vocab_size, embedding_dim=4, units=4)
     >>> module = TranslationModule(model, source, target, sampler="greedy", max_source_length=8)
-    >>> module.translate(tf.constant(["hola", "", "¿qué tal?"])).shape
+    >>> module.translate(tf.constant(["hola", "", "¿qué tal?"]))["translations"].shape
     TensorShape([3])
+    >>> len(module(["hola mundo", "adios"]))  # lists of strings in and out
+    2
     """
 
     def __init__(self, translator, source_tokenizer, target_tokenizer, sampler="beam", max_source_length=64,
