@@ -1,0 +1,212 @@
+"""`lstm_keras.grading`: correct answers pass, wrong ones fail at the first mismatch, unfinished ones never raise."""
+
+import heapq
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from lstm_keras import grading
+
+
+# Correct answers, written independently of the library: NumPy code and keras.ops code.
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_lstm_gates(x, h_prev, kernel, recurrent_kernel, bias):
+    z = x @ kernel + h_prev @ recurrent_kernel + bias  # (batch, 4 * units)
+    i, f, g, o = np.split(z, 4, axis=-1)
+    return sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+
+
+def numpy_lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
+    i, f, g, o = numpy_lstm_gates(x, h_prev, kernel, recurrent_kernel, bias)
+    c = f * c_prev + i * g
+    return o * np.tanh(c), c
+
+
+def ops_lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
+    z = ops.matmul(x, kernel) + ops.matmul(h_prev, recurrent_kernel) + bias  # (batch, 4 * units)
+    i, f, g, o = ops.split(z, 4, axis=-1)
+    c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(c), c
+
+
+def dot_score(query, values):
+    return ops.einsum("bd,btd->bt", query, values)  # (batch, Tv)
+
+
+def additive_score(query, values, query_kernel, key_kernel, score_vector):
+    hidden = ops.tanh(ops.expand_dims(ops.matmul(query, query_kernel), 1) + ops.matmul(values, key_kernel))
+    return ops.matmul(hidden, score_vector)  # (batch, Tv)
+
+
+def general_score(query, values, general_kernel):
+    return np.einsum("bd,btd->bt", np.asarray(query) @ np.asarray(general_kernel), np.asarray(values))
+
+
+def make_attention(score_fn):
+    def attention(query, values, mask=None, **weights):
+        scores = score_fn(query, values, **weights)  # (batch, Tv)
+        if mask is not None:
+            scores = ops.where(mask, scores, -1e9)
+        weights = ops.softmax(scores, axis=-1)
+        return ops.einsum("bt,btd->bd", weights, values), weights
+
+    return attention
+
+
+def beam_search(next, start_token, state, max_length, num_beams, end_token_id, length_penalty=0.0):
+    """The algorithm of the assignment, on Python lists."""
+
+    def penalty(n):
+        return ((5.0 + n) / 6.0) ** length_penalty
+
+    alive = [(0.0, [start_token], state)]
+    finished = []
+    for step in range(max_length):
+        candidates = []
+        for log_prob, tokens, hyp_state in alive:
+            logits, new_state, _ = next(np.array([tokens[-1]], "int32"), hyp_state)
+            log_probs = np.asarray(ops.convert_to_numpy(ops.log_softmax(logits, axis=-1)))[0]
+            candidates += [(log_prob + float(lp), tokens + [v], new_state) for v, lp in enumerate(log_probs)]
+        candidates = heapq.nlargest(2 * num_beams, candidates, key=lambda c: c[0])
+        ends = [c for c in candidates if c[1][-1] == end_token_id or step + 1 == max_length]
+        finished = heapq.nlargest(
+            num_beams, finished + [(lp / penalty(len(t) - 1), t[1:]) for lp, t, _ in ends], key=lambda c: c[0]
+        )
+        alive = [c for c in candidates if not (c[1][-1] == end_token_id or step + 1 == max_length)][:num_beams]
+    score, tokens = finished[0]
+    return tokens, score
+
+
+def unfinished(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def test_correct_answers_pass(capsys):
+    assert grading.check_lstm_gates(numpy_lstm_gates, seed=1).passed
+    assert grading.check_lstm_step(numpy_lstm_step, seed=2).passed
+    assert grading.check_attention_score(additive_score, score="additive", seed=3).passed
+    assert grading.check_attention_score(dot_score, score="dot", seed=4).passed
+    assert grading.check_attention(make_attention(dot_score), score="dot", seed=5).passed
+    assert grading.check_attention(make_attention(additive_score), score="additive", seed=6).passed
+    out = capsys.readouterr().out
+    assert out.count("[grading]") == 6 and out.count(": PASSED") == 6, out
+
+
+@pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "jax"), reason="autodiff helper")
+def test_keras_ops_answer_is_checked_by_autodiff():
+    result = grading.check_lstm_step(ops_lstm_step, seed=7)
+    assert result.passed, result
+    # NumPy code gets its gradient from finite differences; it needs the general score's kernel.
+    assert grading.check_attention_score(general_score, score="general", seed=8).passed
+
+
+def test_beam_search_passes():
+    result = grading.check_beam_search(beam_search, seed=9)
+    assert result.passed, result.mismatch
+
+
+def test_wrong_lstm_step_names_first_mismatch():
+    def wrong(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
+        h, c = numpy_lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias)
+        return np.tanh(c), c  # forgot the output gate
+
+    result = grading.check_lstm_step(wrong, seed=0)
+    assert not result.passed
+    assert result.mismatch.startswith("case 1 of 4 (batch=1, input_dim=1, units=1): h: value at index [0, 0]")
+    assert result.comparisons == 1  # the shape of h passed, its value did not
+
+
+def test_wrong_gate_order_is_named():
+    def swapped(x, h_prev, kernel, recurrent_kernel, bias):
+        i, f, g, o = numpy_lstm_gates(x, h_prev, kernel, recurrent_kernel, bias)
+        return f, i, g, o
+
+    result = grading.check_lstm_gates(swapped, seed=0)
+    assert not result.passed and ": i: value at index" in result.mismatch
+
+
+def test_wrong_shape_is_named():
+    def transposed(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
+        h, c = numpy_lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias)
+        return h.T, c
+
+    result = grading.check_lstm_step(transposed, seed=0)
+    assert not result.passed
+    assert "case 2 of 4" in result.mismatch and "h: shape (4, 2), expected (2, 4)" in result.mismatch
+
+
+def test_wrong_return_structure_is_named():
+    result = grading.check_lstm_step(lambda *args: numpy_lstm_step(*args)[0], seed=0)
+    assert not result.passed and "should return a tuple (h, c)" in result.mismatch
+
+
+def test_stop_gradient_fails_the_gradient_check():
+    def no_gradient(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
+        h, c = ops_lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias)
+        return ops.stop_gradient(h), c
+
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        pytest.skip("autodiff helper")
+    result = grading.check_lstm_step(no_gradient, seed=0)
+    assert not result.passed and "gradient with respect to x (autodiff" in result.mismatch
+
+
+def test_unmasked_attention_fails_on_masked_case():
+    def ignores_mask(query, values, mask=None):
+        return make_attention(dot_score)(query, values)
+
+    result = grading.check_attention(ignores_mask, score="dot", seed=0)
+    assert not result.passed
+    assert result.mismatch.startswith("case 2 of 3 (batch=2, Tv=4, d=3, with a mask): context: value")
+
+
+def test_wrong_beam_search_names_tokens():
+    def greedy(next, start_token, state, max_length, num_beams, end_token_id, length_penalty=0.0):
+        return beam_search(next, start_token, state, max_length, 1, end_token_id, length_penalty)
+
+    result = grading.check_beam_search(greedy, seed=0)
+    assert not result.passed
+    assert result.mismatch.startswith("case 1 of 6 (beam beats greedy") and "tokens: got [2, 2, 2], expected [3, 1]" in (
+        result.mismatch
+    )
+
+
+@pytest.mark.parametrize(
+    "check",
+    [grading.check_lstm_gates, grading.check_lstm_step, grading.check_attention_score, grading.check_attention,
+     grading.check_beam_search],
+)
+def test_unfinished_answer_is_not_passed_and_does_not_raise(check, capsys):
+    result = check(unfinished, seed=0)
+    assert not result.passed and not result
+    assert "raised NotImplementedError: not implemented yet" in result.mismatch
+    out = capsys.readouterr().out
+    assert out.startswith(f"[grading] {result.name}: NOT PASSED"), out
+
+
+@pytest.mark.parametrize("answer", [lambda *a, **k: None, lambda *a, **k: 1 / 0, lambda *a, **k: "text", print])
+def test_any_broken_answer_is_reported_not_raised(answer):
+    for check in (grading.check_lstm_step, grading.check_attention, grading.check_beam_search):
+        result = check(answer, seed=0)
+        assert not result.passed and result.mismatch
+
+
+def test_try_it_prints_shapes_and_survives_unfinished(capsys):
+    out = grading.try_it(numpy_lstm_step, *[np.zeros(s, "float32") for s in [(2, 3), (2, 4), (2, 4), (3, 16),
+                                                                            (4, 16), (16,)]])
+    assert grading.try_it(unfinished) is None
+    printed = capsys.readouterr().out
+    assert out[0].shape == (2, 4)
+    assert "numpy_lstm_step returned: [0] (2, 4) float32, [1] (2, 4) float32" in printed
+    assert "unfinished is not implemented yet" in printed
+
+
+def test_fresh_inputs_without_seed():
+    first = grading.check_lstm_step(unfinished)
+    second = grading.check_lstm_step(unfinished)
+    assert first.seed != second.seed
