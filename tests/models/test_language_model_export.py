@@ -1,0 +1,117 @@
+"""Language-model export: the SavedModel's `generate` and `score` signatures served without `lstm_keras`."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
+from lstm_keras.models import LanguageModel
+from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+from lstm_keras.models.language_model_export import LanguageModelModule
+from lstm_keras.models.language_model_export import export_saved_model
+from lstm_keras.models.language_model_export import load_language_model
+from lstm_keras.models.language_model_export import save_language_model
+from lstm_keras.text import Tokenizer
+
+SENTENCES = ["the dogs run .", "the dogs runs .", "", "zzz qqq", "the \udcff cat", "café"]
+PROMPTS = ["the dog", "", "zzz qqq", "every " * 400]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lm")
+    keras.utils.set_random_seed(0)
+    tokenizer = Tokenizer.from_texts(generate_tiny_corpus(200))
+    model = LanguageModel(tokenizer.vocab_size, embedding_dim=8, units=8, num_layers=1, tie_weights=True,
+                          batch_size=4)
+    module = LanguageModelModule(model, tokenizer, sampler="top_p", max_prompt_length=16, max_new_tokens=40)
+    export_saved_model(module, str(folder / "saved_model"))
+    save_language_model(str(folder), module)
+    return {"folder": folder, "module": module}
+
+
+def run_served(folder, script):
+    """Runs `script` in a fresh Python that imports only tensorflow and tensorflow_text; returns its JSON."""
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401 (registers the Text ops)
+        loaded = tf.saved_model.load({str(folder / "saved_model")!r})
+        generate, score = loaded.signatures["generate"], loaded.signatures["score"]
+        result = {{}}
+        """
+    ) + textwrap.dedent(script) + textwrap.dedent(
+        """
+        result["modules"] = sorted(m for m in sys.modules if m.split(".")[0] == "lstm_keras")
+        print(json.dumps(result))
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=env,
+                          cwd=str(folder))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_signatures_served_without_lstm_keras(exported):
+    module = exported["module"]
+    script = f"""
+    texts = {[s.encode("utf-8", "surrogateescape").decode("latin-1") for s in SENTENCES]!r}
+    sentences = tf.constant([t.encode("latin-1") for t in texts])
+    out = score(sentences=sentences)
+    result["log_probabilities"] = out["log_probabilities"].numpy().tolist()
+    result["num_tokens"] = out["num_tokens"].numpy().tolist()
+    out = generate(prompts=tf.constant({PROMPTS!r}), num_tokens=tf.constant(12), temperature=tf.constant(0.8))
+    result["texts"] = [t.decode("utf-8") for t in out["texts"].numpy()]
+    result["errors"] = []
+    for n, t in ((0, 1.0), (41, 1.0), (5, 0.0), (5, -2.0), (5, float("inf"))):
+        try:
+            generate(prompts=tf.constant(["the"]), num_tokens=tf.constant(n), temperature=tf.constant(t))
+            result["errors"].append(None)
+        except tf.errors.InvalidArgumentError as error:
+            result["errors"].append(error.message)
+    """
+    served = run_served(exported["folder"], script)
+    assert served["modules"] == []  # lstm_keras was never imported
+    # The same numbers as in process.
+    expected = module.score_texts([s.encode("utf-8", "surrogateescape") for s in SENTENCES])
+    np.testing.assert_allclose(served["log_probabilities"], [lp for lp, _ in expected], rtol=1e-5)
+    assert served["num_tokens"] == [n for _, n in expected]
+    assert served["num_tokens"][:4] == [5, 5, 1, 3]  # [END] is scored; an empty sentence is [END] alone
+    assert all(lp < 0 for lp in served["log_probabilities"])
+    # Every prompt gets a continuation: empty, unknown words only, longer than max_prompt_length.
+    assert len(served["texts"]) == 4 and all(isinstance(t, str) for t in served["texts"])
+    assert all(len(t.split()) <= 12 for t in served["texts"])
+    errors = served["errors"]
+    assert "num_tokens" in errors[0] and "num_tokens" in errors[1]
+    assert all(e is not None and "temperature" in e for e in errors[2:])
+
+
+def test_in_process_module_and_model_folder(exported):
+    module = exported["module"]
+    loaded = load_language_model(str(exported["folder"]))
+    assert loaded.sampler.__class__.__name__ == "TopPSampler" and loaded.max_new_tokens == 40
+    np.testing.assert_allclose(
+        [lp for lp, _ in loaded.score_texts(SENTENCES[:4])], [lp for lp, _ in module.score_texts(SENTENCES[:4])],
+        rtol=1e-6,
+    )
+    greedy = load_language_model(str(exported["folder"]), sampler="greedy")
+    first, second = greedy.generate_texts(PROMPTS, 10), greedy.generate_texts(PROMPTS, 10)
+    assert first == second and len(first) == 4
+    for bad in ({"num_tokens": 0}, {"num_tokens": 41}, {"temperature": 0.0}, {"temperature": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            greedy.generate_texts(["the"], **{"num_tokens": 5, **bad})
+    os.remove(exported["folder"] / "vocabulary.txt")
+    with pytest.raises(FileNotFoundError, match="vocabulary.txt"):
+        load_language_model(str(exported["folder"]))
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        LanguageModelModule(module.model, module.tokenizer, max_new_tokens=MAX_GENERATED_TOKENS + 1)
+    assert tf.saved_model.contains_saved_model(str(exported["folder"] / "saved_model"))
