@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_GROUPS = ("classify", "translate")
+COMMAND_GROUPS = ("classify", "translate", "lm")
 
 
 def build_parser():

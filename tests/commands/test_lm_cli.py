@@ -1,0 +1,114 @@
+"""`lstm-keras lm train | generate | score` end to end, in process, on a tiny generated text."""
+
+import io
+import json
+import os
+import sys
+
+import pytest
+
+from lstm_keras import cli
+from lstm_keras.commands import lm as lm_command
+from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
+from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+
+TINY = ["--units", "8", "--layers", "1", "--epochs", "1", "--bptt", "6", "--batch-size", "4", "--seed", "1"]
+
+
+def run_cli(argv, stdin=None):
+    """Runs the CLI in process; returns (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdout, sys.stderr, sys.stdin
+    sys.stdout, sys.stderr = out, err
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse errors
+        code = exit_.code
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = old
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lm_cli")
+    corpus = folder / "corpus.txt"
+    corpus.write_text("".join(s + "\n" for s in generate_tiny_corpus(150, seed=3)), encoding="utf-8")
+    out = folder / "run"
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", str(corpus), "--tie-weights", "--out", str(out), *TINY])
+    assert code == 0, stderr[-3000:]
+    return {"folder": folder, "corpus": str(corpus), "out": str(out), "stdout": stdout, "stderr": stderr}
+
+
+def test_train_prints_one_json_line_and_writes_the_model_folder(trained):
+    lines = trained["stdout"].strip().splitlines()
+    assert len(lines) == 1
+    metrics = json.loads(lines[0])
+    assert 1 < metrics["valid_perplexity"] < metrics["vocab_size"] and 1 < metrics["test_perplexity"]
+    assert len(metrics["valid_perplexity_per_epoch"]) == metrics["epochs_trained"] == 1
+    assert metrics["train_tokens_per_second"] > 0 and metrics["generation_tokens_per_second"] > 0
+    for name in ("model.keras", "vocabulary.txt", "language_model.json", "metrics.json", "training_curves.png",
+                 "history.csv", "saved_model"):
+        assert os.path.exists(os.path.join(trained["out"], name)), name
+    with open(os.path.join(trained["out"], "metrics.json")) as f:
+        assert json.load(f)["test_perplexity"] == pytest.approx(metrics["test_perplexity"], rel=1e-5)
+    assert "validation perplexity" in trained["stderr"]
+
+
+def test_generate_with_every_sampler(trained):
+    model = ["lm", "generate", "--model", trained["out"], "--tokens", "6"]
+    runs = {}
+    for name, options in (("greedy", ["--prompt", "the dogs", "--greedy"]),
+                          ("top_k", ["--prompt", "the dogs", "--top-k", "3", "--seed", "2", "--samples", "3"]),
+                          ("top_p", ["--prompt", "zzz qqq", "--top-p", "0.5", "--temperature", "0.5", "--seed", "2"]),
+                          ("empty", ["--prompt", ""]),
+                          ("again", ["--prompt", "the dogs", "--top-k", "3", "--seed", "2", "--samples", "3"])):
+        code, stdout, stderr = run_cli(model + options)
+        assert code == 0, stderr[-2000:]
+        runs[name] = stdout.splitlines()
+        assert len(runs[name]) == (3 if "--samples" in options else 1)
+        assert all(len(line.split()) <= 6 for line in runs[name])
+    assert runs["again"] == runs["top_k"]  # seeded draws repeat
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--tokens", "0"], "--tokens"),
+        (["--tokens", str(MAX_GENERATED_TOKENS + 1)], "--tokens"),
+        (["--temperature", "0"], "--temperature"),
+        (["--temperature", "-1"], "--temperature"),
+        (["--top-p", "0"], "--top-p"),
+        (["--top-p", "1.5"], "--top-p"),
+        (["--top-k", "0"], "--top-k"),
+        (["--top-k", "3", "--top-p", "0.5"], "--top-k"),
+    ],
+)
+def test_generate_rejects_bad_arguments(trained, options, message):
+    code, stdout, stderr = run_cli(["lm", "generate", "--model", trained["out"], "--prompt", "the"] + options)
+    assert code == 2 and stdout == "" and message in stderr
+
+
+def test_score_reads_stdin(trained):
+    stdin = "the dogs run .\nthe dogs runs .\n\nzzz\n".encode() + b"bad \xff bytes\n"
+    code, stdout, stderr = run_cli(["lm", "score", "--model", trained["out"]], stdin=stdin)
+    assert code == 0, stderr[-2000:]
+    rows = [line.split("\t") for line in stdout.splitlines()]
+    assert len(rows) == 5 and [int(n) for _, n in rows][:4] == [5, 5, 1, 2]
+    assert all(float(lp) < 0 for lp, _ in rows)
+
+
+def test_train_errors_name_the_argument_and_leave_no_output(trained, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("a b c\nd e\nf\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", str(short), "--out", str(out), *TINY])
+    assert code == 2 and "--bptt" in stderr and not out.exists()
+    code, _, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--tie-weights", "--embedding-dim",
+                               "4", "--out", str(out), *TINY])
+    assert code == 2 and "--tie-weights" in stderr and not out.exists()
+    code, _, stderr = run_cli(["lm", "generate", "--model", str(tmp_path / "missing")])
+    assert code == 2 and "model folder not found" in stderr
+    assert lm_command.MAX_GENERATED_TOKENS == MAX_GENERATED_TOKENS
