@@ -10,8 +10,8 @@ staged in a temporary folder beside `--out` and renamed into place only when com
 failing run leaves no half-written `--out` (and an older one stays as it was). `--out` then
 holds: `model.keras`, `vocabulary.txt`, `language_model.json` (tokenizer, sampler, training
 arguments), `saved_model/` (signatures `generate` and `score`, servable with TensorFlow and
-TensorFlow Text only), `training_curves.png`, `metrics.json` and the callbacks' `checkpoints/`,
-`history.csv`. The final metrics (validation and test perplexity, the validation
+TensorFlow Text only), `training_curves.png`, `metrics.json` and the callbacks' `checkpoints/`
+and `history.csv`. The final metrics (validation and test perplexity, the validation
 perplexity of every epoch, timings) are printed as one JSON line on stdout; progress goes to
 stderr.
 
