@@ -169,15 +169,15 @@ def evaluate_perplexity(model, stream, bptt=DEFAULTS["bptt"]):
 def classifier_token_stream(classifier, texts, batch_size=1024):
     """The texts as the classifier reads them, as one stream: its vectoriser's ids, each text followed by an end id.
 
-    The end id is `classifier.vocabulary_size` (one past the classifier's ids), so the
-    language model has `vocabulary_size + 1` ids; padding stays 0.
+    The end id is `len(classifier.vocabulary)`, one past the vectoriser's ids, so a language
+    model of these streams has `len(classifier.vocabulary) + 1` ids; padding stays 0.
 
     Returns:
         A 1-D int32 NumPy array.
     """
     from lstm_keras.models.text_classifier import as_string_tensor
 
-    end_id = classifier.vocabulary_size
+    end_id = len(classifier.vocabulary)
     pieces = []
     for start in range(0, len(texts), batch_size):
         ids = np.asarray(classifier.vectorizer(as_string_tensor(list(texts[start:start + batch_size]))))  # (n, T)
@@ -207,8 +207,8 @@ def pretrain_classifier_from_lm(
        gating (untied softmax, the classifier's dropout) learns to predict the next token with
        truncated BPTT for `epochs` epochs.
     3. The weights of the layers both models name alike (`token_embedding`, `lstm_1`, ...) are
-       copied into the classifier (the embedding rows of the classifier's ids: the end id's row
-       is dropped). The classifier's pooling and output layer keep their initial weights.
+       copied into the classifier (the embedding rows of the ids both have; the classifier's
+       vectoriser never produces the end id). The classifier's pooling and output layer keep their initial weights.
 
     The classifier must be adapted (`classifier.adapt(texts)`) and unidirectional (a language
     model reads left to right only).
@@ -241,8 +241,9 @@ def pretrain_classifier_from_lm(
     check_training_stream(stream, batch_size, bptt)
     valid_stream = classifier_token_stream(classifier, valid_texts) if valid_texts else None
     gating = {"variant": classifier.gating, **classifier.lstm_options}
+    end_id = len(classifier.vocabulary)
     language_model = LanguageModel(
-        classifier.vocabulary_size + 1,
+        end_id + 1,
         embedding_dim=classifier.embedding_dim,
         units=classifier.units,
         num_layers=classifier.num_layers,
@@ -253,7 +254,7 @@ def pretrain_classifier_from_lm(
         batch_size=batch_size,
         pad_token_id=0,
         start_token_id=None,
-        end_token_id=classifier.vocabulary_size,
+        end_token_id=end_id,
         name="pretraining_language_model",
     )
     language_model.compile(learning_rate=learning_rate, clipnorm=clipnorm)
@@ -276,8 +277,8 @@ def copy_language_model_weights(language_model, model):
     """Copies the weights of the layers `model` and `language_model` both name alike (by weight name).
 
     Embedding matrices are copied row by row for the ids both have (the first
-    `min(V_model, V_language_model)` rows); the softmax weights of a `TokenEmbedding` have no
-    counterpart and stay behind.
+    `min(V_model, V_language_model)` rows; the model's other rows are kept); the softmax
+    weights of a `TokenEmbedding` have no counterpart and stay behind.
 
     Returns:
         The names of the layers copied.
@@ -298,7 +299,8 @@ def copy_language_model_weights(language_model, model):
                 raise ValueError(f"copy_language_model_weights: {layer.name}/{key} has no counterpart in the language model")
             value = keras.ops.convert_to_numpy(values[key])
             if key == "embeddings":
-                value = value[: weight.shape[0]]
+                rows = min(value.shape[0], weight.shape[0])
+                value = np.concatenate([value[:rows], keras.ops.convert_to_numpy(weight)[rows:]])
             if tuple(value.shape) != tuple(weight.shape):
                 raise ValueError(
                     f"copy_language_model_weights: {layer.name}/{key} has shape {tuple(weight.shape)} in the model "
