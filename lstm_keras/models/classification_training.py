@@ -19,6 +19,7 @@ from lstm_keras.models.classification_metrics import confusion_matrix
 from lstm_keras.models.text_classifier import as_string_tensor
 from lstm_keras.plots import plot_heatmap
 from lstm_keras.plots import plot_history
+from lstm_keras.plots import save_figure
 from lstm_keras.training import standard_callbacks
 
 # All training defaults in one place.
@@ -179,9 +180,12 @@ def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, t
         report["confusion_matrix"] = matrix.tolist()
         if out_dir is not None:
             figure = plot_heatmap(
-                matrix, classifier.label_names, classifier.label_names, os.path.join(out_dir, "confusion_matrix.png"),
-                title="confusion matrix (test)", x_title="predicted", y_title="true",
+                matrix, classifier.label_names, classifier.label_names, title="confusion matrix (test)",
+                x_title="predicted", y_title="true",
             )
+            for (row, column), count in np.ndenumerate(matrix):  # the counts written in the cells
+                figure.axes[0].text(column, row, str(count), ha="center", va="center", color="grey")
+            save_figure(figure, os.path.join(out_dir, "confusion_matrix.png"))
             _close(figure)
     if out_dir is not None and history is not None and history.history:
         _close(plot_history(history, os.path.join(out_dir, "training_curves.png"), metrics=["loss", "accuracy"]))

@@ -4,8 +4,8 @@ The model is TensorFlow-backend only: its first layer, `keras.layers.TextVectori
 `tf.string` tensors.
 """
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from lstm_keras.layers.attention_pooling import AttentionPooling
