@@ -36,5 +36,20 @@ demo: install
 bench: install
 	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_lstm.py
 
+# Every tutorial notebook with QUICK=True (`make tutorials QUICK=False`: the full settings):
+# executed copies and HTML renderings in build/notebooks/.
+QUICK ?= True
+tutorials: install
+	KERAS_BACKEND=tensorflow $(PY) notebooks/tools/run_notebooks.py -p QUICK=$(QUICK)
+
+# The student versions of the assignments (build/assignments/), then both versions run: every
+# check of the solutions must pass, every check of the unfinished student versions must not.
+assignments: install
+	$(PY) notebooks/tools/make_assignments.py
+	KERAS_BACKEND=tensorflow $(PY) notebooks/tools/run_notebooks.py --expect-checks passed \
+		--out build/notebooks/assignments notebooks/assignments/*.ipynb
+	KERAS_BACKEND=tensorflow $(PY) notebooks/tools/run_notebooks.py --expect-checks not-passed \
+		--out build/notebooks/students build/assignments/*.ipynb
+
 clean:
 	rm -rf build runs .pytest_cache
