@@ -1,0 +1,179 @@
+"""Every notebook runs: tutorials in QUICK mode, assignment solutions pass, student versions run to the end.
+
+Tutorials are `notebooks/*.ipynb` (a glob: new tutorials are picked up without changing this file);
+assignments are `notebooks/assignments/*.ipynb`. Executed copies go to `build/test-notebooks/`;
+a cell error fails the test with the notebook, the cell index, its source and the error.
+"""
+
+import os
+import re
+import sys
+
+import keras
+import nbformat
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "notebooks", "tools"))
+
+import make_assignments  # noqa: E402
+import run_notebooks  # noqa: E402
+
+OUT = os.path.join(ROOT, "build", "test-notebooks")
+TUTORIALS = run_notebooks.tutorial_notebooks()
+SOLUTIONS = make_assignments.solution_notebooks()
+ALL = TUTORIALS + SOLUTIONS
+# QUICK should take about a minute on 2 CPU cores; this bound only catches a notebook whose QUICK
+# mode is not quick at all (a shared machine can easily be 2-3 times slower).
+QUICK_LIMIT_SECONDS = 240
+
+needs_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the notebooks are TensorFlow tutorials (KERAS_BACKEND=tensorflow)"
+)
+
+
+def name_of(path):
+    return os.path.relpath(path, os.path.join(ROOT, "notebooks"))
+
+
+def run(path, out_dir, out_name=None):
+    """Runs a notebook with QUICK=True; a cell error fails the test with its message."""
+    try:
+        result = run_notebooks.run_notebook(path, {"QUICK": True}, out_dir=out_dir, html=False, timeout=600,
+                                            out_name=out_name)
+    except run_notebooks.NotebookError as error:
+        pytest.fail(str(error), pytrace=False)
+    print(f"{name_of(path) if path.startswith(ROOT) else path}: {result.seconds:.1f} s")
+    return result
+
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+# Structure: cheap checks on every committed notebook.
+
+
+def test_there_are_notebooks():
+    assert TUTORIALS, "no tutorial notebooks in notebooks/"
+    assert len(SOLUTIONS) >= 3, "fewer than three assignments in notebooks/assignments/"
+
+
+@pytest.mark.parametrize("path", ALL, ids=name_of)
+def test_notebook_is_stripped_and_parameterised(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert run_notebooks.is_stripped(nb), (
+        f"{name_of(path)} has outputs or execution counts; clear them before committing: "
+        f"python notebooks/tools/run_notebooks.py --strip {os.path.relpath(path, ROOT)}"
+    )
+    parameters = [k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1, f"{name_of(path)}: expected one cell tagged 'parameters', found {len(parameters)}"
+    assert re.search(r"^QUICK = True\b", nb.cells[parameters[0]].source, re.MULTILINE), (
+        f"{name_of(path)}: the parameters cell must set `QUICK = True`"
+    )
+    assert nb.cells[0].cell_type == "markdown", f"{name_of(path)}: should open with prose (a markdown cell)"
+    for k, cell in enumerate(nb.cells[1:], 1):
+        if cell.cell_type == "code":
+            assert nb.cells[k - 1].cell_type == "markdown", (
+                f"{name_of(path)}: code cell {k} has no prose before it (STYLE.md: prose before each code cell)"
+            )
+
+
+def test_kernel_runs_this_python():
+    run_notebooks.check_kernel("python3")
+
+
+# The tools themselves.
+
+
+def test_parameters_are_injected_after_the_parameters_cell():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# title"),
+        nbformat.v4.new_code_cell("QUICK = True", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(QUICK)"),
+    ]
+    injected, index = run_notebooks.inject_parameters(nb, {"QUICK": False, "TASKS": ["adding"]})
+    assert index == 2 and len(injected.cells) == 4 and len(nb.cells) == 3
+    assert injected.cells[2].source.endswith("QUICK = False\nTASKS = ['adding']")
+    assert injected.cells[2].metadata["tags"] == ["injected-parameters"]
+    again, _ = run_notebooks.inject_parameters(injected, {"QUICK": True})
+    assert len(again.cells) == 4 and again.cells[2].source.endswith("QUICK = True")
+    assert run_notebooks.parse_parameter("QUICK=False") == ("QUICK", False)
+    assert run_notebooks.parse_parameter("DATASET=data/reviews.tsv") == ("DATASET", "data/reviews.tsv")
+
+
+def test_cell_error_names_notebook_cell_and_error(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("QUICK = True", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("# a failing cell\nraise ValueError('broken on purpose')"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(run_notebooks.NotebookError) as raised:
+        run_notebooks.run_notebook(str(path), {"QUICK": True}, out_dir=str(tmp_path / "out"), html=False, timeout=60)
+    error = raised.value
+    assert error.cell_index == 2  # the index in the notebook as written, not counting the injected cell
+    assert str(error).startswith(f"{path}: cell 2 raised ValueError: broken on purpose")
+    assert "# a failing cell" in str(error)
+    assert os.path.exists(error.executed_path)
+
+
+def test_student_version_replaces_every_solution():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(1)"
+    assert make_assignments.remove_solutions(source) == (
+        "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nprint(1)"
+    )
+    assert make_assignments.remove_solutions("### BEGIN SOLUTION\nan answer\n### END SOLUTION", markdown=True) == (
+        "YOUR ANSWER HERE"
+    )
+    for broken in ("### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION"):
+        with pytest.raises(ValueError, match="line"):
+            make_assignments.remove_solutions(broken)
+    for path in SOLUTIONS:
+        student = make_assignments.make_student_notebook(nbformat.read(path, as_version=4), name_of(path))
+        text = "\n".join(cell.source for cell in student.cells)
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+        assert "raise NotImplementedError()" in text
+        assert run_notebooks.is_stripped(student)
+
+
+# Running them.
+
+
+@needs_tensorflow
+@pytest.mark.parametrize("path", TUTORIALS, ids=name_of)
+def test_tutorial_runs_quick(path):
+    result = run(path, OUT)
+    assert result.seconds < QUICK_LIMIT_SECONDS, (
+        f"{name_of(path)} took {result.seconds:.0f} s with QUICK=True; QUICK should take about a minute"
+    )
+
+
+@needs_tensorflow
+@pytest.mark.parametrize("path", SOLUTIONS, ids=name_of)
+def test_assignment_solution_passes_its_checks(path):
+    result = run(path, os.path.join(OUT, "solutions"))
+    lines = run_notebooks.grading_results(result.notebook)
+    calls = sum(cell.source.count("grading.check_") for cell in code_cells(result.notebook))
+    assert lines and len(lines) == calls, f"{name_of(path)}: {calls} checks in the code, {len(lines)} results printed"
+    failed = [name for name, verdict in lines if verdict != "PASSED"]
+    printed = run_notebooks.printed_text(result.notebook)
+    assert not failed, f"{name_of(path)}: the solution does not pass {failed}:\n{printed}"
+
+
+@needs_tensorflow
+@pytest.mark.parametrize("path", SOLUTIONS, ids=name_of)
+def test_student_version_runs_with_checks_not_passed(path):
+    student_dir = os.path.join(OUT, "student-sources")
+    (student_path,) = make_assignments.write_student_notebooks([path], student_dir)
+    result = run(student_path, os.path.join(OUT, "students"))
+    lines = run_notebooks.grading_results(result.notebook)
+    calls = sum(cell.source.count("grading.check_") for cell in code_cells(result.notebook))
+    assert lines and len(lines) == calls, f"{name_of(path)}: {calls} checks in the code, {len(lines)} results printed"
+    passed = [name for name, verdict in lines if verdict != "NOT PASSED"]
+    assert not passed, f"{name_of(path)}: the unfinished student version passes {passed}"
