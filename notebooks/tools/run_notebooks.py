@@ -6,7 +6,8 @@ data-set choice, ...). As papermill does, the values given here go into a new ce
 cell), so the notebook reads top to bottom with the values it ran with. The executed copy
 (`<out>/<name>.ipynb`) and its HTML rendering (`<out>/<name>.html`) are written even when a cell
 fails; the error names the notebook, the cell index (in the notebook as committed), the head of
-the cell's source and the exception.
+the cell's source and the exception. The kernel process's own stderr (TensorFlow's C++ start-up
+logs, a crash message) goes to `<out>/<name>.kernel.log`.
 
 Usage:
     python notebooks/tools/run_notebooks.py                      # every tutorial, QUICK=True
@@ -177,12 +178,19 @@ def run_notebook(path, parameters=None, out_dir=DEFAULT_OUT, html=True, timeout=
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
     )
     name = out_name or os.path.splitext(os.path.basename(path))[0]
+    # The kernel process's own stderr (TensorFlow's C++ start-up logs, which the notebook's outputs
+    # also get, and anything it says if it dies) goes to a log file next to the executed copy.
+    log_path = None
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        log_path = os.path.join(out_dir, f"{name}.kernel.log")
     start = time.monotonic()
     error = None
-    try:
-        client.execute(env=kernel_env())
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as raised:
-        error = raised
+    with open(log_path or os.devnull, "w") as kernel_log:
+        try:
+            client.execute(env=kernel_env(), stderr=kernel_log)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as raised:
+            error = raised
     seconds = time.monotonic() - start
     drop_tensorflow_logs(nb)
     nb.metadata["lstm_keras"] = {"parameters": dict(parameters or {}), "seconds": round(seconds, 1)}
@@ -192,9 +200,12 @@ def run_notebook(path, parameters=None, out_dir=DEFAULT_OUT, html=True, timeout=
         original = index
         if index is not None and injected is not None and index >= injected:
             original = None if index == injected else index - 1  # the index in the committed notebook
+        evalue = getattr(error, "evalue", str(error))
+        if isinstance(error, DeadKernelError) and log_path:
+            evalue += f" (the kernel's stderr: {log_path})"
         raise NotebookError(
             path, original, cell.source if cell is not None else "",
-            getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error)),
+            getattr(error, "ename", type(error).__name__), evalue,
             getattr(error, "traceback", ""), executed_path, injected=index is not None and index == injected,
         )
     return RunResult(path, nb, seconds, executed_path, html_path)
