@@ -8,6 +8,7 @@ from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCros
 from lstm_keras.models.masked_sequence_losses import Perplexity
 from lstm_keras.models.reset_states import ResetStates
 from lstm_keras.models.seq2seq_encoder import Seq2SeqEncoder
+from lstm_keras.models.story_reader import StoryReader
 from lstm_keras.models.text_classifier import TextClassifier
 from lstm_keras.models.text_standardizer import TextStandardizer
 from lstm_keras.models.token_embedding import TokenEmbedding
