@@ -46,6 +46,7 @@ DEFAULTS = {
     "units": 128,
     "layers": 1,
     "attention": "bahdanau",
+    "attentional_activation": "linear",
     "dropout": 0.2,
     "epochs": 20,
     "batch_size": 64,
@@ -83,6 +84,8 @@ def register(subparsers):
     model.add_argument("--gating", choices=tuple(VARIANTS), help="gating preset of every LSTM (default: vanilla)")
     model.add_argument("--attention", choices=ATTENTIONS, default=DEFAULTS["attention"])
     model.add_argument("--no-input-feeding", action="store_true", help="do not feed the attentional state back")
+    model.add_argument("--attentional-activation", choices=("linear", "tanh"), default=DEFAULTS["attentional_activation"],
+                       help="activation of the decoder's attentional state (Luong et al. use tanh)")
     model.add_argument("--embedding-dim", type=_int_at_least(1), default=DEFAULTS["embedding_dim"])
     model.add_argument("--units", type=_int_at_least(1), default=DEFAULTS["units"],
                        help="encoder units per direction (the decoder has twice as many)")
@@ -209,6 +212,7 @@ def train(args, out):
         gating=args.gating,
         attention=args.attention,
         input_feeding=not args.no_input_feeding,
+        attentional_activation=args.attentional_activation,
         dropout=args.dropout,
         max_length=args.max_length,
     )

@@ -46,6 +46,8 @@ class Translator(keras.Model):
         attention: `"bahdanau"`, `"luong-dot"`, `"luong-general"` or `"luong-concat"`.
         attention_units: the hidden size of the additive / concat scores (default: decoder units).
         input_feeding: whether the decoder's previous attentional state is fed to its LSTM.
+        attentional_activation: the activation of the decoder's attentional state (`"linear"`,
+            or Luong's `"tanh"`; see `AttentionDecoder`).
         dropout: the dropout rate of the encoder and decoder.
         pad_token_id, start_token_id, end_token_id: the reserved ids of the target vocabulary
             (those of `lstm_keras.text`: 0, 1, 2).
@@ -82,6 +84,7 @@ class Translator(keras.Model):
         attention="bahdanau",
         attention_units=None,
         input_feeding=True,
+        attentional_activation="linear",
         dropout=0.2,
         pad_token_id=0,
         start_token_id=1,
@@ -108,6 +111,7 @@ class Translator(keras.Model):
             attention=attention,
             attention_units=attention_units,
             input_feeding=input_feeding,
+            attentional_activation=attentional_activation,
             gating=gating,
             dropout=dropout,
             name="decoder",
@@ -131,6 +135,7 @@ class Translator(keras.Model):
         self.attention = attention
         self.attention_units = attention_units
         self.input_feeding = input_feeding
+        self.attentional_activation = self.decoder.attentional_activation
         self.dropout = dropout
         self.pad_token_id = pad_token_id
         self.start_token_id = start_token_id
@@ -260,6 +265,7 @@ class Translator(keras.Model):
             "attention": self.attention,
             "attention_units": self.attention_units,
             "input_feeding": self.input_feeding,
+            "attentional_activation": self.attentional_activation,
             "dropout": self.dropout,
             "pad_token_id": self.pad_token_id,
             "start_token_id": self.start_token_id,

@@ -51,20 +51,20 @@ def test_encoder_ignores_padding():
 
 
 @pytest.mark.parametrize(
-    "attention, input_feeding, gating",
+    "attention, input_feeding, gating, activation",
     [
-        ("bahdanau", True, None),
-        ("bahdanau", False, None),
-        ("luong-dot", True, "cifg"),
-        ("luong-general", False, {"peepholes": True, "forget_bias_init": "chrono", "chrono_max_length": 20}),
-        ("luong-concat", True, "fgr"),
+        ("bahdanau", True, None, "linear"),
+        ("bahdanau", False, None, "tanh"),
+        ("luong-dot", True, "cifg", "tanh"),
+        ("luong-general", False, {"peepholes": True, "forget_bias_init": "chrono", "chrono_max_length": 20}, "linear"),
+        ("luong-concat", True, "fgr", "linear"),
     ],
 )
-def test_teacher_forcing_equals_step_by_step(attention, input_feeding, gating):
+def test_teacher_forcing_equals_step_by_step(attention, input_feeding, gating, activation):
     # Two code paths: the whole target sequence at once (training) and one token at a time
     # (generation) must give the same logits and attention weights.
     decoder = AttentionDecoder(11, embedding_dim=6, units=10, attention=attention, input_feeding=input_feeding,
-                               gating=gating)
+                               gating=gating, attentional_activation=activation)
     rng = np.random.default_rng(0)
     encoder_outputs = rng.normal(size=(3, 5, 10)).astype("float32")
     states = [rng.normal(size=(3, 4)).astype("float32") for _ in range(4)]
@@ -134,7 +134,8 @@ def test_generation_greedy_equals_beam_of_one_and_respects_limits():
 
 
 def test_config_and_keras_round_trip(tmp_path):
-    model = small_translator(gating="cifg", attention="luong-general", input_feeding=False, num_layers=2)
+    model = small_translator(gating="cifg", attention="luong-general", input_feeding=False, num_layers=2,
+                             attentional_activation="tanh")
     model.compile(run_eagerly=True)  # one step: tracing the train function would take longer
     config = model.get_config()
     clone = Translator.from_config(config)
