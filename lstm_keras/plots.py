@@ -1,11 +1,12 @@
-"""Matplotlib figures shared by the tasks: training curves and attention/heatmap plots."""
+"""Matplotlib figures shared by the tasks: training curves and attention/heatmap plots.
 
-import matplotlib
+No backend is forced: notebooks keep their inline backend, and headless runs (the CLI, CI) get
+matplotlib's own fallback, Agg.
+"""
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from lstm_keras.io import atomic_path  # noqa: E402
+from lstm_keras.io import atomic_path
 
 
 def plot_history(history, path=None, metrics=None):
