@@ -27,9 +27,9 @@ class AttentionDecoder(keras.layers.Layer):
         p(y_t | y_<t, x) = softmax(W_s h~_t + b_s)
 
     Luong et al. take `g = tanh`; here `g` is `attentional_activation`, linear by default: on
-    Multi30k-sized data the bounded tanh state kept the decoder near a unigram model for several
-    epochs (a 4,000-pair subset, 6 epochs: perplexity 44 with tanh, 22 linear; the dates demo
-    learns either way).
+    Multi30k data the bounded tanh state kept the decoder near a unigram model for several
+    epochs (4,000 training pairs, 64 units, Adam 3e-3: training perplexity after 6 epochs 104
+    with tanh, 22 linear; the dates demo learns either way).
 
     The score is Bahdanau's additive MLP (`"bahdanau"`, Bahdanau et al. 2015) or one of Luong's
     `"luong-dot"` (needs `units` equal to the encoder output size), `"luong-general"`,
