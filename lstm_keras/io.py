@@ -1,9 +1,9 @@
 """Crash-safe file output and strict TSV reading shared by every task.
 
 Everything the project writes (models, SavedModels, vocabularies, metrics, plots) goes through
-`atomic_path` (one file) or `staged_directory` (a whole `--out` folder): the content is written
-under a temporary name beside the target and renamed into place only once it is complete, so a
-crash never leaves a truncated artifact where a good one was.
+`atomic_path`, for one file or one folder (a SavedModel, a whole staged `--out`): the content is
+written under a temporary name beside the target and renamed into place only once it is
+complete, so a crash never leaves a truncated artifact where a good one was.
 """
 
 import contextlib

@@ -11,7 +11,7 @@ half-written `--out` (and an older one stays as it was). `--out` then holds: `mo
 lengths, training arguments), `saved_model/` (signature `translate`: strings to strings,
 servable with TensorFlow and TensorFlow Text only), `training_curves.png`, `attention_*.png`,
 `test_translations.tsv`, `metrics.json`, and the callbacks' `checkpoints/`, `history.csv` and
-`logs/` (TensorBoard, when installed). Because the whole run is staged, the `BackupAndRestore`
+`logs/` (TensorBoard). Because the whole run is staged, the `BackupAndRestore`
 backup goes with a failed run: an interrupted run starts over. The final metrics are printed as
 one JSON line on stdout; progress bars and logs go to stderr.
 
@@ -22,7 +22,6 @@ one JSON line.
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -235,10 +234,6 @@ def train(args, out):
     )
     translator.compile(learning_rate=schedule, clipnorm=args.clipnorm or None, label_smoothing=args.label_smoothing)
     callbacks = standard_callbacks(out, monitor="val_loss", patience=args.patience, time_budget=args.time_budget)
-    if importlib.util.find_spec("tensorboard") is None:
-        # TensorFlow 2.21 no longer installs TensorBoard, without which its callback fails.
-        callbacks = [c for c in callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
-        _log("TensorBoard is not installed: no TensorBoard logs")
     started = time.monotonic()
     with warnings.catch_warnings():
         # The number of length-bucketed batches is unknown until the first epoch ends.
