@@ -29,6 +29,9 @@ import sys
 import time
 import warnings
 
+from lstm_keras.commands.arguments import int_at_least
+from lstm_keras.commands.arguments import log
+from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.training import print_metrics
 
@@ -74,9 +77,9 @@ def register(subparsers):
     data.add_argument("--test", help="test TSV (for a TSV --dataset; default: 10%% of it)")
     text = train.add_argument_group("text")
     text.add_argument("--tokenizer", choices=("word", "wordpiece"), default=DEFAULTS["tokenizer"])
-    text.add_argument("--vocab-size", type=_int_at_least(5), default=DEFAULTS["vocab_size"],
+    text.add_argument("--vocab-size", type=int_at_least(5), default=DEFAULTS["vocab_size"],
                       help="largest vocabulary per language, reserved tokens included")
-    text.add_argument("--max-length", type=_int_at_least(3), default=DEFAULTS["max_length"],
+    text.add_argument("--max-length", type=int_at_least(3), default=DEFAULTS["max_length"],
                       help="most token ids per sentence with [START]/[END]; longer sentences are truncated "
                            "(in training and translation) and translations are at most this long")
     model = train.add_argument_group("model")
@@ -85,19 +88,19 @@ def register(subparsers):
     model.add_argument("--no-input-feeding", action="store_true", help="do not feed the attentional state back")
     model.add_argument("--attentional-activation", choices=("linear", "tanh"), default=DEFAULTS["attentional_activation"],
                        help="activation of the decoder's attentional state (Luong et al. use tanh)")
-    model.add_argument("--embedding-dim", type=_int_at_least(1), default=DEFAULTS["embedding_dim"])
-    model.add_argument("--units", type=_int_at_least(1), default=DEFAULTS["units"],
+    model.add_argument("--embedding-dim", type=int_at_least(1), default=DEFAULTS["embedding_dim"])
+    model.add_argument("--units", type=int_at_least(1), default=DEFAULTS["units"],
                        help="encoder units per direction (the decoder has twice as many)")
-    model.add_argument("--layers", type=_int_at_least(1), default=DEFAULTS["layers"], help="encoder layers")
+    model.add_argument("--layers", type=int_at_least(1), default=DEFAULTS["layers"], help="encoder layers")
     model.add_argument("--dropout", type=float, default=DEFAULTS["dropout"])
     training = train.add_argument_group("training")
-    training.add_argument("--epochs", type=_int_at_least(1), default=DEFAULTS["epochs"])
-    training.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"])
+    training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"])
+    training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"])
     training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
                           help="peak learning rate (linear warm-up, then cosine decay to a tenth)")
     training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
     training.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
-    training.add_argument("--patience", type=_int_at_least(1), default=DEFAULTS["patience"])
+    training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
     training.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop training after this long")
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     _add_decoding_arguments(train, DEFAULTS["beam_size"])
@@ -119,7 +122,7 @@ def register(subparsers):
 
 def _add_decoding_arguments(parser, beam_size):
     saved = " (default: the model's)" if beam_size is None else ""
-    parser.add_argument("--beam-size", type=_int_at_least(1), default=beam_size,
+    parser.add_argument("--beam-size", type=int_at_least(1), default=beam_size,
                         help=f"beam size; 1 for greedy decoding{saved}")
     parser.add_argument("--length-penalty", type=float, default=None if beam_size is None else DEFAULTS["length_penalty"],
                         help=f"GNMT length penalty alpha of beam search{saved}")
@@ -137,15 +140,8 @@ def make_sampler(beam_size, length_penalty):
 # ----------------------------------------------------------------------------------------- train
 def run_train(args):
     """Runs `translate train`; prints the final metrics as one JSON line."""
-    from lstm_keras.io import atomic_path
-
     _check_train_arguments(args)
-    # Keras prints progress bars on stdout: send them to stderr, stdout is for the result.
-    with contextlib.redirect_stdout(sys.stderr):
-        with atomic_path(args.out) as staging:
-            metrics = train(args, staging)
-    print_metrics(metrics)
-    return 0
+    return run_staged_training(train, args)
 
 
 def _check_train_arguments(args):
@@ -397,18 +393,5 @@ def run_eval(args):
     return 0
 
 
-def _int_at_least(minimum):
-    def parse(value):
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, received {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, received {value!r}")
-        return number
-
-    return parse
-
-
 def _log(message):
-    print(f"lstm-keras translate: {message}", file=sys.stderr, flush=True)
+    log("translate", message)
