@@ -3,9 +3,10 @@
 `train` loads a corpus (`ptb`, `wikitext-2`, or a text file or folder), learns the vocabulary
 from its training split, trains a `LanguageModel` with truncated BPTT over the continuous token
 stream (stateful batches of `--batch-size` parallel streams and `--bptt` steps, states reset
-every epoch; locked dropout; Adam with gradient clipping; the learning rate halved after every
-epoch without a better validation perplexity; early stopping and checkpointing), then computes
-the validation and test perplexity over every token of each split, exactly once. The run is
+every epoch; locked dropout; SGD with a large learning rate and gradient clipping by global
+norm; the learning rate divided by 4 after every epoch without a better validation perplexity;
+early stopping and checkpointing), then computes the validation and test perplexity over every
+token of each split, exactly once. The run is
 staged in a temporary folder beside `--out` and renamed into place only when complete, so a
 failing run leaves no half-written `--out` (and an older one stays as it was). `--out` then
 holds: `model.keras`, `vocabulary.txt`, `language_model.json` (tokenizer, sampler, training
@@ -45,8 +46,8 @@ DEFAULTS = {
     "bptt": 35,
     "batch_size": 20,
     "epochs": 10,
-    "learning_rate": 2e-3,
-    "clipnorm": 1.0,
+    "learning_rate": 20.0,
+    "clipnorm": 0.25,
     "patience": 3,
     "seed": 0,
 }

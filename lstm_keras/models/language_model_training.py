@@ -30,10 +30,10 @@ DEFAULTS = {
     "batch_size": 20,
     "bptt": 35,
     "epochs": 10,
-    "learning_rate": 2e-3,
-    "clipnorm": 1.0,
+    "learning_rate": 20.0,
+    "clipnorm": 0.25,
     "patience": 3,
-    "anneal_factor": 0.5,
+    "anneal_factor": 0.25,
 }
 
 
@@ -218,7 +218,8 @@ def pretrain_classifier_from_lm(
         texts: the training texts (the classifier's own, without labels).
         epochs: the language model's epochs (>= 1).
         valid_texts: texts for the language model's validation perplexity, or None.
-        batch_size, bptt, learning_rate, clipnorm, time_budget: as in `fit_language_model`.
+        batch_size, bptt, learning_rate, clipnorm, time_budget: as in `fit_language_model`
+            (`batch_size` shrinks to `len(stream) // bptt` for a short text).
         verbose: Keras' `fit` verbosity.
 
     Returns:
@@ -227,7 +228,7 @@ def pretrain_classifier_from_lm(
 
     Raises:
         ValueError: the classifier is bidirectional or not adapted, `epochs` < 1, or the texts
-            are shorter than one BPTT window.
+            have fewer than `bptt` tokens.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"Invalid value for argument `epochs` of pretrain_classifier_from_lm: expected an int >= 1. "
@@ -238,6 +239,8 @@ def pretrain_classifier_from_lm(
     if len(classifier.vocabulary) <= 2:
         raise ValueError("pretrain_classifier_from_lm: the classifier has no vocabulary; call classifier.adapt(texts) first")
     stream = classifier_token_stream(classifier, texts)
+    # Few texts: fewer parallel streams, so that every stream has at least one window.
+    batch_size = max(1, min(batch_size, len(stream) // bptt))
     check_training_stream(stream, batch_size, bptt)
     valid_stream = classifier_token_stream(classifier, valid_texts) if valid_texts else None
     gating = {"variant": classifier.gating, **classifier.lstm_options}
@@ -312,24 +315,25 @@ def copy_language_model_weights(language_model, model):
 
 
 class _BatchCounter(keras.callbacks.Callback):
-    """Counts training batches and the seconds spent in them (for the tokens-per-second figure).
+    """Counts training batches and the seconds they take (for the tokens-per-second figure).
 
-    The very first batch (which traces and compiles the training step) is not counted.
+    The time of a batch is the interval between two batch ends of the same epoch, so the first
+    batch of every epoch (the very first one traces and compiles the training step) and the
+    validation are not counted.
     """
 
     def __init__(self):
         super().__init__()
         self.batches = 0
         self.seconds = 0.0
-        self._started = None
-        self._first = True
+        self._last = None
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._started = time.monotonic()
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last = None
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._first:
-            self._first = False
-            return
-        self.batches += 1
-        self.seconds += time.monotonic() - self._started
+        now = time.monotonic()
+        if self._last is not None:
+            self.batches += 1
+            self.seconds += now - self._last
+        self._last = now
