@@ -81,6 +81,9 @@ def register(subparsers):
     training.add_argument("--seed", type=int, default=0, help="seed of the weights, splits and shuffling")
     training.add_argument("--tune", type=_int_at_least(1), metavar="TRIALS",
                           help="search gating, units, layers, dropout and learning rate first (KerasTuner)")
+    training.add_argument("--pretrain-lm", type=_int_at_least(1), metavar="EPOCHS",
+                          help="train a language model on the training texts first and start the final model from "
+                               "its embedding and LSTM weights (unidirectional models)")
     train.add_argument("--out", required=True, help="the output folder")
     train.set_defaults(handler=run_train)
 
@@ -181,6 +184,14 @@ def train(args):
         _log(f"pretrained embeddings: {coverage['found']} of {coverage['vocabulary']} tokens found, "
              f"out-of-vocabulary rate {coverage['oov_rate']:.2%}")
         metrics["embeddings_oov_rate"] = coverage["oov_rate"]
+    if args.pretrain_lm:
+        from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
+
+        metrics["pretraining"] = pretrain_classifier_from_lm(
+            classifier, fit_texts, args.pretrain_lm, valid_texts=valid_texts, time_budget=args.time_budget
+        )
+        _log(f"language-model pretraining: {metrics['pretraining']['lm_epochs']} epochs, "
+             f"training perplexity {metrics['pretraining']['lm_train_perplexity']:.2f}")
     history, seconds_per_epoch = fit_classifier(
         classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], args.out, seed=args.seed,
         **fit_kwargs,

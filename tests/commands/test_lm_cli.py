@@ -112,3 +112,20 @@ def test_train_errors_name_the_argument_and_leave_no_output(trained, tmp_path):
     code, _, stderr = run_cli(["lm", "generate", "--model", str(tmp_path / "missing")])
     assert code == 2 and "model folder not found" in stderr
     assert lm_command.MAX_GENERATED_TOKENS == MAX_GENERATED_TOKENS
+
+
+def test_classify_train_with_language_model_pretraining(tmp_path):
+    from lstm_keras.datasets.reviews import generate_reviews
+
+    data = tmp_path / "reviews.tsv"
+    data.write_text("".join(f"{label}\t{text}\n" for label, text in generate_reviews(240, seed=1)), encoding="utf-8")
+    tiny = ["--epochs", "1", "--units", "4", "--embedding-dim", "8", "--vocab-size", "60", "--batch-size", "16"]
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", str(data), "--pretrain-lm", "1",
+                                    "--out", str(tmp_path / "run"), *tiny])
+    assert code == 0, stderr[-3000:]
+    metrics = json.loads(stdout.strip().splitlines()[-1])
+    assert metrics["pretraining"]["copied_layers"] == ["token_embedding", "lstm_1"]
+    assert 0 <= metrics["accuracy"] <= 1 and "language-model pretraining" in stderr
+    code, _, stderr = run_cli(["classify", "train", "--dataset", str(data), "--pretrain-lm", "1", "--bidirectional",
+                               "--out", str(tmp_path / "bidirectional"), *tiny])
+    assert code == 2 and "bidirectional" in stderr
