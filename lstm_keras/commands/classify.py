@@ -20,6 +20,9 @@ import json
 import os
 import sys
 
+from lstm_keras.commands.arguments import fraction
+from lstm_keras.commands.arguments import int_at_least
+from lstm_keras.commands.arguments import log
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.training import print_metrics
 
@@ -48,22 +51,22 @@ def register(subparsers):
     data.add_argument("--data-dir", help="a folder with local copies of imdb / mr (nothing is downloaded)")
     data.add_argument("--test", help="a test TSV or folder, or a fraction to hold out, for data sets without a "
                                      f"test split (default for those: hold out {HOLD_OUT:g}, or --folds)")
-    data.add_argument("--valid-split", type=_fraction, default=DEFAULTS["valid_split"],
+    data.add_argument("--valid-split", type=fraction, default=DEFAULTS["valid_split"],
                       help="share of the training data used for validation (early stopping)")
-    data.add_argument("--folds", type=_int_at_least(2), help="k-fold cross-validation on the training data")
+    data.add_argument("--folds", type=int_at_least(2), help="k-fold cross-validation on the training data")
     model = train.add_argument_group("model (defaults: TextClassifier's)")
     model.add_argument("--gating", choices=tuple(VARIANTS), default=model_defaults["gating"], help="gating preset")
     model.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
-    model.add_argument("--units", type=_int_at_least(1), default=model_defaults["units"], help="units per LSTM layer (per direction)")
-    model.add_argument("--layers", type=_int_at_least(1), default=model_defaults["num_layers"], help="stacked LSTM layers")
+    model.add_argument("--units", type=int_at_least(1), default=model_defaults["units"], help="units per LSTM layer (per direction)")
+    model.add_argument("--layers", type=int_at_least(1), default=model_defaults["num_layers"], help="stacked LSTM layers")
     model.add_argument("--pooling", choices=POOLINGS, default=model_defaults["pooling"], help="LSTM outputs to one vector")
     model.add_argument("--dropout", type=float, default=model_defaults["dropout"], help="on embeddings and pooled vector")
-    model.add_argument("--embedding-dim", type=_int_at_least(1), default=model_defaults["embedding_dim"], help="embedding size")
+    model.add_argument("--embedding-dim", type=int_at_least(1), default=model_defaults["embedding_dim"], help="embedding size")
     model.add_argument("--embeddings", help="pretrained vectors (GloVe / word2vec text format) to start from")
     model.add_argument("--freeze-embeddings", action="store_true", help="keep the embeddings fixed")
-    model.add_argument("--vocab-size", type=_int_at_least(3), default=model_defaults["vocabulary_size"],
+    model.add_argument("--vocab-size", type=int_at_least(3), default=model_defaults["vocabulary_size"],
                        help="vocabulary size, padding and [UNK] included")
-    model.add_argument("--max-length", type=_int_at_least(1), default=model_defaults["max_length"],
+    model.add_argument("--max-length", type=int_at_least(1), default=model_defaults["max_length"],
                        help="tokens read per text; longer texts are truncated (see --truncation)")
     model.add_argument("--truncation", choices=("post", "pre"), default=model_defaults["truncation"],
                        help="post: keep the first --max-length tokens; pre: keep the last ones")
@@ -71,17 +74,17 @@ def register(subparsers):
     model.add_argument("--keep-punctuation", action="store_true", help="do not strip punctuation")
     model.add_argument("--stop-words", help="a file of stop words to remove, one a line")
     training = train.add_argument_group("training")
-    training.add_argument("--epochs", type=_int_at_least(1), default=DEFAULTS["epochs"], help="most epochs (early stopping)")
-    training.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"], help="texts per step")
+    training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"], help="most epochs (early stopping)")
+    training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"], help="texts per step")
     training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"], help="Adam's learning rate")
     training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
-    training.add_argument("--patience", type=_int_at_least(1), default=DEFAULTS["patience"],
+    training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"],
                           help="epochs without a better validation loss before stopping")
     training.add_argument("--time-budget", type=float, help="minutes per training run (each fold, each trial)")
     training.add_argument("--seed", type=int, default=0, help="seed of the weights, splits and shuffling")
-    training.add_argument("--tune", type=_int_at_least(1), metavar="TRIALS",
+    training.add_argument("--tune", type=int_at_least(1), metavar="TRIALS",
                           help="search gating, units, layers, dropout and learning rate first (KerasTuner)")
-    training.add_argument("--pretrain-lm", type=_int_at_least(1), metavar="EPOCHS",
+    training.add_argument("--pretrain-lm", type=int_at_least(1), metavar="EPOCHS",
                           help="train a language model on the training texts first and start the final model from "
                                "its embedding and LSTM weights (unidirectional models)")
     train.add_argument("--out", required=True, help="the output folder")
@@ -265,25 +268,5 @@ def _test_argument(value):
         return value
 
 
-def _fraction(value):
-    number = float(value)
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), received {value!r}")
-    return number
-
-
-def _int_at_least(minimum):
-    def parse(value):
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, received {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, received {value!r}")
-        return number
-
-    return parse
-
-
 def _log(message):
-    print(f"lstm-keras classify: {message}", file=sys.stderr, flush=True)
+    log("classify", message)

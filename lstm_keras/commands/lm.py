@@ -29,8 +29,10 @@ import os
 import sys
 import time
 
+from lstm_keras.commands.arguments import int_at_least
+from lstm_keras.commands.arguments import log
+from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
-from lstm_keras.training import print_metrics
 
 MAX_GENERATED_TOKENS = 1024  # lstm_keras.models.language_model.MAX_GENERATED_TOKENS (imported lazily)
 SCORE_BATCH_SIZE = 64
@@ -65,13 +67,13 @@ def register(subparsers):
     data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
     data.add_argument("--tokenizer", choices=("word", "wordpiece"), default=DEFAULTS["tokenizer"],
                       help="for a text --dataset (the benchmarks have their own word vocabularies)")
-    data.add_argument("--vocab-size", type=_int_at_least(5), default=DEFAULTS["vocab_size"],
+    data.add_argument("--vocab-size", type=int_at_least(5), default=DEFAULTS["vocab_size"],
                       help="largest vocabulary of a text --dataset, reserved tokens included")
     model = train.add_argument_group("model")
     model.add_argument("--gating", choices=tuple(VARIANTS), help="gating preset of every LSTM (default: vanilla)")
-    model.add_argument("--layers", type=_int_at_least(1), default=DEFAULTS["layers"])
-    model.add_argument("--units", type=_int_at_least(1), default=DEFAULTS["units"], help="units of every LSTM layer")
-    model.add_argument("--embedding-dim", type=_int_at_least(1), help="embedding size (default: --units)")
+    model.add_argument("--layers", type=int_at_least(1), default=DEFAULTS["layers"])
+    model.add_argument("--units", type=int_at_least(1), default=DEFAULTS["units"], help="units of every LSTM layer")
+    model.add_argument("--embedding-dim", type=int_at_least(1), help="embedding size (default: --units)")
     model.add_argument("--tie-weights", action="store_true", help="share the embedding and softmax matrices")
     model.add_argument("--project-output", action="store_true",
                        help="a linear projection to --embedding-dim after the last LSTM (to tie weights when the "
@@ -79,14 +81,14 @@ def register(subparsers):
     model.add_argument("--dropout", type=float, default=DEFAULTS["dropout"],
                        help="locked dropout on the embeddings, between layers and on the outputs")
     training = train.add_argument_group("training")
-    training.add_argument("--bptt", type=_int_at_least(1), default=DEFAULTS["bptt"], help="time steps per batch")
-    training.add_argument("--batch-size", type=_int_at_least(1), default=DEFAULTS["batch_size"],
+    training.add_argument("--bptt", type=int_at_least(1), default=DEFAULTS["bptt"], help="time steps per batch")
+    training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"],
                           help="parallel streams")
-    training.add_argument("--epochs", type=_int_at_least(1), default=DEFAULTS["epochs"])
+    training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"])
     training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
     training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"],
                           help="gradient clipping by global norm; 0 for none")
-    training.add_argument("--patience", type=_int_at_least(1), default=DEFAULTS["patience"])
+    training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
     training.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop training after this long")
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     train.add_argument("--out", required=True, help="the output folder")
@@ -102,7 +104,7 @@ def register(subparsers):
     generate.add_argument("--top-k", type=int, help="sample among the K most probable tokens")
     generate.add_argument("--top-p", type=float, help="nucleus sampling: the fewest tokens with probability >= P")
     generate.add_argument("--greedy", action="store_true", help="the most probable token at every step")
-    generate.add_argument("--samples", type=_int_at_least(1), default=1, help="continuations to generate")
+    generate.add_argument("--samples", type=int_at_least(1), default=1, help="continuations to generate")
     generate.add_argument("--seed", type=int, help="seed of the random draws (repeatable output)")
     generate.set_defaults(handler=run_generate)
 
@@ -114,15 +116,8 @@ def register(subparsers):
 # ----------------------------------------------------------------------------------------- train
 def run_train(args):
     """Runs `lm train`; prints the final metrics as one JSON line."""
-    from lstm_keras.io import atomic_path
-
     _check_train_arguments(args)
-    # Keras prints progress bars on stdout: send them to stderr, stdout is for the result.
-    with contextlib.redirect_stdout(sys.stderr):
-        with atomic_path(args.out) as staging:
-            metrics = train(args, staging)
-    print_metrics(metrics)
-    return 0
+    return run_staged_training(train, args)
 
 
 def _check_train_arguments(args):
@@ -287,18 +282,5 @@ def run_score(args):
     return 0
 
 
-def _int_at_least(minimum):
-    def parse(value):
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, received {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, received {value!r}")
-        return number
-
-    return parse
-
-
 def _log(message):
-    print(f"lstm-keras lm: {message}", file=sys.stderr, flush=True)
+    log("lm", message)
