@@ -353,9 +353,10 @@ def _load(args):
 
     sampler = None
     if args.beam_size is not None or args.length_penalty is not None:
-        from lstm_keras.models.translation_export import check_model_directory
+        from lstm_keras.export import check_model_directory
+        from lstm_keras.models.translation_export import MODEL_FILES
 
-        check_model_directory(args.model)
+        check_model_directory(args.model, MODEL_FILES, "translate train")
         with open(os.path.join(args.model, "translation.json"), encoding="utf-8") as f:
             saved = json.load(f)["sampler"]["config"]
         beam_size = args.beam_size if args.beam_size is not None else saved.get("num_beams", 1)

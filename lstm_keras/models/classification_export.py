@@ -18,10 +18,9 @@ truncated as the classifier documents), and returns:
 | `probability` | `float32 [batch]` | its probability |
 """
 
-import keras
 import tensorflow as tf
 
-from lstm_keras.io import atomic_path
+from lstm_keras.export import write_saved_model
 
 SIGNATURE_NAME = "serving_default"
 
@@ -51,9 +50,5 @@ def export_saved_model(classifier, path):
             "probability": tf.reduce_max(probabilities, axis=-1),  # (batch,)
         }
 
-    archive = keras.export.ExportArchive()
-    archive.track(classifier)
-    archive.add_endpoint("serve", serve, input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    with atomic_path(path) as tmp:
-        archive.write_out(tmp, verbose=False)
+    write_saved_model(path, [classifier], {"serve": (serve, [tf.TensorSpec([None], tf.string, name="texts")])})
     return path

@@ -23,6 +23,8 @@ import keras
 import tensorflow as tf
 
 from lstm_keras import decoding
+from lstm_keras.export import check_model_directory
+from lstm_keras.export import write_saved_model
 from lstm_keras.io import atomic_path
 from lstm_keras.io import write_text
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
@@ -187,13 +189,7 @@ def export_saved_model(module, path):
     (float32 scalar) -> `{"texts": tf.string (batch,)}`. `score`: `sentences` (`tf.string
     (batch,)`) -> `{"log_probabilities": float32 (batch,), "num_tokens": int32 (batch,)}`.
     """
-    archive = keras.export.ExportArchive()
-    archive.track(module.model)
-    archive.track(module.tokenizer)
-    archive.add_endpoint("generate", module.generate)
-    archive.add_endpoint("score", module.score)
-    with atomic_path(path) as tmp:
-        archive.write_out(tmp, verbose=False)
+    write_saved_model(path, [module.model, module.tokenizer], {"generate": module.generate, "score": module.score})
 
 
 def save_language_model(directory, module, extra_settings=None):
@@ -206,19 +202,6 @@ def save_language_model(directory, module, extra_settings=None):
     write_text(os.path.join(directory, SETTINGS_FILE), json.dumps(settings, indent=1))
 
 
-def check_model_directory(directory):
-    """Raises FileNotFoundError naming the first file of a model folder that is missing."""
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"model folder not found: {directory}")
-    for name in MODEL_FILES:
-        path = os.path.join(directory, name)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"model folder {directory!r} is incomplete: {path} not found "
-                "(expected the --out folder of `lstm-keras lm train`)"
-            )
-
-
 def load_language_model(directory, sampler=None):
     """Loads a model folder written by `save_language_model` as a `LanguageModelModule`.
 
@@ -229,7 +212,7 @@ def load_language_model(directory, sampler=None):
     Raises:
         FileNotFoundError: the folder or one of its files is missing (the message names it).
     """
-    check_model_directory(directory)
+    check_model_directory(directory, MODEL_FILES, "lm train")
     with open(os.path.join(directory, SETTINGS_FILE), encoding="utf-8") as f:
         settings = json.load(f)
     model = keras.models.load_model(os.path.join(directory, MODEL_FILE), compile=False)

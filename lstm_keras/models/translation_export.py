@@ -20,6 +20,8 @@ import keras
 import tensorflow as tf
 
 from lstm_keras import decoding
+from lstm_keras.export import check_model_directory
+from lstm_keras.export import write_saved_model
 from lstm_keras.io import atomic_path
 from lstm_keras.io import write_text
 from lstm_keras.models.translator import Translator
@@ -160,13 +162,9 @@ def export_saved_model(module, path):
     The signature maps `texts` (`tf.string` `(batch,)`) to `{"translations": tf.string (batch,)}`;
     the loaded object also has `translate(texts)` as a function.
     """
-    archive = keras.export.ExportArchive()
-    archive.track(module.translator)
-    archive.track(module.source_tokenizer)
-    archive.track(module.target_tokenizer)
-    archive.add_endpoint(SIGNATURE, module.translate)
-    with atomic_path(path) as tmp:
-        archive.write_out(tmp, verbose=False)
+    write_saved_model(
+        path, [module.translator, module.source_tokenizer, module.target_tokenizer], {SIGNATURE: module.translate}
+    )
 
 
 def save_translation_model(directory, module, extra_settings=None):
@@ -180,19 +178,6 @@ def save_translation_model(directory, module, extra_settings=None):
     write_text(os.path.join(directory, SETTINGS_FILE), json.dumps(settings, indent=1))
 
 
-def check_model_directory(directory):
-    """Raises FileNotFoundError naming the first file of a model folder that is missing."""
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"model folder not found: {directory}")
-    for name in MODEL_FILES:
-        path = os.path.join(directory, name)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"model folder {directory!r} is incomplete: {path} not found "
-                "(expected the --out folder of `lstm-keras translate train`)"
-            )
-
-
 def load_translation_model(directory, sampler=None):
     """Loads a model folder written by `save_translation_model` as a `TranslationModule`.
 
@@ -203,7 +188,7 @@ def load_translation_model(directory, sampler=None):
     Raises:
         FileNotFoundError: the folder or one of its files is missing (the message names it).
     """
-    check_model_directory(directory)
+    check_model_directory(directory, MODEL_FILES, "translate train")
     with open(os.path.join(directory, SETTINGS_FILE), encoding="utf-8") as f:
         settings = json.load(f)
     translator = keras.models.load_model(os.path.join(directory, MODEL_FILE), compile=False)
