@@ -1,0 +1,156 @@
+"""Language-model benchmark: PTB test perplexity, training and generation speed, pretraining gain.
+
+Usage:
+    # The full benchmark: a small tied 2-layer LSTM on PTB for an hour of training (target: test
+    # perplexity <= 100 on 2 CPU cores; Zaremba et al. 2014: small 114.5, medium 82.7).
+    KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py \\
+        --data-dir /work/shared/datasets/ptb --time-budget 60 --epochs 40 --out runs/bench_ptb
+
+    # A short measurement (one partial epoch): speeds, and the perplexity reached so far.
+    KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py \\
+        --data-dir /work/shared/datasets/ptb --time-budget 3 --epochs 1 --out runs/bench_ptb_short
+
+    # The pretraining gain only (classification of the generated data/reviews.tsv).
+    KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py --skip-ptb
+
+PTB training goes through `lstm-keras lm train` (so the numbers are exactly what the command
+reports: validation and test perplexity over every token of each split, once). From its
+metrics come the training speed (target tokens per second, the first, compiling batch excluded),
+the time of an epoch (measured, or for a partial epoch projected from that speed as
+`train tokens / tokens per second`, validation excluded) and the generation speed (random
+sampling, 16 sequences of 50 tokens, compiled, tracing excluded). The pretraining gain trains the
+same `TextClassifier` twice on the same split of the generated reviews (the fixed test split of
+`load_classification_data("reviews")`, the same validation share and seed): once from scratch,
+once after `pretrain_classifier_from_lm` (a language model on the classifier's own training
+texts, its embedding and LSTM weights copied into the classifier), and reports both test
+accuracies. The result is one JSON line on stdout; a Markdown summary goes to stderr.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data-dir", help="local copies of the PTB files (default: download)")
+    parser.add_argument("--out", default="runs/bench_ptb", help="the `lm train` output folder")
+    parser.add_argument("--skip-ptb", action="store_true", help="only the pretraining gain")
+    parser.add_argument("--time-budget", type=float, default=60.0, help="PTB training minutes")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--units", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--gating", help="a gating preset (default: vanilla)")
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--bptt", type=int, default=35)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=20.0, help="SGD learning rate")
+    parser.add_argument("--pretrain-epochs", type=int, default=3, help="LM epochs before fine-tuning; 0: skip")
+    parser.add_argument("--classifier-epochs", type=int, default=3)
+    parser.add_argument("--classifier-units", type=int, default=32)
+    parser.add_argument("--train-texts", type=int, default=16000, help="reviews used for training (first N)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def train_ptb(args):
+    """Trains with `lstm-keras lm train --dataset ptb --tie-weights`; returns its metrics."""
+    from lstm_keras import cli
+
+    argv = ["lm", "train", "--dataset", "ptb", "--tie-weights", "--units", str(args.units),
+            "--layers", str(args.layers), "--dropout", str(args.dropout), "--bptt", str(args.bptt),
+            "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
+            "--learning-rate", str(args.learning_rate), "--seed", str(args.seed), "--out", args.out]
+    if args.data_dir:
+        argv += ["--data-dir", args.data_dir]
+    if args.time_budget:
+        argv += ["--time-budget", str(args.time_budget)]
+    if args.gating:
+        argv += ["--gating", args.gating]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = cli.main(argv)
+    if status:
+        raise SystemExit(status)
+    metrics = json.loads(stdout.getvalue().strip().splitlines()[-1])
+    metrics["projected_seconds_per_epoch"] = round(metrics["tokens"][0] / metrics["train_tokens_per_second"], 1)
+    return metrics
+
+
+def pretraining_gain(args):
+    """Test accuracy on the generated reviews with and without LM pretraining (same split, same seed)."""
+    import numpy as np
+
+    from lstm_keras.datasets.classification import load_classification_data
+    from lstm_keras.models.classification_training import evaluate_classifier
+    from lstm_keras.models.classification_training import fit_classifier
+    from lstm_keras.models.classification_training import split_validation
+    from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
+    from lstm_keras.models.text_classifier import TextClassifier
+    from lstm_keras.training import set_seed
+
+    data = load_classification_data("reviews", seed=args.seed)
+    texts = list(data.train_texts)[: args.train_texts]
+    labels = np.asarray(data.train_labels)[: args.train_texts]
+    fit_index, valid_index = split_validation(labels, 0.1, seed=args.seed)
+    fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]
+    results = {"train_texts": len(fit_texts), "test_texts": len(data.test_texts),
+               "classifier_epochs": args.classifier_epochs, "lm_epochs": args.pretrain_epochs}
+    for pretrain in (False, True):
+        set_seed(args.seed)
+        classifier = TextClassifier(data.label_names, vocabulary_size=2000, embedding_dim=args.classifier_units,
+                                    units=args.classifier_units, max_length=64)
+        classifier.adapt(fit_texts)
+        started = time.monotonic()
+        if pretrain:
+            results["lm"] = pretrain_classifier_from_lm(classifier, fit_texts, args.pretrain_epochs,
+                                                       valid_texts=valid_texts)
+        folder = os.path.join(args.out + "_reviews", "pretrained" if pretrain else "scratch")
+        with contextlib.redirect_stdout(sys.stderr):
+            fit_classifier(classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], folder,
+                           epochs=args.classifier_epochs, patience=args.classifier_epochs, seed=args.seed, verbose=2)
+        report = evaluate_classifier(classifier, data.test_texts, data.test_labels)
+        key = "pretrained" if pretrain else "scratch"
+        results[f"{key}_accuracy"] = round(float(report["accuracy"]), 4)
+        results[f"{key}_seconds"] = round(time.monotonic() - started, 1)
+    results["gain"] = round(results["pretrained_accuracy"] - results["scratch_accuracy"], 4)
+    return results
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras
+    import tensorflow as tf
+
+    results = {"device": "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)",
+               "keras": keras.__version__, "tensorflow": tf.__version__}
+    lines = []
+    if not args.skip_ptb:
+        ptb = train_ptb(args)
+        results["ptb"] = ptb
+        lines.append(
+            f"PTB ({args.layers}x{args.units} tied, dropout {args.dropout}, bptt {args.bptt}, batch {args.batch_size}): "
+            f"valid perplexity {ptb['valid_perplexity']:.1f}, test {ptb['test_perplexity']:.1f} after "
+            f"{ptb['train_seconds']} s of training ({ptb['epochs_trained']} epoch(s)); "
+            f"{ptb['train_tokens_per_second']:.0f} training tokens/s (an epoch: {ptb['projected_seconds_per_epoch']:.0f} s "
+            f"projected); generation {ptb['generation_tokens_per_second']:.0f} tokens/s"
+        )
+    if args.pretrain_epochs:
+        gain = pretraining_gain(args)
+        results["pretraining"] = gain
+        lines.append(
+            f"reviews, {gain['train_texts']} training texts, {gain['classifier_epochs']} classifier epochs: "
+            f"accuracy {gain['scratch_accuracy']:.4f} from scratch, {gain['pretrained_accuracy']:.4f} after "
+            f"{gain['lm_epochs']} LM epoch(s) (gain {gain['gain']:+.4f})"
+        )
+    print("\n".join(lines), file=sys.stderr)
+    print(json.dumps(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
