@@ -1,16 +1,14 @@
 """`lstm-keras classify train | predict` end to end, in process, on tiny TSV files."""
 
-import io
 import json
 import os
 import re
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-from lstm_keras import cli
+from cli_runner import run_cli
 
 TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "8"]
 
@@ -48,22 +46,6 @@ def data(tmp_path_factory):
         "test": write_tsv(folder / "test.tsv", toy_rows(10, 1)),
         "folder": folder,
     }
-
-
-def run_cli(argv, stdin=None):
-    """Runs the CLI in process; returns (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr, sys.stdin
-    sys.stdout, sys.stderr = out, err
-    if stdin is not None:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:  # argparse errors
-        code = exit_.code
-    finally:
-        sys.stdout, sys.stderr, sys.stdin = old
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -1,34 +1,16 @@
 """`lstm-keras lm train | generate | score` end to end, in process, on a tiny generated text."""
 
-import io
 import json
 import os
-import sys
 
 import pytest
 
-from lstm_keras import cli
 from lstm_keras.commands import lm as lm_command
 from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+from cli_runner import run_cli
 
 TINY = ["--units", "8", "--layers", "1", "--epochs", "1", "--bptt", "6", "--batch-size", "4", "--seed", "1"]
-
-
-def run_cli(argv, stdin=None):
-    """Runs the CLI in process; returns (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdout, sys.stderr, sys.stdin
-    sys.stdout, sys.stderr = out, err
-    if stdin is not None:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:  # argparse errors
-        code = exit_.code
-    finally:
-        sys.stdout, sys.stderr, sys.stdin = old
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
