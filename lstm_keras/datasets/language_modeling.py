@@ -3,7 +3,7 @@
 A corpus is three lists of lines (`LanguageModelingData`: train, valid, test). `make_tokenizer`
 learns a word-level (or WordPiece) `lstm_keras.text.Tokenizer` from the training lines,
 `text_to_stream` turns lines into one continuous stream of token ids with `[END]` after every
-line (the `<eos>` of Mikolov's and Zaremba's setups), and `language_modeling_dataset` cuts a
+line (the `<eos>` of Mikolov's and Zaremba's setups), and `language_modeling_arrays` cuts a
 stream into the batches of truncated back-propagation through time (TBPTT):
 
     stream  w_1 w_2 ... w_N                                   (N ids, [END] after every line)
@@ -336,16 +336,25 @@ def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_toke
     return np.ascontiguousarray(inputs), np.ascontiguousarray(targets)
 
 
-def language_modeling_dataset(stream, batch_size, bptt, start_token_id, pad_token_id=0):
-    """`language_modeling_windows` as an ordered `tf.data.Dataset` of `(inputs, targets)` batches.
+def language_modeling_arrays(stream, batch_size, bptt, start_token_id, pad_token_id=0):
+    """`language_modeling_windows` flattened for `Model.fit(x, y, batch_size=batch_size, shuffle=False)`.
 
-    Each element is a pair of int32 tensors `(batch_size, bptt)`; the order must be kept (no
-    shuffling): row `r` of one batch continues row `r` of the previous one.
+    Keras reads NumPy arrays the same way on every backend (TensorFlow, JAX, PyTorch), so the
+    language model trains and evaluates on any of them.
+
+    Returns:
+        `(inputs, targets)`, int32 arrays of shape `(num_windows * batch_size, bptt)`: rows
+        `[j * batch_size, (j + 1) * batch_size)` are window `j`, so consecutive batches of
+        `batch_size` rows continue each other (keep their order: no shuffling).
+
+    Example:
+    >>> inputs, targets = language_modeling_arrays(np.arange(3, 10), batch_size=2, bptt=3, start_token_id=2)
+    >>> inputs.tolist()  # window 0 (rows 0-1), then window 1 (rows 2-3)
+    [[2, 3, 4], [6, 7, 8], [5, 0, 0], [0, 0, 0]]
     """
-    import tensorflow as tf
-
     inputs, targets = language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id)
-    return tf.data.Dataset.from_tensor_slices((inputs, targets)).prefetch(tf.data.AUTOTUNE)
+    # (windows, batch, bptt) -> (windows * batch, bptt)
+    return inputs.reshape(-1, bptt), targets.reshape(-1, bptt)
 
 
 def count_tokens(lines, with_end=True):

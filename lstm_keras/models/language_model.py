@@ -45,7 +45,7 @@ class LanguageModel(keras.Model):
 
     Truncated back-propagation through time: with `batch_size` set, every `GatedLSTM` is
     stateful and the model reads `batch_size` parallel token streams, `bptt` steps per batch
-    (`lstm_keras.datasets.language_modeling.language_modeling_dataset`): the final states of a
+    (`lstm_keras.datasets.language_modeling.language_modeling_arrays`): the final states of a
     batch are the initial states of the next, so the model sees the whole stream while
     gradients flow through `bptt` steps only; `ResetStates` (a callback) zeroes them at every
     epoch and evaluation. Its input then has a fixed batch size. Without `batch_size` the model
@@ -209,7 +209,8 @@ class LanguageModel(keras.Model):
             metrics: `"auto"` for `[Perplexity()]`.
             learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
             clipnorm: the global gradient norm of the default optimizer (None: no clipping).
-            **kwargs: other `keras.Model.compile` arguments (`jit_compile` defaults to False).
+            **kwargs: other `keras.Model.compile` arguments (`jit_compile` defaults to False on
+                TensorFlow, Keras' own default elsewhere: JAX always compiles).
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.SGD(learning_rate=learning_rate, global_clipnorm=clipnorm)
@@ -220,7 +221,8 @@ class LanguageModel(keras.Model):
             # Lower is better: how Keras' own metrics tell callbacks (EarlyStopping, ...) in "auto" mode.
             perplexity._direction = "down"
             metrics = [perplexity]
-        kwargs.setdefault("jit_compile", False)
+        if keras.backend.backend() == "tensorflow":
+            kwargs.setdefault("jit_compile", False)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):

@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from lstm_keras.datasets.language_modeling import language_modeling_dataset
+from lstm_keras.datasets.language_modeling import language_modeling_arrays
 from lstm_keras.models.language_model import LanguageModel
 from lstm_keras.models.reset_states import ResetStates
 from lstm_keras.training import TimeBudget
@@ -95,10 +95,12 @@ def fit_language_model(
             "states from one batch to the next"
         )
     check_training_stream(train_stream, model.batch_size, bptt)
-    train_data = language_modeling_dataset(train_stream, model.batch_size, bptt, model.end_token_id, model.pad_token_id)
+    train_x, train_y = language_modeling_arrays(
+        train_stream, model.batch_size, bptt, model.end_token_id, model.pad_token_id
+    )
     valid_data = None
     if valid_stream is not None and len(valid_stream):
-        valid_data = language_modeling_dataset(
+        valid_data = language_modeling_arrays(
             valid_stream, model.batch_size, bptt, model.end_token_id, model.pad_token_id
         )
     monitor = "val_perplexity" if valid_data is not None else "perplexity"
@@ -120,8 +122,17 @@ def fit_language_model(
         all_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=anneal_factor, patience=0))
     all_callbacks += list(callbacks or [])
     started = time.monotonic()
+    # Ordered windows of `batch_size` rows: row r of a batch continues row r of the previous one.
     history = model.fit(
-        train_data, validation_data=valid_data, epochs=epochs, shuffle=False, callbacks=all_callbacks, verbose=verbose
+        train_x,
+        train_y,
+        batch_size=model.batch_size,
+        validation_data=valid_data,
+        validation_batch_size=model.batch_size,
+        epochs=epochs,
+        shuffle=False,
+        callbacks=all_callbacks,
+        verbose=verbose,
     )
     seconds = time.monotonic() - started
     epochs_trained = max(len(history.epoch), 1)
@@ -158,9 +169,11 @@ def evaluate_perplexity(model, stream, bptt=DEFAULTS["bptt"]):
     if len(stream) == 0:
         raise ValueError("evaluate_perplexity: the token stream is empty")
     batch_size = model.batch_size or 1
-    data = language_modeling_dataset(stream, batch_size, bptt, model.end_token_id, model.pad_token_id)
+    inputs, targets = language_modeling_arrays(stream, batch_size, bptt, model.end_token_id, model.pad_token_id)
     model.reset_states()
-    results = model.evaluate(data, verbose=0, return_dict=True, callbacks=[ResetStates()])
+    results = model.evaluate(
+        inputs, targets, batch_size=batch_size, verbose=0, return_dict=True, callbacks=[ResetStates()]
+    )
     model.reset_states()
     perplexity = float(results["perplexity"])
     return {"perplexity": perplexity, "nll": math.log(perplexity), "tokens": int(len(stream))}
