@@ -15,6 +15,8 @@
 import json
 import os
 
+import keras
+
 STRATEGIES = ("default", "mirrored", "multi-worker")
 CPU_DEVICES_ENV = "LSTM_KERAS_CPU_DEVICES"
 
@@ -80,3 +82,50 @@ def _split_cpu(tf):
         raise ValueError(
             f"{CPU_DEVICES_ENV}={count} must be set before TensorFlow initialises its devices: {error}"
         ) from error
+
+
+class DistributedFitMixin:
+    """Lets a `keras.Model` subclass `fit` under a `tf.distribute` strategy with any inputs.
+
+    Before its first `fit` / `evaluate` under a strategy, Keras 3's TensorFlow trainer takes the
+    first *distributed* batch and averages it across replicas (`strategy.reduce("MEAN", ...)`)
+    only to build the metrics and optimizer from its shapes. That fails on string inputs (a
+    `TextClassifier` reads raw text: `AddN` has no string kernel) and under
+    `MultiWorkerMirroredStrategy` (keras-team/keras#20585, open), and reading that batch
+    advances a reshuffling data set, so the epochs then see other orders than on one device.
+    This mixin builds from the data set's `element_spec` instead (the shapes and dtypes, which
+    is all the build uses), inside the strategy's scope: no batch is read, nothing is reduced.
+
+    Under `MultiWorkerMirroredStrategy` Keras then averages every step's logs with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar loss and metrics
+    ("Invalid reduction dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388):
+    the mixin's training and test steps return them as vectors of one value, so the reduction
+    averages the replicas' values into a scalar, as on one machine.
+
+    Without a strategy, and on other backends, Keras' own code runs unchanged.
+    """
+
+    def train_step(self, data):
+        return self._one_value_vectors(super().train_step(data))
+
+    def test_step(self, data):
+        return self._one_value_vectors(super().test_step(data))
+
+    def _one_value_vectors(self, logs):
+        if getattr(self, "_distribute_strategy", None) is None or not _is_multi_worker(self._distribute_strategy):
+            return logs
+        return {name: keras.ops.reshape(value, (1,)) if len(keras.ops.shape(value)) == 0 else value
+                for name, value in logs.items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if iterator is None or getattr(self, "_distribute_strategy", None) is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        element_spec = iterator.data_adapter.get_tf_dataset().element_spec  # TensorSpecs of one batch
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=element_spec)
+
+
+def _is_multi_worker(strategy):
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()

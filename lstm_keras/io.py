@@ -39,16 +39,27 @@ def atomic_path(path):
         yield tmp
         if not os.path.exists(tmp):
             raise FileNotFoundError(f"nothing was written for {path!r}")
-        if os.path.isdir(tmp) and os.path.isdir(path):
-            # A directory cannot be renamed over a non-empty one: move the old one aside first.
-            old = tmp_dir + ".old"
-            os.rename(path, old)
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_path(tmp, path)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def replace_path(source, target):
+    """Renames the file or folder `source` onto `target` (same file system), replacing it.
+
+    A folder cannot be renamed over a non-empty one, so an old `target` folder is first renamed
+    aside and removed after the swap: `target` is at every moment either the old or the new one
+    (or, for the instant between two renames, absent), never a mix of both.
+    """
+    source, target = os.fspath(source), os.fspath(target)
+    if os.path.isdir(source) and os.path.isdir(target):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".old",
+                               dir=os.path.dirname(os.path.abspath(target)))
+        os.rename(target, os.path.join(old, "old"))
+        os.rename(source, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(source, target)
 
 
 def write_text(path, text):
@@ -112,6 +123,8 @@ def load_keras_model(path, compile=False):
             truncated, corrupted or not a Keras model file.
     """
     import keras
+
+    import lstm_keras.models  # noqa: F401  (registers every lstm_keras class a model file may name)
 
     path = os.fspath(path)
     if not os.path.isfile(path):

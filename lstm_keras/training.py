@@ -108,13 +108,29 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         StopOnNonFiniteLoss(best),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
         keras.callbacks.ModelCheckpoint(best, monitor=monitor, save_best_only=True, save_weights_only=True),
-        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
+        # Two backups: a kill while one is written leaves the previous one to resume from.
+        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), double_checkpoint=True),
         keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False),
     ]
     if time_budget:
         callbacks.append(TimeBudget(time_budget))
     return callbacks
+
+
+def epochs_completed(history):
+    """The epochs completed in total by a `fit` that may have resumed an interrupted run.
+
+    A run resumed by `BackupAndRestore` starts at the epoch after the last one backed up, and its
+    `History` lists only the epochs it ran itself: the total is the last epoch's index + 1.
+
+    Example:
+    >>> history = keras.callbacks.History()
+    >>> history.epoch = [3, 4]  # resumed after 3 epochs, then 2 more
+    >>> epochs_completed(history)
+    5
+    """
+    return history.epoch[-1] + 1 if history.epoch else 0
 
 
 def print_metrics(metrics):

@@ -2,10 +2,22 @@
 
 import argparse
 import contextlib
+import json
+import os
+import shutil
 import sys
+import tempfile
 
-from lstm_keras.io import atomic_path
+from lstm_keras.distribute import STRATEGIES
+from lstm_keras.distribute import get_strategy
+from lstm_keras.distribute import is_chief
+from lstm_keras.io import replace_path
+from lstm_keras.io import write_text
 from lstm_keras.training import print_metrics
+
+# The staging folder of a `train` run inside `--out`, and the arguments kept in it.
+STAGING = ".in_progress"
+ARGUMENTS_FILE = "arguments.json"
 
 
 def int_at_least(minimum):
@@ -36,20 +48,82 @@ def fraction(value):
     return number
 
 
-def run_staged_training(train, args):
-    """Runs `train(args, staging_dir)` into a staging folder renamed onto `args.out` on success.
+def run_staged_training(train, args, group):
+    """Runs `train(args, staging_dir)` in `--out`'s staging folder, renamed onto `--out` on success.
+
+    The run writes into `OUT/.in_progress/` (`STAGING`), so `--out`'s earlier artifacts stay as
+    they were until the run succeeds; then the staging folder replaces `--out` in one rename.
+    The staging folder survives a failure or a kill (SIGKILL included), with the training state
+    of `keras.callbacks.BackupAndRestore` in it: the same command started again resumes from the
+    last completed epoch. The command's arguments are kept beside it (`arguments.json`): a run
+    with other arguments starts over instead of resuming a different model.
+
+    With `args.strategy` other than `"default"`, the whole run (model building, training,
+    evaluation, export) happens inside that `tf.distribute` strategy's scope; on a multi-worker
+    strategy only the chief writes `--out`, the other workers write into a temporary folder that
+    is removed at the end.
 
     Keras' progress bars go to stderr; stdout gets only the final metrics, as one JSON line.
-    A run that fails leaves `--out` as it was.
+
+    Args:
+        train: `train(args, out_dir)`, returning the metrics dict.
+        args: the parsed arguments (with `out`, and `strategy` where the command has one).
+        group: the command group, for progress lines (`"translate"`, ...).
 
     Returns:
         The exit status, 0.
     """
-    with contextlib.redirect_stdout(sys.stderr):
-        with atomic_path(args.out) as staging:
+    arguments = json.dumps({k: v for k, v in sorted(vars(args).items()) if k != "handler"}, default=str, indent=1)
+    strategy = _strategy(args, group)
+    with contextlib.redirect_stdout(sys.stderr), (strategy.scope() if strategy else contextlib.nullcontext()):
+        if strategy is None or is_chief(strategy):
+            staging = os.path.join(args.out, STAGING)
+            _prepare_staging(staging, arguments, group)
             metrics = train(args, staging)
+            os.remove(os.path.join(staging, ARGUMENTS_FILE))
+            finished = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(args.out))}.", suffix=".done",
+                                        dir=os.path.dirname(os.path.abspath(args.out)))
+            os.rename(staging, os.path.join(finished, "out"))  # out of --out, which it replaces
+            replace_path(os.path.join(finished, "out"), args.out)
+            shutil.rmtree(finished, ignore_errors=True)
+        else:
+            with tempfile.TemporaryDirectory() as scratch:
+                metrics = train(args, scratch)
     print_metrics(metrics)
     return 0
+
+
+def _prepare_staging(staging, arguments, group):
+    """Keeps a staging folder of the same command (to resume it), or starts a fresh one."""
+    marker = os.path.join(staging, ARGUMENTS_FILE)
+    if os.path.isdir(staging):
+        previous = open(marker, encoding="utf-8").read() if os.path.isfile(marker) else None
+        if previous == arguments:
+            log(group, f"resuming the interrupted run in {staging}")
+        else:
+            log(group, f"{staging} holds a run with other arguments: starting over")
+            shutil.rmtree(staging)
+    os.makedirs(staging, exist_ok=True)
+    write_text(marker, arguments)
+
+
+def _strategy(args, group):
+    """The `tf.distribute` strategy of `--strategy`, or None for the default (one device)."""
+    name = getattr(args, "strategy", "default")
+    if name == "default":
+        return None
+    strategy = get_strategy(name)
+    log(group, f"--strategy {name}: {strategy.num_replicas_in_sync} replicas in sync")
+    return strategy
+
+
+def add_strategy_argument(parser):
+    """Adds `--strategy default | mirrored | multi-worker` (see `lstm_keras.distribute`)."""
+    parser.add_argument(
+        "--strategy", choices=STRATEGIES, default="default",
+        help="default: one device; mirrored: all GPUs of this machine; multi-worker: several machines, configured "
+             "by TF_CONFIG. --batch-size is the global batch, split evenly across the replicas",
+    )
 
 
 def log(group, message):

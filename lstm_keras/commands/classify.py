@@ -4,27 +4,30 @@
 sub-folders), optionally searches hyperparameters (`--tune`) and cross-validates (`--folds`),
 trains a `TextClassifier` with the standard callbacks, evaluates it on the test split and writes
 under `--out`: `model.keras`, `saved_model/` (serving signature on raw strings),
-`confusion_matrix.png`, `training_curves.png`, `metrics.json` (written last), plus the
-callbacks' `checkpoints/`, `backup/` (an interrupted run, started again with the same command,
-resumes), `history.csv` and `logs/`. Every final file is written atomically. The final test
-metrics are printed as one JSON line on stdout; progress goes to stderr.
+`confusion_matrix.png`, `training_curves.png`, `metrics.json`, plus the callbacks'
+`checkpoints/`, `history.csv` and `logs/`. The run is staged in `OUT/.in_progress/` and replaces
+`--out`'s earlier contents only when complete (`run_staged_training`): a failing or killed run
+leaves them as they were, and the same command started again resumes from the last completed
+epoch (`BackupAndRestore`). `--strategy` trains on several GPUs or machines
+(`lstm_keras.distribute`). The final test metrics are printed as one JSON line on stdout;
+progress goes to stderr.
 
 `predict` classifies texts given as arguments, or one a line on stdin, with the SavedModel of a
 `train` output folder, and prints one line per text: the label, a tab and its probability.
 """
 
 import argparse
-import contextlib
 import inspect
 import json
 import os
 import sys
 
+from lstm_keras.commands.arguments import add_strategy_argument
 from lstm_keras.commands.arguments import fraction
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import log
+from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
-from lstm_keras.training import print_metrics
 
 # Data sets without a test split (and no --folds) are evaluated on this held-out share.
 HOLD_OUT = 0.1
@@ -87,6 +90,7 @@ def register(subparsers):
     training.add_argument("--pretrain-lm", type=int_at_least(1), metavar="EPOCHS",
                           help="train a language model on the training texts first and start the final model from "
                                "its embedding and LSTM weights (unidirectional models)")
+    add_strategy_argument(training)
     train.add_argument("--out", required=True, help="the output folder")
     train.set_defaults(handler=run_train)
 
@@ -97,16 +101,12 @@ def register(subparsers):
 
 
 def run_train(args):
-    """Runs `classify train`; prints the final metrics as one JSON line."""
-    # Keras and KerasTuner print progress on stdout: send it to stderr, stdout is for the result.
-    with contextlib.redirect_stdout(sys.stderr):
-        metrics = train(args)
-    print_metrics(metrics)
-    return 0
+    """Runs `classify train` (staged, resumable); prints the final metrics as one JSON line."""
+    return run_staged_training(train, args, "classify")
 
 
-def train(args):
-    """The `train` pipeline; returns the metrics dict."""
+def train(args, out):
+    """The `train` pipeline, writing everything under `out`; returns the metrics dict."""
     import numpy as np
 
     from lstm_keras.datasets.classification import load_classification_data
@@ -117,6 +117,7 @@ def train(args):
     )
     from lstm_keras.models.text_classifier import TextClassifier
     from lstm_keras.plots import plot_history
+    from lstm_keras.training import epochs_completed
     from lstm_keras.training import set_seed
 
     if not 0 <= args.dropout < 1:
@@ -136,7 +137,6 @@ def train(args):
         texts, labels = [texts[i] for i in keep], labels[keep]
         _log(f"{args.dataset} has no test split: holding out {len(held)} examples ({HOLD_OUT:.0%}) for testing")
     metrics["evaluation"] = "test" if test_texts is not None else f"{args.folds}-fold cross-validation"
-    os.makedirs(args.out, exist_ok=True)
 
     model_kwargs = _model_kwargs(args)
     fit_kwargs = {
@@ -155,7 +155,7 @@ def train(args):
 
         search = tune_classifier(
             data.label_names, fit_texts, labels[fit_index], valid_texts, labels[valid_index], args.tune,
-            os.path.join(args.out, "tuning"), model_kwargs=model_kwargs, epochs=args.epochs,
+            os.path.join(out, "tuning"), model_kwargs=model_kwargs, epochs=args.epochs,
             batch_size=args.batch_size, patience=args.patience, time_budget=args.time_budget, seed=args.seed,
             embeddings=args.embeddings,
         )
@@ -163,7 +163,7 @@ def train(args):
         _log(f"tuning: best of {len(search['trials'])} trials {best} (val_accuracy {search['best_val_accuracy']:.4f})")
         model_kwargs.update({key: best[key] for key in ("gating", "units", "num_layers", "dropout")})
         fit_kwargs["learning_rate"] = best["learning_rate"]
-        write_text(os.path.join(args.out, "tuning.json"), json.dumps(search, indent=1))
+        write_text(os.path.join(out, "tuning.json"), json.dumps(search, indent=1))
         metrics["tuned"] = best
 
     def build_classifier():
@@ -171,10 +171,10 @@ def train(args):
 
     if args.folds:
         cv = cross_validate(
-            build_classifier, texts, labels, args.folds, os.path.join(args.out, "folds"), seed=args.seed,
+            build_classifier, texts, labels, args.folds, os.path.join(out, "folds"), seed=args.seed,
             valid_split=args.valid_split, embeddings=args.embeddings, **fit_kwargs,
         )
-        write_text(os.path.join(args.out, "cross_validation.json"), json.dumps(cv, indent=1))
+        write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})
         _log(f"{args.folds}-fold cross-validation: accuracy {cv['accuracy']:.4f} ± {cv['accuracy_std']:.4f}")
 
@@ -196,22 +196,22 @@ def train(args):
         _log(f"language-model pretraining: {metrics['pretraining']['lm_epochs']} epochs, "
              f"training perplexity {metrics['pretraining']['lm_train_perplexity']:.2f}")
     history, seconds_per_epoch = fit_classifier(
-        classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], args.out, seed=args.seed,
+        classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], out, seed=args.seed,
         **fit_kwargs,
     )
-    metrics["epochs_trained"] = len(history.epoch)
+    metrics["epochs_trained"] = epochs_completed(history)
     metrics["seconds_per_epoch"] = seconds_per_epoch
     if test_texts is not None:
-        report = evaluate_classifier(classifier, test_texts, test_labels, out_dir=args.out, history=history)
+        report = evaluate_classifier(classifier, test_texts, test_labels, out_dir=out, history=history)
         metrics = {"accuracy": report.pop("accuracy"), "macro_f1": report.pop("macro_f1"), **metrics, **report}
     else:
         metrics = {"accuracy": metrics["cv_accuracy"], "macro_f1": metrics["cv_macro_f1"], **metrics}
-        plot_history(history, os.path.join(args.out, "training_curves.png"), metrics=["loss", "accuracy"])
+        plot_history(history, os.path.join(out, "training_curves.png"), metrics=["loss", "accuracy"])
 
-    with atomic_path(os.path.join(args.out, "model.keras")) as tmp:
+    with atomic_path(os.path.join(out, "model.keras")) as tmp:
         classifier.save(tmp)
-    export_saved_model(classifier, os.path.join(args.out, "saved_model"))
-    write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=1))
+    export_saved_model(classifier, os.path.join(out, "saved_model"))
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
 
 

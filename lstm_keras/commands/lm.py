@@ -6,10 +6,10 @@ stream (stateful batches of `--batch-size` parallel streams and `--bptt` steps, 
 every epoch; locked dropout; SGD with a large learning rate and gradient clipping by global
 norm; the learning rate divided by 4 after every epoch without a better validation perplexity;
 early stopping and checkpointing), then computes the validation and test perplexity over every
-token of each split, exactly once. The run is
-staged in a temporary folder beside `--out` and renamed into place only when complete, so a
-failing run leaves no half-written `--out` (and an older one stays as it was). `--out` then
-holds: `model.keras`, `vocabulary.txt`, `language_model.json` (tokenizer, sampler, training
+token of each split, exactly once. The run is staged in `OUT/.in_progress/` and replaces
+`--out`'s earlier contents only when complete (`run_staged_training`): a failing or killed run
+leaves them as they were, and the same command started again resumes from the last completed
+epoch. `--out` then holds: `model.keras`, `vocabulary.txt`, `language_model.json` (tokenizer, sampler, training
 arguments), `saved_model/` (signatures `generate` and `score`, servable with TensorFlow and
 TensorFlow Text only), `training_curves.png`, `metrics.json` and the callbacks' `checkpoints/`
 and `history.csv`. The final metrics (validation and test perplexity, the validation
@@ -117,7 +117,7 @@ def register(subparsers):
 def run_train(args):
     """Runs `lm train`; prints the final metrics as one JSON line."""
     _check_train_arguments(args)
-    return run_staged_training(train, args)
+    return run_staged_training(train, args, "lm")
 
 
 def _check_train_arguments(args):

@@ -4,15 +4,16 @@
 two vocabularies, trains a `Translator` with teacher forcing (masked cross-entropy with label
 smoothing, Adam with gradient clipping and a warm-up + cosine learning-rate schedule, early
 stopping and checkpointing on the validation loss), then translates the test split with beam
-search and scores it with sacreBLEU (corpus BLEU and chrF). The run is staged in a temporary
-folder beside `--out` and renamed into place only when complete, so a failing run leaves no
-half-written `--out` (and an older one stays as it was). `--out` then holds: `model.keras`,
+search and scores it with sacreBLEU (corpus BLEU and chrF). The run is staged in
+`OUT/.in_progress/` and replaces `--out`'s earlier contents only when complete
+(`run_staged_training`): a failing or killed run leaves them as they were, and the same command
+started again resumes from the last completed epoch (`BackupAndRestore`). `--strategy` trains on
+several GPUs or machines (`lstm_keras.distribute`). `--out` then holds: `model.keras`,
 `source_vocabulary.txt`, `target_vocabulary.txt`, `translation.json` (tokenizers, sampler,
 lengths, training arguments), `saved_model/` (signature `translate`: strings to strings,
 servable with TensorFlow and TensorFlow Text only), `training_curves.png`, `attention_*.png`,
 `test_translations.tsv`, `metrics.json`, and the callbacks' `checkpoints/`, `history.csv` and
-`logs/` (TensorBoard). Because the whole run is staged, the `BackupAndRestore`
-backup goes with a failed run: an interrupted run starts over. The final metrics are printed as
+`logs/` (TensorBoard). The final metrics are printed as
 one JSON line on stdout; progress bars and logs go to stderr.
 
 `run` translates sentences given as arguments, or one a line on stdin, and prints one
@@ -29,6 +30,7 @@ import sys
 import time
 import warnings
 
+from lstm_keras.commands.arguments import add_strategy_argument
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import log
 from lstm_keras.commands.arguments import run_staged_training
@@ -104,6 +106,7 @@ def register(subparsers):
     training.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop training after this long")
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     _add_decoding_arguments(train, DEFAULTS["beam_size"])
+    add_strategy_argument(training)
     train.add_argument("--out", required=True, help="the output folder")
     train.set_defaults(handler=run_train)
 
@@ -141,7 +144,7 @@ def make_sampler(beam_size, length_penalty):
 def run_train(args):
     """Runs `translate train`; prints the final metrics as one JSON line."""
     _check_train_arguments(args)
-    return run_staged_training(train, args)
+    return run_staged_training(train, args, "translate")
 
 
 def _check_train_arguments(args):
@@ -171,6 +174,7 @@ def train(args, out):
     from lstm_keras.models.translation_export import save_translation_model
     from lstm_keras.text import Tokenizer
     from lstm_keras.text import make_translation_dataset
+    from lstm_keras.training import epochs_completed
     from lstm_keras.training import set_seed
     from lstm_keras.training import standard_callbacks
 
@@ -237,7 +241,7 @@ def train(args, out):
         history = translator.fit(train_data, validation_data=valid_data, epochs=args.epochs, callbacks=callbacks,
                                  shuffle=False, verbose=1)  # the data set shuffles itself
     train_seconds = time.monotonic() - started
-    epochs_trained = len(history.epoch)
+    epochs_trained = epochs_completed(history)
 
     # Test: teacher-forced loss and perplexity, then translations scored with sacreBLEU.
     with warnings.catch_warnings():
@@ -266,7 +270,7 @@ def train(args, out):
         "parameters": translator.count_params(),
         "epochs_trained": epochs_trained,
         "train_seconds": round(train_seconds, 1),
-        "seconds_per_epoch": round(train_seconds / max(epochs_trained, 1), 1),
+        "seconds_per_epoch": round(train_seconds / max(len(history.epoch), 1), 1),
         "decoding": "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {args.length_penalty}",
         "test_sentences_per_second": round(len(test_sources) / max(translate_seconds, 1e-9), 1),
     }

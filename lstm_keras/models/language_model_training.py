@@ -23,6 +23,7 @@ from lstm_keras.datasets.language_modeling import language_modeling_arrays
 from lstm_keras.models.language_model import LanguageModel
 from lstm_keras.models.reset_states import ResetStates
 from lstm_keras.training import TimeBudget
+from lstm_keras.training import epochs_completed
 from lstm_keras.training import standard_callbacks
 
 # All defaults of language-model training in one place.
@@ -138,7 +139,7 @@ def fit_language_model(
     epochs_trained = max(len(history.epoch), 1)
     tokens = counter.batches * model.batch_size * bptt
     stats = {
-        "epochs_trained": len(history.epoch),
+        "epochs_trained": epochs_completed(history),
         "train_seconds": round(seconds, 1),
         "seconds_per_epoch": round(seconds / epochs_trained, 1),
         "train_tokens_per_second": round(tokens / max(counter.seconds, 1e-9), 1),

@@ -29,6 +29,11 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         (1 - ε) (-log p_y) + ε mean_v(-log p_v)
 
     and the batch loss is `Σ_t mask_t loss_t / Σ_t mask_t` with `mask_t = (y_t != pad_token_id)`.
+    `call` returns per-token values `mask_t loss_t · n / Σ_t mask_t` (`n` tokens in the batch,
+    padding included), whose plain mean, Keras' default reduction, is that masked mean: Keras
+    itself then reduces it, which under a `tf.distribute` strategy also scales it by the number
+    of replicas (a scalar from `call` would be left unscaled, and the replicas' summed gradients
+    would be that many times too large).
 
     Args:
         label_smoothing: `ε` in [0, 1).
@@ -41,7 +46,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         y_pred: `(batch, T, V)` logits.
 
     Returns:
-        A scalar.
+        A scalar (with the default reduction).
 
     Example:
     >>> loss = MaskedSparseCategoricalCrossentropy()
@@ -66,7 +71,8 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         if self.label_smoothing:
             smooth = -ops.mean(log_probs, axis=-1)  # (batch, T)
             loss = (1.0 - self.label_smoothing) * nll + self.label_smoothing * smooth
-        return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+        tokens = ops.cast(ops.size(mask), loss.dtype)  # n, padding included
+        return loss * mask * (tokens / ops.maximum(ops.sum(mask), 1.0))  # (batch, T): mean = masked mean
 
     def get_config(self):
         config = {"label_smoothing": self.label_smoothing, "pad_token_id": self.pad_token_id}

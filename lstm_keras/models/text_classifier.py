@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lstm_keras.distribute import DistributedFitMixin
 from lstm_keras.layers.attention_pooling import AttentionPooling
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.layers.gating import VARIANTS
@@ -20,7 +21,7 @@ PREDICT_BATCH_SIZE = 256
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
-class TextClassifier(keras.Model):
+class TextClassifier(DistributedFitMixin, keras.Model):
     """A text classifier: vectoriser, masked embedding, (bidirectional) gated LSTMs, pooling, head.
 
     The model takes raw strings `(batch,)` and returns probabilities:

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from lstm_keras import decoding
+from lstm_keras.distribute import DistributedFitMixin
 from lstm_keras.models.attention_decoder import AttentionDecoder
 from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
@@ -17,7 +18,7 @@ FORBIDDEN_LOGIT = -1e9
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
-class Translator(keras.Model):
+class Translator(DistributedFitMixin, keras.Model):
     """An attention encoder-decoder for translation (Bahdanau et al. 2015; Luong et al. 2015).
 
     A `Seq2SeqEncoder` (embeddings, stacked bidirectional `GatedLSTM`s) reads the source ids; an

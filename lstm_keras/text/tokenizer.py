@@ -22,7 +22,7 @@ KINDS = ("word", "wordpiece")
 _LETTER_OR_DIGIT = r"[\p{L}\p{N}]"
 _IDEOGRAPH = r"[\p{Han}\p{Hiragana}\p{Katakana}]"
 _RESPACING_RULES = (
-    (rf"(\p{{N}}) ([.,:]) (\p{{N}})", r"\1\2\3", 2),  # "26 . 11 . 2026" -> "26.11.2026"
+    (r"(\p{N}) ([.,:]) (\p{N})", r"\1\2\3", 2),  # "26 . 11 . 2026" -> "26.11.2026"
     (rf"({_LETTER_OR_DIGIT}) ([-/]) ({_LETTER_OR_DIGIT})", r"\1\2\3", 2),  # "2026 - 11" -> "2026-11"
     (r"(\p{L}) (['’]) (\p{L})", r"\1\2\3", 1),  # "don ' t" -> "don't"
     (r" ([.,!?;:%)\]}»”’…])", r"\1", 1),  # "hi , you !" -> "hi, you!"

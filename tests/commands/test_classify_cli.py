@@ -146,7 +146,8 @@ def test_failing_run_leaves_nothing_half_written(data, tmp_path, monkeypatch):
     out = tmp_path / "run"
     with pytest.raises(OSError, match="disk full"):
         run_cli(["classify", "train", "--dataset", data["train"], "--out", str(out), *TINY])
-    names = set(os.listdir(out))
+    assert os.listdir(out) == [".in_progress"]  # nothing in --out itself: the run is staged
+    names = set(os.listdir(out / ".in_progress"))
     assert "saved_model" not in names and "metrics.json" not in names
     assert not [name for name in names if name.startswith(".")], names  # no temporaries left
     assert "model.keras" in names  # complete: written before the export failed

@@ -109,8 +109,10 @@ def test_failed_run_leaves_no_half_written_out(corpus, tmp_path, monkeypatch):
     (out / "metrics.json").write_text("{}")  # an earlier run's folder
     with pytest.raises(RuntimeError, match="simulated crash"):
         cli.main(["translate", "train", "--dataset", corpus, *TINY_MODEL, "--out", str(out)])
-    # No staging folder left behind, and the earlier folder exactly as it was.
-    assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["metrics.json"]
+    # The earlier folder's files exactly as they were; the failed run's staging folder beside them.
+    assert os.listdir(tmp_path) == ["run"] and sorted(os.listdir(out)) == [".in_progress", "metrics.json"]
+    assert (out / "metrics.json").read_text() == "{}"
+    assert {"model.keras", "arguments.json"} <= set(os.listdir(out / ".in_progress"))
 
 
 def test_bad_arguments_are_reported(corpus, tmp_path, capsys):

@@ -10,12 +10,17 @@ import sys
 import keras
 import numpy as np
 
+from lstm_keras.distribute import DistributedFitMixin
 from lstm_keras.distribute import get_strategy
 from lstm_keras.distribute import is_chief
 from lstm_keras.layers import GatedLSTM
 from lstm_keras.training import set_seed
 
 GLOBAL_BATCH = 32
+
+
+class TinyModel(DistributedFitMixin, keras.Sequential):
+    """A Sequential model that builds under any strategy as the project's models do."""
 
 
 def main(name, out_dir):
@@ -25,7 +30,7 @@ def main(name, out_dir):
     x = rng.normal(size=(256, 12, 4)).astype("float32")
     y = (x[:, :, 0].sum(1) > 0).astype("float32")
     with strategy.scope():
-        model = keras.Sequential([keras.Input((12, 4)), GatedLSTM(8, variant="cifg"), keras.layers.Dense(1)])
+        model = TinyModel([keras.Input((12, 4)), GatedLSTM(8, variant="cifg"), keras.layers.Dense(1)])
         model.compile(keras.optimizers.SGD(0.1), keras.losses.BinaryCrossentropy(from_logits=True))
     history = model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=3, shuffle=False, verbose=0)
     if is_chief(strategy):
