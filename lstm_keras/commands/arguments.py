@@ -53,7 +53,8 @@ def run_staged_training(train, args, group):
 
     The run writes into `OUT/.in_progress/` (`STAGING`), so `--out`'s earlier artifacts stay as
     they were until the run succeeds; then the staging folder replaces `--out` in one rename.
-    The staging folder survives a failure or a kill (SIGKILL included), with the training state
+    A run that fails before writing anything leaves nothing behind; otherwise the staging folder
+    survives the failure or a kill (SIGKILL included), with the training state
     of `keras.callbacks.BackupAndRestore` in it: the same command started again resumes from the
     last completed epoch. The command's arguments are kept beside it (`arguments.json`): a run
     with other arguments starts over instead of resuming a different model.
@@ -77,20 +78,34 @@ def run_staged_training(train, args, group):
     strategy = _strategy(args, group)
     with contextlib.redirect_stdout(sys.stderr), (strategy.scope() if strategy else contextlib.nullcontext()):
         if strategy is None or is_chief(strategy):
-            staging = os.path.join(args.out, STAGING)
-            _prepare_staging(staging, arguments, group)
-            metrics = train(args, staging)
-            os.remove(os.path.join(staging, ARGUMENTS_FILE))
-            finished = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(args.out))}.", suffix=".done",
-                                        dir=os.path.dirname(os.path.abspath(args.out)))
-            os.rename(staging, os.path.join(finished, "out"))  # out of --out, which it replaces
-            replace_path(os.path.join(finished, "out"), args.out)
-            shutil.rmtree(finished, ignore_errors=True)
+            metrics = _train_staged(train, args, group, arguments)
         else:
             with tempfile.TemporaryDirectory() as scratch:
                 metrics = train(args, scratch)
     print_metrics(metrics)
     return 0
+
+
+def _train_staged(train, args, group, arguments):
+    """`train` in `OUT/.in_progress/`, which then replaces `OUT`; returns the metrics."""
+    out_existed = os.path.isdir(args.out)
+    staging = os.path.join(args.out, STAGING)
+    _prepare_staging(staging, arguments, group)
+    try:
+        metrics = train(args, staging)
+    except BaseException:
+        if os.listdir(staging) == [ARGUMENTS_FILE]:  # failed before writing anything: nothing to resume
+            shutil.rmtree(staging)
+            if not out_existed:
+                os.rmdir(args.out)
+        raise
+    os.remove(os.path.join(staging, ARGUMENTS_FILE))
+    parent = os.path.dirname(os.path.abspath(args.out))
+    finished = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(args.out))}.", suffix=".done", dir=parent)
+    os.rename(staging, os.path.join(finished, "out"))  # out of --out, which it replaces
+    replace_path(os.path.join(finished, "out"), args.out)
+    shutil.rmtree(finished, ignore_errors=True)
+    return metrics
 
 
 def _prepare_staging(staging, arguments, group):
