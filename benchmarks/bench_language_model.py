@@ -13,14 +13,19 @@ Usage:
     # The pretraining gain only (classification of the generated data/reviews.tsv).
     KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py --skip-ptb
 
+    # The pretraining gain on MR (a seeded, stratified 10% held out as its test split).
+    KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py --skip-ptb --pretrain-dataset mr \\
+        --classification-data-dir ../shared/datasets --classifier-units 64 --classifier-vocab-size 10000
+
 PTB training goes through `lstm-keras lm train` (so the numbers are exactly what the command
 reports: validation and test perplexity over every token of each split, once). From its
 metrics come the training speed (target tokens per second, the first, compiling batch excluded),
 the time of an epoch (measured, or for a partial epoch projected from that speed as
 `train tokens / tokens per second`, validation excluded) and the generation speed (random
 sampling, 16 sequences of 50 tokens, compiled, tracing excluded). The pretraining gain trains the
-same `TextClassifier` twice on the same split of the generated reviews (the fixed test split of
-`load_classification_data("reviews")`, the same validation share and seed): once from scratch,
+same `TextClassifier` twice on the same split of `--pretrain-dataset` (the generated reviews
+by default: the fixed test split of `load_classification_data("reviews")`; MR, which has no
+split: a seeded, stratified 10% held out), with the same validation share and seed: once from scratch,
 once after `pretrain_classifier_from_lm` (a language model on the classifier's own training
 texts, its embedding and LSTM weights copied into the classifier), and reports both test
 accuracies. The result is one JSON line on stdout; a Markdown summary goes to stderr.
@@ -53,7 +58,11 @@ def parse_args(argv=None):
     parser.add_argument("--pretrain-epochs", type=int, default=3, help="LM epochs before fine-tuning; 0: skip")
     parser.add_argument("--classifier-epochs", type=int, default=3)
     parser.add_argument("--classifier-units", type=int, default=32)
-    parser.add_argument("--train-texts", type=int, default=16000, help="reviews used for training (first N)")
+    parser.add_argument("--classifier-vocab-size", type=int, default=2000)
+    parser.add_argument("--train-texts", type=int, default=16000, help="texts used for training (first N)")
+    parser.add_argument("--pretrain-dataset", default="reviews",
+                        help="the classification data set of the pretraining gain: reviews, mr or imdb")
+    parser.add_argument("--classification-data-dir", help="local copies of mr / imdb (default: download)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -83,7 +92,7 @@ def train_ptb(args):
 
 
 def pretraining_gain(args):
-    """Test accuracy on the generated reviews with and without LM pretraining (same split, same seed)."""
+    """Test accuracy on `--pretrain-dataset` with and without LM pretraining (same split, same seed)."""
     import numpy as np
 
     from lstm_keras.datasets.classification import load_classification_data
@@ -94,27 +103,33 @@ def pretraining_gain(args):
     from lstm_keras.models.text_classifier import TextClassifier
     from lstm_keras.training import set_seed
 
-    data = load_classification_data("reviews", seed=args.seed)
+    data = load_classification_data(args.pretrain_dataset, data_dir=args.classification_data_dir, seed=args.seed)
     texts = list(data.train_texts)[: args.train_texts]
     labels = np.asarray(data.train_labels)[: args.train_texts]
+    test_texts, test_labels = data.test_texts, data.test_labels
+    if test_texts is None:  # MR: no official split, hold out 10% (stratified, seeded) for testing
+        keep, held = split_validation(labels, 0.1, seed=args.seed)
+        test_texts, test_labels = [texts[i] for i in held], labels[held]
+        texts, labels = [texts[i] for i in keep], labels[keep]
     fit_index, valid_index = split_validation(labels, 0.1, seed=args.seed)
     fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]
-    results = {"train_texts": len(fit_texts), "test_texts": len(data.test_texts),
+    results = {"dataset": args.pretrain_dataset, "train_texts": len(fit_texts), "test_texts": len(test_texts),
                "classifier_epochs": args.classifier_epochs, "lm_epochs": args.pretrain_epochs}
     for pretrain in (False, True):
         set_seed(args.seed)
-        classifier = TextClassifier(data.label_names, vocabulary_size=2000, embedding_dim=args.classifier_units,
+        classifier = TextClassifier(data.label_names, vocabulary_size=args.classifier_vocab_size,
+                                    embedding_dim=args.classifier_units,
                                     units=args.classifier_units, max_length=64)
         classifier.adapt(fit_texts)
         started = time.monotonic()
         if pretrain:
             results["lm"] = pretrain_classifier_from_lm(classifier, fit_texts, args.pretrain_epochs,
                                                        valid_texts=valid_texts)
-        folder = os.path.join(args.out + "_reviews", "pretrained" if pretrain else "scratch")
+        folder = os.path.join(f"{args.out}_{args.pretrain_dataset}", "pretrained" if pretrain else "scratch")
         with contextlib.redirect_stdout(sys.stderr):
             fit_classifier(classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], folder,
                            epochs=args.classifier_epochs, patience=args.classifier_epochs, seed=args.seed, verbose=2)
-        report = evaluate_classifier(classifier, data.test_texts, data.test_labels)
+        report = evaluate_classifier(classifier, test_texts, test_labels)
         key = "pretrained" if pretrain else "scratch"
         results[f"{key}_accuracy"] = round(float(report["accuracy"]), 4)
         results[f"{key}_seconds"] = round(time.monotonic() - started, 1)
@@ -144,7 +159,7 @@ def main(argv=None):
         gain = pretraining_gain(args)
         results["pretraining"] = gain
         lines.append(
-            f"reviews, {gain['train_texts']} training texts, {gain['classifier_epochs']} classifier epochs: "
+            f"{gain['dataset']}, {gain['train_texts']} training texts, {gain['classifier_epochs']} classifier epochs: "
             f"accuracy {gain['scratch_accuracy']:.4f} from scratch, {gain['pretrained_accuracy']:.4f} after "
             f"{gain['lm_epochs']} LM epoch(s) (gain {gain['gain']:+.4f})"
         )
