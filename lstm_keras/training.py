@@ -84,6 +84,46 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class AnnealBeforeBudget(keras.callbacks.Callback):
+    """Multiplies the learning rate by `factor` once, for the last epoch a time budget leaves room for.
+
+    A run cut off by its budget (`TimeBudget`) often never reaches the plateau at which
+    `ReduceLROnPlateau` would lower the learning rate, and loses the large gain of the first
+    annealed epoch. After every epoch this callback projects the next one from the mean epoch
+    time so far; when fewer than two epochs of the budget remain (the next epoch is the last
+    full one the budget leaves room for), it lowers the learning rate once.
+
+    Args:
+        minutes: the training budget in minutes (the same as `TimeBudget`'s).
+        factor: the learning-rate multiplier.
+
+    Example:
+    >>> AnnealBeforeBudget(minutes=60, factor=0.25).seconds
+    3600.0
+    """
+
+    def __init__(self, minutes, factor):
+        super().__init__()
+        self.seconds = float(minutes) * 60.0
+        self.factor = factor
+        self.annealed_after_epoch = None
+        self._start = None
+        self._epochs = 0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+        self._epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs += 1
+        elapsed = time.monotonic() - self._start
+        epoch_seconds = elapsed / self._epochs  # the mean so far, validation included
+        if self.annealed_after_epoch is None and self.seconds - elapsed < 2 * epoch_seconds:
+            learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            self.model.optimizer.learning_rate = learning_rate * self.factor
+            self.annealed_after_epoch = epoch
+
+
 def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None):
     """The callbacks every `train` command uses, writing under `out_dir`.
 

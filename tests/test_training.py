@@ -45,3 +45,24 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
                   callbacks=standard_callbacks(str(tmp_path), patience=5))
     assert best.read_bytes() == saved
     assert os.path.exists(tmp_path / "history.csv")
+
+
+def test_anneal_before_budget_lowers_the_learning_rate_once_before_the_last_epoch(monkeypatch):
+    from lstm_keras import training
+
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(learning_rate=1.0), "mse")
+    callback = training.AnnealBeforeBudget(minutes=1.5, factor=0.25)  # 90 s
+    callback.set_model(model)
+    callback.on_train_begin()
+    rates = []
+    for epoch in range(4):  # epochs of 20 s: 70 s left after the first, 50, 30, 10
+        clock[0] += 20.0
+        callback.on_epoch_end(epoch)
+        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    # Two epochs = 40 s: not with 50 s left; with 30 s left the next epoch is the last full
+    # one, so the rate drops then, once.
+    assert rates == [1.0, 1.0, 0.25, 0.25]
+    assert callback.annealed_after_epoch == 2

@@ -22,6 +22,7 @@ import numpy as np
 from lstm_keras.datasets.language_modeling import language_modeling_arrays
 from lstm_keras.models.language_model import LanguageModel
 from lstm_keras.models.reset_states import ResetStates
+from lstm_keras.training import AnnealBeforeBudget
 from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import standard_callbacks
@@ -78,7 +79,9 @@ def fit_language_model(
         time_budget: minutes, or None: training stops after the batch that exceeds it (the
             epoch's validation still runs).
         anneal_factor: the learning rate is multiplied by it after every epoch without a better
-            validation perplexity (`ReduceLROnPlateau`); None for a constant rate.
+            validation perplexity (`ReduceLROnPlateau`), and, with a `time_budget`, once more
+            before the last epoch the budget leaves room for (`AnnealBeforeBudget`); None for a
+            constant rate.
         callbacks: more callbacks.
         verbose: Keras' `fit` verbosity.
 
@@ -121,6 +124,8 @@ def fit_language_model(
             all_callbacks.append(TimeBudget(time_budget))
     if anneal_factor and valid_data is not None:
         all_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=anneal_factor, patience=0))
+    if anneal_factor and time_budget:
+        all_callbacks.append(AnnealBeforeBudget(time_budget, anneal_factor))
     all_callbacks += list(callbacks or [])
     started = time.monotonic()
     # Ordered windows of `batch_size` rows: row r of a batch continues row r of the previous one.
