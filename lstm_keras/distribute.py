@@ -19,8 +19,6 @@ that they train under `mirrored` and `multi-worker` with the same loss curve as 
 import json
 import os
 
-import keras
-
 STRATEGIES = ("default", "mirrored", "multi-worker")
 CPU_DEVICES_ENV = "LSTM_KERAS_CPU_DEVICES"
 
@@ -118,8 +116,9 @@ class DistributedFitMixin:
     def _one_value_vectors(self, logs):
         if getattr(self, "_distribute_strategy", None) is None or not _is_multi_worker(self._distribute_strategy):
             return logs
-        return {name: keras.ops.reshape(value, (1,)) if len(keras.ops.shape(value)) == 0 else value
-                for name, value in logs.items()}
+        from keras import ops
+
+        return {name: ops.reshape(value, (1,)) if len(ops.shape(value)) == 0 else value for name, value in logs.items()}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if iterator is None or getattr(self, "_distribute_strategy", None) is None:
