@@ -1,9 +1,9 @@
 """Task models: translation, classification, language modelling and question answering, built from `lstm_keras.layers`.
 
-The translator, language model and story reader use only Keras, so they also run on the JAX and
-PyTorch backends without TensorFlow installed (e.g. on a GPU machine with JAX alone); the text
-classifier, whose vectoriser and raw-string export are TensorFlow ops, is imported only where
-TensorFlow is installed.
+The translator, language model and story reader are built from Keras layers and ops only, so
+this package imports without TensorFlow (on a GPU machine with JAX alone, the language model
+trains there: `benchmarks/gpu_language_model.py`); the text classifier, whose vectoriser and
+raw-string export are TensorFlow ops, is imported only where TensorFlow is installed.
 """
 
 import importlib.util
