@@ -63,6 +63,7 @@ def parse_args(argv=None):
     parser.add_argument("--pretrain-dataset", default="reviews",
                         help="the classification data set of the pretraining gain: reviews, mr or imdb")
     parser.add_argument("--classification-data-dir", help="local copies of mr / imdb (default: download)")
+    parser.add_argument("--folds", type=int, help="k-fold cross-validation of both classifiers (all training texts)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -106,6 +107,9 @@ def pretraining_gain(args):
     data = load_classification_data(args.pretrain_dataset, data_dir=args.classification_data_dir, seed=args.seed)
     texts = list(data.train_texts)[: args.train_texts]
     labels = np.asarray(data.train_labels)[: args.train_texts]
+    if args.folds:  # every training text, in k folds
+        return pretraining_gain_cross_validated(args, data.label_names, texts, labels, {
+            "dataset": args.pretrain_dataset, "classifier_epochs": args.classifier_epochs, "lm_epochs": args.pretrain_epochs})
     test_texts, test_labels = data.test_texts, data.test_labels
     if test_texts is None:  # MR: no official split, hold out 10% (stratified, seeded) for testing
         keep, held = split_validation(labels, 0.1, seed=args.seed)
@@ -132,6 +136,31 @@ def pretraining_gain(args):
         report = evaluate_classifier(classifier, test_texts, test_labels)
         key = "pretrained" if pretrain else "scratch"
         results[f"{key}_accuracy"] = round(float(report["accuracy"]), 4)
+        results[f"{key}_seconds"] = round(time.monotonic() - started, 1)
+    results["gain"] = round(results["pretrained_accuracy"] - results["scratch_accuracy"], 4)
+    return results
+
+
+def pretraining_gain_cross_validated(args, label_names, texts, labels, results):
+    """`--folds K`: k-fold cross-validated accuracy from scratch and with LM pretraining in every fold."""
+    from lstm_keras.models.classification_training import cross_validate
+    from lstm_keras.models.text_classifier import TextClassifier
+
+    def build_classifier():
+        return TextClassifier(label_names, vocabulary_size=args.classifier_vocab_size, embedding_dim=args.classifier_units,
+                              units=args.classifier_units, max_length=64)
+
+    results.update({"folds": args.folds, "train_texts": len(texts), "test_texts": None})
+    for pretrain in (False, True):
+        key = "pretrained" if pretrain else "scratch"
+        started = time.monotonic()
+        with contextlib.redirect_stdout(sys.stderr):
+            cv = cross_validate(build_classifier, texts, labels, args.folds, f"{args.out}_{args.pretrain_dataset}_cv_{key}",
+                                seed=args.seed, pretrain_lm=args.pretrain_epochs if pretrain else None,
+                                epochs=args.classifier_epochs, patience=args.classifier_epochs, verbose=0)
+        results[f"{key}_accuracy"] = round(cv["accuracy"], 4)
+        results[f"{key}_accuracy_std"] = round(cv["accuracy_std"], 4)
+        results[f"{key}_fold_accuracies"] = [round(r["accuracy"], 4) for r in cv["fold_reports"]]
         results[f"{key}_seconds"] = round(time.monotonic() - started, 1)
     results["gain"] = round(results["pretrained_accuracy"] - results["scratch_accuracy"], 4)
     return results

@@ -172,7 +172,7 @@ def train(args, out):
     if args.folds:
         cv = cross_validate(
             build_classifier, texts, labels, args.folds, os.path.join(out, "folds"), seed=args.seed,
-            valid_split=args.valid_split, embeddings=args.embeddings, **fit_kwargs,
+            valid_split=args.valid_split, embeddings=args.embeddings, pretrain_lm=args.pretrain_lm, **fit_kwargs,
         )
         write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})

@@ -194,7 +194,7 @@ def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, t
 
 def cross_validate(
     build_classifier, texts, labels, folds, out_dir, seed=0, valid_split=DEFAULTS["valid_split"], embeddings=None,
-    **fit_kwargs,
+    pretrain_lm=None, **fit_kwargs,
 ):
     """k-fold cross-validation: a fresh classifier trained and tested on each fold.
 
@@ -211,6 +211,9 @@ def cross_validate(
         valid_split: the validation share of each fold's training part.
         embeddings: None, or a file of pretrained vectors each fold's classifier starts from
             (`TextClassifier.load_embeddings`, after its vocabulary is learned).
+        pretrain_lm: None, or the epochs of a language model trained on each fold's own
+            training texts first (`pretrain_classifier_from_lm`), so the cross-validated
+            accuracy is that of the pretrained classifier.
         **fit_kwargs: `fit_classifier` arguments (epochs, batch size, ...).
 
     Returns:
@@ -228,6 +231,11 @@ def cross_validate(
         classifier.adapt([texts[i] for i in fit_index])
         if embeddings:
             classifier.load_embeddings(embeddings)
+        if pretrain_lm:
+            from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
+
+            pretrain_classifier_from_lm(classifier, [texts[i] for i in fit_index], pretrain_lm,
+                                        time_budget=fit_kwargs.get("time_budget"))
         _, seconds = fit_classifier(
             classifier,
             [texts[i] for i in fit_index], labels[fit_index],

@@ -324,6 +324,30 @@ def test_cross_validate_two_folds(tmp_path):
     assert os.path.isdir(tmp_path / "fold_1") and os.path.isdir(tmp_path / "fold_2")
 
 
+def test_cross_validate_pretrains_every_fold_on_its_own_training_texts(tmp_path, monkeypatch):
+    from lstm_keras.models import language_model_training
+
+    from lstm_keras.datasets.classification import kfold_indices
+
+    texts, labels = tiny_data(24)
+    texts = [f"{text} w{i}" for i, text in enumerate(texts)]  # unique texts, to tell the folds apart
+    calls = []
+    real = language_model_training.pretrain_classifier_from_lm
+
+    def recording(classifier, fold_texts, epochs, **kwargs):
+        calls.append((set(fold_texts), epochs))
+        return real(classifier, fold_texts, epochs, batch_size=2, bptt=4, **kwargs)
+
+    monkeypatch.setattr(language_model_training, "pretrain_classifier_from_lm", recording)
+    result = cross_validate(lambda: small_classifier(units=4), texts, labels, folds=2, out_dir=str(tmp_path),
+                            pretrain_lm=1, epochs=1, verbose=0)
+    assert [epochs for _, epochs in calls] == [1, 1] and result["folds"] == 2
+    # Each fold's language model reads that fold's training texts (less validation), never its test texts.
+    for (fold_texts, _), (train_index, test_index) in zip(calls, kfold_indices(len(texts), 2, seed=0, labels=labels)):
+        assert fold_texts and fold_texts <= {texts[i] for i in train_index}
+        assert not fold_texts & {texts[i] for i in test_index}
+
+
 @pytest.mark.parametrize(
     "module", [text_classifier, text_standardizer, classification_metrics, classification_training, tuning],
     ids=lambda m: m.__name__.rsplit(".", 1)[-1],
