@@ -92,6 +92,14 @@ def train_ptb(args):
     return metrics
 
 
+def build_classifier(args, label_names):
+    """The classifier of the pretraining comparison (the same with and without pretraining)."""
+    from lstm_keras.models.text_classifier import TextClassifier
+
+    return TextClassifier(label_names, vocabulary_size=args.classifier_vocab_size, embedding_dim=args.classifier_units,
+                          units=args.classifier_units, max_length=64)
+
+
 def pretraining_gain(args):
     """Test accuracy on `--pretrain-dataset` with and without LM pretraining (same split, same seed)."""
     import numpy as np
@@ -101,7 +109,6 @@ def pretraining_gain(args):
     from lstm_keras.models.classification_training import fit_classifier
     from lstm_keras.models.classification_training import split_validation
     from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
-    from lstm_keras.models.text_classifier import TextClassifier
     from lstm_keras.training import set_seed
 
     data = load_classification_data(args.pretrain_dataset, data_dir=args.classification_data_dir, seed=args.seed)
@@ -121,9 +128,7 @@ def pretraining_gain(args):
                "classifier_epochs": args.classifier_epochs, "lm_epochs": args.pretrain_epochs}
     for pretrain in (False, True):
         set_seed(args.seed)
-        classifier = TextClassifier(data.label_names, vocabulary_size=args.classifier_vocab_size,
-                                    embedding_dim=args.classifier_units,
-                                    units=args.classifier_units, max_length=64)
+        classifier = build_classifier(args, data.label_names)
         classifier.adapt(fit_texts)
         started = time.monotonic()
         if pretrain:
@@ -144,19 +149,14 @@ def pretraining_gain(args):
 def pretraining_gain_cross_validated(args, label_names, texts, labels, results):
     """`--folds K`: k-fold cross-validated accuracy from scratch and with LM pretraining in every fold."""
     from lstm_keras.models.classification_training import cross_validate
-    from lstm_keras.models.text_classifier import TextClassifier
-
-    def build_classifier():
-        return TextClassifier(label_names, vocabulary_size=args.classifier_vocab_size, embedding_dim=args.classifier_units,
-                              units=args.classifier_units, max_length=64)
 
     results.update({"folds": args.folds, "train_texts": len(texts), "test_texts": None})
     for pretrain in (False, True):
         key = "pretrained" if pretrain else "scratch"
         started = time.monotonic()
         with contextlib.redirect_stdout(sys.stderr):
-            cv = cross_validate(build_classifier, texts, labels, args.folds, f"{args.out}_{args.pretrain_dataset}_cv_{key}",
-                                seed=args.seed, pretrain_lm=args.pretrain_epochs if pretrain else None,
+            cv = cross_validate(lambda: build_classifier(args, label_names), texts, labels, args.folds,
+                                f"{args.out}_{args.pretrain_dataset}_cv_{key}", seed=args.seed, pretrain_lm=args.pretrain_epochs if pretrain else None,
                                 epochs=args.classifier_epochs, patience=args.classifier_epochs, verbose=0)
         results[f"{key}_accuracy"] = round(cv["accuracy"], 4)
         results[f"{key}_accuracy_std"] = round(cv["accuracy_std"], 4)
