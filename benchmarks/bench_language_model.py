@@ -156,7 +156,8 @@ def pretraining_gain_cross_validated(args, label_names, texts, labels, results):
         started = time.monotonic()
         with contextlib.redirect_stdout(sys.stderr):
             cv = cross_validate(lambda: build_classifier(args, label_names), texts, labels, args.folds,
-                                f"{args.out}_{args.pretrain_dataset}_cv_{key}", seed=args.seed, pretrain_lm=args.pretrain_epochs if pretrain else None,
+                                f"{args.out}_{args.pretrain_dataset}_cv_{key}", seed=args.seed,
+                                pretrain_lm=args.pretrain_epochs if pretrain else None,
                                 epochs=args.classifier_epochs, patience=args.classifier_epochs, verbose=0)
         results[f"{key}_accuracy"] = round(cv["accuracy"], 4)
         results[f"{key}_accuracy_std"] = round(cv["accuracy_std"], 4)
