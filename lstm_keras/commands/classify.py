@@ -88,8 +88,9 @@ def register(subparsers):
     training.add_argument("--tune", type=int_at_least(1), metavar="TRIALS",
                           help="search gating, units, layers, dropout and learning rate first (KerasTuner)")
     training.add_argument("--pretrain-lm", type=int_at_least(1), metavar="EPOCHS",
-                          help="train a language model on the training texts first and start the final model from "
-                               "its embedding and LSTM weights (unidirectional models)")
+                          help="train a language model on the training texts first and start the model (and, with "
+                               "--folds, every fold's model, from its own training texts) from its embedding and LSTM "
+                               "weights (unidirectional models)")
     add_strategy_argument(training)
     train.add_argument("--out", required=True, help="the output folder")
     train.set_defaults(handler=run_train)
