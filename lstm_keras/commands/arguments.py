@@ -112,7 +112,10 @@ def _prepare_staging(staging, arguments, group):
     """Keeps a staging folder of the same command (to resume it), or starts a fresh one."""
     marker = os.path.join(staging, ARGUMENTS_FILE)
     if os.path.isdir(staging):
-        previous = open(marker, encoding="utf-8").read() if os.path.isfile(marker) else None
+        previous = None
+        if os.path.isfile(marker):
+            with open(marker, encoding="utf-8") as f:
+                previous = f.read()
         if previous == arguments:
             log(group, f"resuming the interrupted run in {staging}")
         else:
