@@ -354,7 +354,8 @@ def _check_attention(name, student_fn, score, seed, scores_only):
             def ref(query, values, *weight_values):
                 with keras.StatelessScope(state_mapping=list(zip(layer.trainable_variables, weight_values))):
                     if scores_only:
-                        return [ops.squeeze(layer._score(ops.expand_dims(query, 1), values), 1)]  # (batch, Tv)
+                        keys = layer.project_keys(values)
+                        return [ops.squeeze(layer._score(ops.expand_dims(query, 1), values, keys), 1)]  # (batch, Tv)
                     return list(layer(query, values, mask=mask, return_attention_scores=True))
 
             def student(query, values, *weight_values):

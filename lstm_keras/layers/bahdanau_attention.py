@@ -17,8 +17,8 @@ class BahdanauAttention(LuongAttention):
         a_j = exp(score_j) / Σ_{j'} exp(score_j')          (softmax over the source steps Tv)
         context = Σ_j a_j k_j
 
-    This is Luong's "concat" score with `W` kept as two kernels, so `W2 k_j` is computed once per
-    source step. Only the score differs from `LuongAttention`: masking (masked steps get exactly
+    This is Luong's "concat" score with `W` kept as two kernels: `W2 k_j` depends on the source
+    alone (`project_keys`), so a decoder computes it once per sentence, not at every step. Only the score differs from `LuongAttention`: masking (masked steps get exactly
     zero weight; an all-masked row gets zero weights and a zero context, never NaN), shapes and
     the call are the same.
 
@@ -38,6 +38,7 @@ class BahdanauAttention(LuongAttention):
         return_attention_scores: whether to also return the attention weights.
         training: unused, accepted for the Keras call convention.
         values_mask: filled in by Keras with the Keras mask of `values`; pass `mask` instead.
+        keys: optional, `project_keys(values)` computed beforehand (`W2 k_j` for every step).
 
     Returns:
         The context `(batch, dv)` for a one-step query or `(batch, Tq, dv)` for many steps; with
@@ -75,10 +76,12 @@ class BahdanauAttention(LuongAttention):
         )
         self.score_vector = self.add_weight(name="score_vector", shape=(self.units,), initializer="glorot_uniform")
 
-    def _score(self, query, values):
+    def project_keys(self, values):
+        return ops.matmul(values, self.key_kernel)  # (batch, Tv, units)
+
+    def _score(self, query, values, keys):
         query_features = ops.matmul(query, self.query_kernel)  # (batch, Tq, units)
-        key_features = ops.matmul(values, self.key_kernel)  # (batch, Tv, units)
-        return self._additive_score(query_features, key_features)  # (batch, Tq, Tv)
+        return self._additive_score(query_features, keys)  # (batch, Tq, Tv)
 
     def get_config(self):
         config = super().get_config()

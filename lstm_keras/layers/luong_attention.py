@@ -45,6 +45,8 @@ class LuongAttention(keras.layers.Layer):
         return_attention_scores: whether to also return the attention weights.
         training: unused, accepted for the Keras call convention.
         values_mask: filled in by Keras with the Keras mask of `values`; pass `mask` instead.
+        keys: optional, `project_keys(values)` computed beforehand: a decoder that attends to
+            the same `values` at every step projects them once instead of at every call.
 
     Returns:
         The context `(batch, dv)` for a one-step query or `(batch, Tq, dv)` for many steps; with
@@ -98,18 +100,27 @@ class LuongAttention(keras.layers.Layer):
             )
             self.score_vector = self.add_weight(name="score_vector", shape=(units,), initializer="glorot_uniform")
 
-    def _score(self, query, values):
+    def project_keys(self, values):
+        """The part of the score that depends on the source alone: `(batch, Tv, units)`, or None.
+
+        "concat" (and Bahdanau's additive score) apply a key kernel to every source step; "dot"
+        and "general" have no such part (None). Computed once and passed as `keys=` to every
+        call with the same `values`, it is not recomputed at every decoder step.
+        """
+        if self.score != "concat":
+            return None
+        # W [q; k] = W_q q + W_k k, with W split by rows into its query and key parts.
+        return ops.matmul(values, self.concat_kernel[-values.shape[-1]:])  # (batch, Tv, units)
+
+    def _score(self, query, values, keys):
         """Scores every query step against every source step: `(batch, Tq, Tv)`."""
         if self.score == "dot":
             return ops.matmul(query, ops.swapaxes(values, 1, 2))  # (batch, Tq, Tv)
         if self.score == "general":
             projected = ops.matmul(query, self.general_kernel)  # (batch, Tq, dv)
             return ops.matmul(projected, ops.swapaxes(values, 1, 2))  # (batch, Tq, Tv)
-        # concat: W [q; k] = W_q q + W_k k, with W split by rows into its query and key parts.
-        query_dim = query.shape[-1]
-        query_features = ops.matmul(query, self.concat_kernel[:query_dim])  # (batch, Tq, units)
-        key_features = ops.matmul(values, self.concat_kernel[query_dim:])  # (batch, Tv, units)
-        return self._additive_score(query_features, key_features)  # (batch, Tq, Tv)
+        query_features = ops.matmul(query, self.concat_kernel[: query.shape[-1]])  # (batch, Tq, units)
+        return self._additive_score(query_features, keys)  # (batch, Tq, Tv)
 
     def _additive_score(self, query_features, key_features):
         """`v^T tanh(query_features + key_features)` for every (query step, source step) pair."""
@@ -118,7 +129,8 @@ class LuongAttention(keras.layers.Layer):
         )  # (batch, Tq, Tv, units)
         return ops.matmul(hidden, self.score_vector)  # (batch, Tq, Tv)
 
-    def call(self, query, values, mask=None, return_attention_scores=False, training=None, values_mask=None):
+    def call(self, query, values, mask=None, return_attention_scores=False, training=None, values_mask=None,
+             keys=None):
         self._check_shapes(query.shape, values.shape)
         if mask is None:
             mask = values_mask
@@ -126,7 +138,9 @@ class LuongAttention(keras.layers.Layer):
         if one_step:
             query = ops.expand_dims(query, 1)  # (batch, 1, d)
 
-        scores = self._score(query, values)  # (batch, Tq, Tv)
+        if keys is None:
+            keys = self.project_keys(values)  # (batch, Tv, units) or None
+        scores = self._score(query, values, keys)  # (batch, Tq, Tv)
         if mask is not None:
             self._check_mask(mask)
             mask = ops.expand_dims(ops.cast(mask, "bool"), 1)  # (batch, 1, Tv)
@@ -154,7 +168,7 @@ class LuongAttention(keras.layers.Layer):
         return (*query_shape[:-1], values_shape[-1])
 
     def compute_output_spec(
-        self, query, values, mask=None, return_attention_scores=False, training=None, values_mask=None
+        self, query, values, mask=None, return_attention_scores=False, training=None, values_mask=None, keys=None
     ):
         context = keras.KerasTensor(self.compute_output_shape(query.shape, values.shape), dtype=self.compute_dtype)
         if not return_attention_scores:

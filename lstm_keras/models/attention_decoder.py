@@ -168,23 +168,24 @@ class AttentionDecoder(keras.layers.Layer):
     def _feeding_loop(self, x, states, encoder_outputs, source_mask, training):
         """Runs the decoder step by step over `x` `(batch, Tt, embedding_dim)` with input feeding."""
         feed = ops.zeros((ops.shape(x)[0], self.units), dtype=x.dtype)  # (batch, units)
+        keys = self.attention_layer.project_keys(encoder_outputs)  # (batch, Ts, units) or None: once, not per step
 
         def step(inputs, loop_states):
             lstm_states, feed = list(loop_states[:-1]), loop_states[-1]
             attentional, lstm_states, weights = self._attend(inputs, feed, lstm_states, encoder_outputs,
-                                                             source_mask, training)
+                                                             source_mask, keys, training)
             return (attentional, weights), lstm_states + [attentional]
 
         _, (attentional, weights), _ = backend.rnn(step, x, list(states) + [feed])
         return attentional, weights  # (batch, Tt, units), (batch, Tt, Ts)
 
-    def _attend(self, inputs, feed, lstm_states, encoder_outputs, source_mask, training=False):
+    def _attend(self, inputs, feed, lstm_states, encoder_outputs, source_mask, keys, training=False):
         """One decoder step from embedded inputs `(batch, embedding_dim)`: `(h~_t, states, a_t)`."""
         if self.input_feeding:
             inputs = ops.concatenate([inputs, feed], axis=-1)  # (batch, embedding_dim + units)
         h, lstm_states = self.lstm.cell(inputs, lstm_states, training=training)  # (batch, units)
         context, weights = self.attention_layer(
-            h, encoder_outputs, mask=source_mask, return_attention_scores=True
+            h, encoder_outputs, mask=source_mask, return_attention_scores=True, keys=keys
         )  # (batch, d_enc), (batch, Ts)
         attentional = self.combine(ops.concatenate([context, h], axis=-1))  # (batch, units)
         return attentional, list(lstm_states), weights
@@ -202,6 +203,9 @@ class AttentionDecoder(keras.layers.Layer):
         """The state of `step` before the first token: a dict of tensors, batch first."""
         states = self.bridge(encoder_states)
         state = {"lstm": states, "encoder_outputs": encoder_outputs, "source_mask": source_mask}
+        keys = self.attention_layer.project_keys(encoder_outputs)  # (batch, Ts, units): once per sentence
+        if keys is not None:
+            state["keys"] = keys
         if self.input_feeding:
             state["feed"] = ops.zeros_like(states[0])  # (batch, units)
         return state
@@ -219,7 +223,7 @@ class AttentionDecoder(keras.layers.Layer):
         """
         x = self.embedding(token)  # (batch, embedding_dim)
         attentional, lstm_states, weights = self._attend(
-            x, state.get("feed"), state["lstm"], state["encoder_outputs"], state["source_mask"]
+            x, state.get("feed"), state["lstm"], state["encoder_outputs"], state["source_mask"], state.get("keys")
         )
         logits = self.output_projection(attentional)  # (batch, V)
         new_state = dict(state, lstm=lstm_states)

@@ -110,6 +110,24 @@ def test_matches_numpy(kind, one_step, masked):
         assert np.all(weights[~np.broadcast_to(source_mask, weights.shape)] == 0.0)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("one_step", [True, False], ids=["one_step", "many_steps"])
+def test_precomputed_keys_give_the_same_outputs(kind, one_step):
+    layer = KINDS[kind]()
+    query, values, mask = make_inputs(kind, one_step)
+    context, weights = run(layer, query, values, mask)
+    keys = layer.project_keys(values)
+    if kind in ("dot", "general"):
+        assert keys is None  # no part of these scores depends on the source alone
+    else:
+        w = {v.name: keras.ops.convert_to_numpy(v) for v in layer.weights}
+        key_kernel = w["key_kernel"] if kind == "bahdanau" else w["concat_kernel"][-DV:]
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(keys), values @ key_kernel, atol=1e-5)
+    given = layer(query, values, mask=mask, return_attention_scores=True, keys=keys)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(given[0]), context, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(given[1]), weights, atol=1e-6)
+
+
 def test_return_attention_scores_false_gives_the_context_alone():
     layer = LuongAttention(score="general")
     query, values, mask = make_inputs("general", one_step=False)
