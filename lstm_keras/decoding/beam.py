@@ -49,7 +49,9 @@ class BeamSampler(Sampler):
 
     Everything runs in one compiled `keras.ops.while_loop`; `next` and its state are those of
     `Sampler` (see there), the state being repeated `num_beams` times per sequence and
-    reordered with `ops.take` at every step.
+    reordered with `ops.take` at every step, except the parts that `next` returns unchanged
+    (the very tensor it received, e.g. the encoder outputs a decoder attends to): all the
+    hypotheses of a sequence hold the same copy of those, so they are never reordered.
 
     Args:
         num_beams: positive int, the beam size `k`.
@@ -101,19 +103,21 @@ class BeamSampler(Sampler):
         self.length_penalty = float(length_penalty)
         self.return_all_beams = bool(return_all_beams)
 
-    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0):
+    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0, length_bound=None):
         k = self.num_beams
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
         batch_size = ops.shape(start_tokens)[0]
-        limits = sequence_limits(max_length, batch_size)  # (batch,)
-        width = ops.max(ops.concatenate([limits, ops.ones((1,), "int32")]))  # T (at least 1, even for no rows)
+        limits, width = sequence_limits(max_length, batch_size, length_bound)  # (batch,), T
 
         # Every hypothesis starts from the sequence's state: repeat each row k times.
         state = tree.map_structure(lambda x: ops.repeat(x, k, axis=0), state)  # (batch * k, ...)
         tokens = ops.repeat(start_tokens, k, axis=0)  # (batch * k,)
 
-        # The first step runs before the loop: it tells the shape of the attention to record.
-        logits, state, attention = next(tokens, state)
+        # The first step runs before the loop: it tells the shape of the attention to record,
+        # and which parts of the state `next` passes through unchanged (never reordered).
+        logits, new_state, attention = next(tokens, state)
+        changing = [new is not old for new, old in zip(tree.flatten(new_state), tree.flatten(state))]
+        state = new_state
         has_attention = attention is not None
         if has_attention:
             tail = tuple(ops.shape(attention)[1:])
@@ -134,7 +138,7 @@ class BeamSampler(Sampler):
             "done": ops.zeros((batch_size,), dtype="bool"),  # (batch,)
         }
         update = lambda step, beams, logits, state, attention: self._update(  # noqa: E731
-            step, beams, logits, state, attention, limits, end_token_id, has_attention
+            step, beams, logits, state, attention, limits, end_token_id, has_attention, changing
         )
         beams, tokens, state = update(0, beams, logits, state, attention)
 
@@ -156,7 +160,7 @@ class BeamSampler(Sampler):
             tokens, attention = tokens[:, 0], attention[:, 0]  # (batch, T), (batch, T, ...)
         return tokens, attention if has_attention else None
 
-    def _update(self, step, beams, logits, state, attention, limits, end_token_id, has_attention):
+    def _update(self, step, beams, logits, state, attention, limits, end_token_id, has_attention, changing):
         k = self.num_beams
         vocabulary_size = logits.shape[-1]
         log_probs = self.compute_log_probabilities(logits)  # (batch * k, V)
@@ -206,7 +210,8 @@ class BeamSampler(Sampler):
         alive_tokens = _gather_beams(top_tokens, alive)  # (batch, k, T)
         alive_attention = _gather_beams(top_attention, alive) if has_attention else top_attention
         parent = ops.take_along_axis(top_beam, alive, axis=1)  # (batch, k)
-        state = tree.map_structure(lambda x: _reorder(x, parent, k), state)  # (batch * k, ...)
+        leaves = [_reorder(x, parent, k) if moves else x for x, moves in zip(tree.flatten(state), changing)]
+        state = tree.pack_sequence_as(state, leaves)  # (batch * k, ...)
         tokens = ops.reshape(ops.take_along_axis(top_token, alive, axis=1), (-1,))  # (batch * k,)
 
         # Done: no live hypothesis can beat the finished one(s) any more.

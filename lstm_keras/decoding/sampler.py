@@ -43,11 +43,14 @@ class Sampler:
             source length). Must be at least 1.
         end_token_id: the id that finishes a sequence, or None (generate `max_length` tokens).
         pad_token_id: the id written after the end of a sequence.
+        length_bound: None, or a Python int at least as large as every `max_length`: the width
+            `T` of the outputs. By default `T` is the largest `max_length`, which is a dynamic
+            shape when the limits are computed from the inputs; `jax.jit` needs a static one.
 
     Returns:
         A tuple `(token_ids, attention)`: `token_ids` `(batch, T)` int32, the generated tokens
         (not the start token), `[END]` included where one was produced, padded after it, with
-        `T` the largest `max_length`; `attention` `(batch, T, ...)`, the `attention` that `next`
+        `T` the largest `max_length` (or `length_bound`); `attention` `(batch, T, ...)`, the `attention` that `next`
         returned at each step (zeros after the end), or None if `next` returns None.
 
     Example:
@@ -70,11 +73,10 @@ class Sampler:
             )
         self.temperature = temperature
 
-    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0):
+    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0, length_bound=None):
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
         batch_size = ops.shape(start_tokens)[0]
-        limits = sequence_limits(max_length, batch_size)  # (batch,)
-        width = ops.max(ops.concatenate([limits, ops.ones((1,), "int32")]))  # T (at least 1, even for no rows)
+        limits, width = sequence_limits(max_length, batch_size, length_bound)  # (batch,), T
 
         def update(step, tokens, attention_buffer, finished, logits, attention):
             # One step: pick the token, record it and its attention, mark the finished sequences.
@@ -138,15 +140,30 @@ class Sampler:
         return cls(**config)
 
 
-def sequence_limits(max_length, batch_size):
-    """The maximum length of every sequence, `(batch,)` int32, from an int, scalar or vector."""
+def sequence_limits(max_length, batch_size, length_bound=None):
+    """The maximum length of every sequence and the output width `T`.
+
+    Args:
+        max_length: an int, a scalar or a `(batch,)` vector.
+        batch_size: the number of sequences.
+        length_bound: None (`T` is the largest limit, at least 1, even for no rows) or a static
+            int `T` (the limits are then capped at it).
+
+    Returns:
+        `(limits, width)`: `(batch,)` int32 and `T`.
+    """
     limits = ops.cast(ops.convert_to_tensor(max_length), "int32")
     if len(limits.shape) > 1:
         raise ValueError(
             f"Invalid `max_length`: expected an int, a scalar or a `(batch,)` vector. "
             f"Received a tensor of shape {tuple(limits.shape)}"
         )
-    return ops.broadcast_to(limits, (batch_size,))  # (batch,)
+    limits = ops.broadcast_to(limits, (batch_size,))  # (batch,)
+    if length_bound is None:
+        return limits, ops.max(ops.concatenate([limits, ops.ones((1,), "int32")]))
+    if not isinstance(length_bound, int) or isinstance(length_bound, bool) or length_bound < 1:
+        raise ValueError(f"Invalid `length_bound`: expected a positive Python int or None. Received: {length_bound!r}")
+    return ops.minimum(limits, length_bound), length_bound
 
 
 def _attention_buffer(attention, batch_size, width):

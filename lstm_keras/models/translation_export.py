@@ -118,8 +118,8 @@ class TranslationModule(tf.Module):
         return {"source_ids": source_ids, "target_ids": target_ids, "attention": attention}
 
     def _translate(self, texts):
-        # Calls the traced `generate` graph, so that it is traced once for both uses.
-        target_ids = self.generate(texts)["target_ids"]  # (batch, T)
+        # Without the attention weights, which only `generate` returns (for plots).
+        target_ids, _ = self.translator.decode(self.source_ids(texts), self.sampler, return_attention=False)  # (batch, T)
         return {"translations": self.target_tokenizer.detokenize(target_ids)}  # (batch,)
 
     def __call__(self, texts):

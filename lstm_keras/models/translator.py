@@ -155,7 +155,6 @@ class Translator(DistributedFitMixin, keras.Model):
         learning_rate=1e-3,
         clipnorm=1.0,
         label_smoothing=0.1,
-        jit_compile=False,
         **kwargs,
     ):
         """Compiles with the translation defaults (each `"auto"` argument).
@@ -167,9 +166,9 @@ class Translator(DistributedFitMixin, keras.Model):
             learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
             clipnorm: the gradient clipping norm of the default optimizer (None: no clipping).
             label_smoothing: the label smoothing of the default loss.
-            jit_compile: whether to compile the train step with XLA (off: the fused cuDNN LSTM
-                kernel is not XLA-compatible).
-            **kwargs: other `keras.Model.compile` arguments.
+            **kwargs: other `keras.Model.compile` arguments (`jit_compile` defaults to False on
+                TensorFlow, where the fused cuDNN LSTM kernel is not XLA-compatible, and to Keras'
+                own default elsewhere: JAX always compiles).
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
@@ -177,7 +176,9 @@ class Translator(DistributedFitMixin, keras.Model):
             loss = MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing, pad_token_id=self.pad_token_id)
         if metrics == "auto":
             metrics = [MaskedAccuracy(pad_token_id=self.pad_token_id), Perplexity(pad_token_id=self.pad_token_id)]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs)
+        if keras.backend.backend() == "tensorflow":
+            kwargs.setdefault("jit_compile", False)
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
         # Restores the compiled state saved in a `.keras` file (`compile` is overridden).
@@ -210,28 +211,40 @@ class Translator(DistributedFitMixin, keras.Model):
         logits = ops.where(forbidden, ops.cast(FORBIDDEN_LOGIT, logits.dtype), logits)  # (batch, V)
         return logits, state, weights
 
-    def decode(self, source_ids, sampler="greedy"):
+    def decode(self, source_ids, sampler="greedy", return_attention=True, length_bound=None):
         """Generates target ids for `source_ids` `(batch, Ts)` (not compiled: call it in a graph).
 
         Args:
             source_ids: int `(batch, Ts)`, right-padded (with `[START]`/`[END]` as in training).
             sampler: a sampler, its name or its config (see `lstm_keras.decoding.get`).
+            return_attention: whether to record the attention weights of every generated token.
+                Without them the loop carries no attention buffers, which beam search would
+                otherwise reorder at every step (`TranslationModule.translate` does without).
+            length_bound: None, or a static int `T` for the outputs' width (e.g. `max_length`;
+                `jax.jit` needs one): see `lstm_keras.decoding.Sampler`.
 
         Returns:
             `(token_ids, attention)`: int32 `(batch, T)`, the generated ids up to and including
-            `[END]`, padded; and the attention weights `(batch, T, Ts)` of each generated token.
+            `[END]`, padded; and the attention weights `(batch, T, Ts)` of each generated token
+            (None without `return_attention`).
         """
         sampler = decoding.get(sampler)
         source_ids = ops.cast(source_ids, "int32")
         state = self.initial_decoding_state(source_ids)
         start = ops.full((ops.shape(source_ids)[0],), self.start_token_id, dtype="int32")  # (batch,)
+
+        def step(token, state):
+            logits, state, attention = self.decode_step(token, state)
+            return logits, state, attention if return_attention else None
+
         return sampler(
-            self.decode_step,
+            step,
             start,
             state,
             self.generation_limits(source_ids),
             end_token_id=self.end_token_id,
             pad_token_id=self.pad_token_id,
+            length_bound=length_bound,
         )
 
     def generate_ids(self, source_ids, sampler="greedy"):

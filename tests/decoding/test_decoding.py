@@ -203,6 +203,41 @@ def test_compiled_loop_matches_eager():
         assert tuple(empty[0].shape)[0] == 0
 
 
+def test_beam_reorders_only_the_state_that_changes(monkeypatch):
+    from lstm_keras.decoding import beam
+
+    reordered = []
+    original = beam._reorder
+    monkeypatch.setattr(beam, "_reorder", lambda x, parent, k: reordered.append(x.shape) or original(x, parent, k))
+    state = {"h": np.zeros((2, 5), "float32"), "bias": np.arange(8, dtype="float32").reshape(2, 4)}
+    BeamSampler(num_beams=3)(rnn_next(7), np.full((2,), 2, "int32"), state, 6, end_token_id=END)
+    # `rnn_next` returns "bias" as it received it: only "h" (batch * k, units) is reordered.
+    assert reordered and set(tuple(shape) for shape in reordered) == {(6, 5)}
+
+
+@pytest.mark.parametrize("sampler", [GreedySampler(), BeamSampler(num_beams=3)], ids=["greedy", "beam"])
+def test_length_bound_fixes_the_output_width(sampler):
+    next = rnn_next(8)
+    state = {"h": np.zeros((3, 5), "float32"), "bias": np.zeros((3, 4), "float32")}
+    start = np.full((3,), 2, "int32")
+    limits = np.array([2, 5, 3], "int32")
+    tokens, attention = map(to_numpy, sampler(next, start, state, limits, end_token_id=END))
+    bounded_tokens, bounded_attention = map(
+        to_numpy, sampler(next, start, state, limits, end_token_id=END, length_bound=8)
+    )
+    assert bounded_tokens.shape == (3, 8) and bounded_attention.shape == (3, 8, 4)
+    np.testing.assert_array_equal(bounded_tokens[:, :5], tokens)
+    assert np.all(bounded_tokens[:, 5:] == PAD)
+    np.testing.assert_allclose(bounded_attention[:, :5], attention, atol=1e-6)
+    # A bound below a limit caps it.
+    capped, _ = sampler(next, start, state, limits, end_token_id=END, length_bound=2)
+    expected, _ = sampler(next, start, state, np.minimum(limits, 2), end_token_id=END)
+    np.testing.assert_array_equal(to_numpy(capped), to_numpy(expected))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="length_bound"):
+            sampler(next, start, state, limits, end_token_id=END, length_bound=bad)
+
+
 def test_get_and_serialization():
     assert isinstance(decoding.get("greedy"), GreedySampler)
     beam = decoding.get("beam", num_beams=3, length_penalty=0.7)

@@ -133,6 +133,21 @@ def test_generation_greedy_equals_beam_of_one_and_respects_limits():
     np.testing.assert_array_equal(greedy_attention[..., 3:][SOURCE[:, None, 3:].repeat(5, 1) == 0], 0.0)
 
 
+@pytest.mark.parametrize("sampler", ["greedy", BeamSampler(num_beams=3)], ids=["greedy", "beam"])
+def test_decode_without_attention_and_with_a_static_width(sampler):
+    model = small_translator(max_length=6)
+    tokens, attention = model.decode(SOURCE, sampler)
+    bare, none = model.decode(SOURCE, sampler, return_attention=False)
+    assert none is None
+    np.testing.assert_array_equal(ops.convert_to_numpy(bare), ops.convert_to_numpy(tokens))
+    wide, _ = model.decode(SOURCE, sampler, return_attention=False, length_bound=model.max_length)
+    wide = ops.convert_to_numpy(wide)
+    width = ops.convert_to_numpy(tokens).shape[1]
+    assert wide.shape == (3, 6)
+    np.testing.assert_array_equal(wide[:, :width], ops.convert_to_numpy(tokens))
+    assert (wide[:, width:] == 0).all()
+
+
 def test_config_and_keras_round_trip(tmp_path):
     model = small_translator(gating="cifg", attention="luong-general", input_feeding=False, num_layers=2,
                              attentional_activation="tanh")
