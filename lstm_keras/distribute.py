@@ -107,11 +107,12 @@ class DistributedFitMixin:
     Without a strategy, and on other backends, Keras' own code runs unchanged.
     """
 
-    def train_step(self, data):
-        return self._one_value_vectors(super().train_step(data))
+    def train_step(self, *args):
+        # `(data)` on TensorFlow and PyTorch, `(state, data)` on JAX, which has no strategy.
+        return self._one_value_vectors(super().train_step(*args))
 
-    def test_step(self, data):
-        return self._one_value_vectors(super().test_step(data))
+    def test_step(self, *args):
+        return self._one_value_vectors(super().test_step(*args))
 
     def _one_value_vectors(self, logs):
         if getattr(self, "_distribute_strategy", None) is None or not _is_multi_worker(self._distribute_strategy):
