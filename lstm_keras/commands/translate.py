@@ -164,21 +164,34 @@ def _check_train_arguments(args):
 
 def train(args, out):
     """The `train` pipeline, writing everything under `out`; returns the metrics dict."""
-    import keras
-
-    from lstm_keras.datasets.translation import load_translation_data
-    from lstm_keras.io import write_text
-    from lstm_keras.models import Translator
-    from lstm_keras.models.translation_export import TranslationModule
-    from lstm_keras.models.translation_export import export_saved_model
     from lstm_keras.models.translation_export import save_translation_model
-    from lstm_keras.text import Tokenizer
-    from lstm_keras.text import make_translation_dataset
-    from lstm_keras.training import epochs_completed
     from lstm_keras.training import set_seed
     from lstm_keras.training import standard_callbacks
 
     set_seed(args.seed)
+    train_pairs, valid_pairs, test_pairs = load_corpus(args)
+    module = build_module(args, train_pairs)
+    # The model folder first (vocabularies, settings, untrained model), then training.
+    save_translation_model(out, module, extra_settings=training_settings(args))
+    compile_for_training(module.translator, args, len(train_pairs))
+    callbacks = standard_callbacks(out, monitor="val_loss", patience=args.patience, time_budget=args.time_budget)
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        # The number of length-bucketed batches is unknown until the first epoch ends.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = module.translator.fit(
+            translation_dataset(args, module, train_pairs, shuffle=True),
+            validation_data=translation_dataset(args, module, valid_pairs, shuffle=False),
+            epochs=args.epochs, callbacks=callbacks, shuffle=False, verbose=1,  # the data set shuffles itself
+        )
+    return evaluate_and_save(args, out, module, history, time.monotonic() - started, train_pairs, valid_pairs,
+                             test_pairs)
+
+
+def load_corpus(args):
+    """The `(train, valid, test)` lists of `(source, target)` pairs named by `--dataset`."""
+    from lstm_keras.datasets.translation import load_translation_data
+
     train_pairs, valid_pairs, test_pairs = load_translation_data(
         args.dataset, data_dir=args.data_dir, valid=args.valid, test=args.test, seed=args.seed
     )
@@ -186,22 +199,19 @@ def train(args, out):
         if not pairs:
             raise ValueError(f"the {name} split of {args.dataset!r} is empty: give more pairs (or --valid / --test files)")
     _log(f"{args.dataset}: {len(train_pairs)} / {len(valid_pairs)} / {len(test_pairs)} pairs (train / valid / test)")
+    return train_pairs, valid_pairs, test_pairs
 
-    # Vocabularies from the training split.
+
+def build_module(args, train_pairs):
+    """The vocabularies learned from `train_pairs` and an untrained `Translator`, as a `TranslationModule`."""
+    from lstm_keras.models import Translator
+    from lstm_keras.models.translation_export import TranslationModule
+    from lstm_keras.text import Tokenizer
+
     sources, targets = zip(*train_pairs)
     source_tokenizer = Tokenizer.from_texts(sources, kind=args.tokenizer, vocab_size=args.vocab_size)
     target_tokenizer = Tokenizer.from_texts(targets, kind=args.tokenizer, vocab_size=args.vocab_size)
     _log(f"vocabularies: {source_tokenizer.vocab_size} source, {target_tokenizer.vocab_size} target tokens")
-
-    def dataset(pairs, shuffle):
-        return make_translation_dataset(
-            [s for s, _ in pairs], [t for _, t in pairs], source_tokenizer, target_tokenizer,
-            batch_size=args.batch_size, shuffle=shuffle, seed=args.seed,
-            max_source_length=args.max_length, max_target_length=args.max_length,
-        )
-
-    train_data, valid_data, test_data = dataset(train_pairs, True), dataset(valid_pairs, False), dataset(test_pairs, False)
-
     translator = Translator(
         source_tokenizer.vocab_size,
         target_tokenizer.vocab_size,
@@ -215,14 +225,35 @@ def train(args, out):
         dropout=args.dropout,
         max_length=args.max_length,
     )
-    sampler = make_sampler(args.beam_size, args.length_penalty)
-    module = TranslationModule(translator, source_tokenizer, target_tokenizer, sampler=sampler,
-                               max_source_length=args.max_length)
-    settings = {"training": {key: value for key, value in vars(args).items() if key != "handler"}}
-    # The model folder first (vocabularies, settings, untrained model), then training.
-    save_translation_model(out, module, extra_settings=settings)
+    return TranslationModule(translator, source_tokenizer, target_tokenizer,
+                             sampler=make_sampler(args.beam_size, args.length_penalty),
+                             max_source_length=args.max_length)
 
-    steps_per_epoch = math.ceil(len(train_pairs) / args.batch_size)  # about (buckets add a few)
+
+def training_settings(args):
+    """The `train` arguments, kept in `translation.json` under `"training"`."""
+    return {"training": {key: value for key, value in vars(args).items() if key != "handler"}}
+
+
+def translation_dataset(args, module, pairs, shuffle, **options):
+    """The teacher-forcing `tf.data` batches of `pairs` (`make_translation_dataset` with `args`' settings)."""
+    from lstm_keras.text import make_translation_dataset
+
+    options = {"batch_size": args.batch_size, "seed": args.seed, "max_source_length": args.max_length,
+               "max_target_length": args.max_length, **options}
+    return make_translation_dataset([s for s, _ in pairs], [t for _, t in pairs], module.source_tokenizer,
+                                    module.target_tokenizer, shuffle=shuffle, **options)
+
+
+def compile_for_training(translator, args, train_size):
+    """Compiles `translator` with the `train` recipe: Adam, linear warm-up then cosine decay to a tenth.
+
+    The schedule spans `args.epochs` epochs of `ceil(train_size / args.batch_size)` steps (about:
+    length buckets add a few), warming up over the first `DEFAULTS["warmup_fraction"]` of them.
+    """
+    import keras
+
+    steps_per_epoch = math.ceil(train_size / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     warmup_steps = max(1, int(DEFAULTS["warmup_fraction"] * total_steps))
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -233,31 +264,45 @@ def train(args, out):
         alpha=0.1,
     )
     translator.compile(learning_rate=schedule, clipnorm=args.clipnorm or None, label_smoothing=args.label_smoothing)
-    callbacks = standard_callbacks(out, monitor="val_loss", patience=args.patience, time_budget=args.time_budget)
-    started = time.monotonic()
-    with warnings.catch_warnings():
-        # The number of length-bucketed batches is unknown until the first epoch ends.
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = translator.fit(train_data, validation_data=valid_data, epochs=args.epochs, callbacks=callbacks,
-                                 shuffle=False, verbose=1)  # the data set shuffles itself
-    train_seconds = time.monotonic() - started
-    epochs_trained = epochs_completed(history)
 
-    # Test: teacher-forced loss and perplexity, then translations scored with sacreBLEU.
+
+def evaluate_and_save(args, out, module, history, train_seconds, train_pairs, valid_pairs, test_pairs):
+    """Tests a trained, compiled `module.translator`, then writes the model folder, plots and metrics into `out`.
+
+    The test split is scored teacher-forced (loss, perplexity, token accuracy) and translated with
+    the module's sampler, then scored with sacreBLEU; `out` gets `test_translations.tsv`, the
+    plots, the model folder, `saved_model/` and `metrics.json`.
+
+    Args:
+        args: the `train` arguments.
+        out: the output folder.
+        module: the `TranslationModule` of the trained translator.
+        history: the `keras.callbacks.History` of training.
+        train_seconds: the training time.
+        train_pairs, valid_pairs, test_pairs: the corpus splits.
+
+    Returns:
+        The metrics dict.
+    """
+    from lstm_keras.io import write_text
+    from lstm_keras.models.translation_export import export_saved_model
+    from lstm_keras.models.translation_export import save_translation_model
+    from lstm_keras.training import epochs_completed
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        test_metrics = translator.evaluate(test_data, verbose=0, return_dict=True)
+        test_metrics = module.translator.evaluate(translation_dataset(args, module, test_pairs, shuffle=False),
+                                                  verbose=0, return_dict=True)
     test_sources, test_references = [s for s, _ in test_pairs], [t for _, t in test_pairs]
     started = time.monotonic()
     hypotheses = translate_all(module, test_sources)
     translate_seconds = time.monotonic() - started
-    scores = score_translations(hypotheses, test_references, target_tokenizer)
+    scores = score_translations(hypotheses, test_references, module.target_tokenizer)
     _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f}; chrF = {scores['chrf']:.2f}")
 
-    # Plots and the remaining artifacts.
     _save_plots(history, module, test_sources[:ATTENTION_PLOTS], hypotheses[:ATTENTION_PLOTS], out)
     _write_translations(os.path.join(out, "test_translations.tsv"), test_sources, test_references, hypotheses)
-    save_translation_model(out, module, extra_settings=settings)
+    save_translation_model(out, module, extra_settings=training_settings(args))
     export_saved_model(module, os.path.join(out, "saved_model"))
     metrics = {
         **scores,
@@ -266,9 +311,9 @@ def train(args, out):
         "test_token_accuracy": test_metrics["masked_accuracy"],
         "dataset": str(args.dataset),
         "pairs": [len(train_pairs), len(valid_pairs), len(test_pairs)],
-        "vocab_sizes": [source_tokenizer.vocab_size, target_tokenizer.vocab_size],
-        "parameters": translator.count_params(),
-        "epochs_trained": epochs_trained,
+        "vocab_sizes": [module.source_tokenizer.vocab_size, module.target_tokenizer.vocab_size],
+        "parameters": module.translator.count_params(),
+        "epochs_trained": epochs_completed(history),
         "train_seconds": round(train_seconds, 1),
         "seconds_per_epoch": round(train_seconds / max(len(history.epoch), 1), 1),
         "decoding": "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {args.length_penalty}",
