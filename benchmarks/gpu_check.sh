@@ -5,18 +5,14 @@
 #   2. trains the medium PTB language model for a few minutes (gpu_language_model.py);
 #   3. times keras.layers.LSTM, every GatedLSTM preset and torch.nn.LSTM (bench_lstm.py).
 # Usage, from the repository root: benchmarks/gpu_check.sh PTB_DIR [LM_MINUTES] [BENCH_SECONDS]
-# If a keras wheel was carried in .whl/ (see the device tool's README), it is installed first.
+# A keras wheel carried in .whl/ is installed first (benchmarks/gpu_env.sh).
 # Outputs also go to $OUT (lm.json, bench.md) when it is set. Record them in BENCHMARKS.md.
 set -euo pipefail
 ptb_dir=${1:?usage: gpu_check.sh PTB_DIR [LM_MINUTES] [BENCH_SECONDS]}
 lm_minutes=${2:-4}
 bench_seconds=${3:-180}
 out=${OUT:-$(mktemp -d)}
-if compgen -G ".whl/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+source benchmarks/gpu_env.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 cudnn_check='
 import keras, numpy as np
