@@ -23,6 +23,7 @@ padded to the longest review of the data set.
 """
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -68,8 +69,9 @@ CONFIGS = {
 
 def run_imdb(args):
     config = CONFIGS["imdb"]
+    model, fit = _settings(args, config)
     data = load_classification_data("imdb", data_dir=_data_dir(args, "imdb"), seed=args.seed)
-    result = _train_and_test(data, config["model"], {**config["fit"], **_overrides(args)}, args, "imdb")
+    result = _train_and_test(data, model, fit, args, "imdb")
     result["target"] = config["target"]
     _table([result], "IMDB test accuracy (target >= 89%)")
     return [result]
@@ -77,30 +79,29 @@ def run_imdb(args):
 
 def run_mr(args):
     config = CONFIGS["mr"]
+    model, fit = _settings(args, config)
     data = load_classification_data("mr", data_dir=_data_dir(args, "mr"), seed=args.seed)
-    fit = {**config["fit"], **_overrides(args)}
     set_seed(args.seed)
     start = time.perf_counter()
     cv = cross_validate(
-        lambda: TextClassifier(data.label_names, **config["model"]), data.train_texts, data.train_labels,
+        lambda: TextClassifier(data.label_names, **model), data.train_texts, data.train_labels,
         config["folds"], os.path.join(args.out, "mr"), seed=args.seed, verbose=args.verbose, **fit,
     )
     result = {
         "run": "mr", "gating": "vanilla", "accuracy": cv["accuracy"], "accuracy_std": cv["accuracy_std"],
         "macro_f1": cv["macro_f1"], "seconds_per_epoch": cv["seconds_per_epoch"], "folds": cv["folds"],
-        "minutes": (time.perf_counter() - start) / 60, "target": config["target"],
+        "minutes": (time.perf_counter() - start) / 60, "target": config["target"], "settings": args.set,
     }
     _table([result], f"MR {config['folds']}-fold cross-validation accuracy (target >= 78%)")
     return [result]
 
 
 def run_presets(args):
-    config = CONFIGS["presets"]
+    model, fit = _settings(args, CONFIGS["presets"])
     data = load_classification_data(args.dataset, data_dir=args.data_dir, seed=args.seed)
-    fit = {**config["fit"], **_overrides(args)}
     results = []
     for gating in args.presets or tuple(VARIANTS):
-        result = _train_and_test(data, {**config["model"], "gating": gating}, fit, args, f"presets/{gating}")
+        result = _train_and_test(data, {**model, "gating": gating}, fit, args, f"presets/{gating}")
         results.append(result)
         print(json.dumps(result), flush=True)
     _table(results, f"Gating presets on {args.dataset} ({fit['epochs']} epochs, same model otherwise)")
@@ -128,7 +129,7 @@ def _train_and_test(data, model_kwargs, fit_kwargs, args, name):
     return {
         "run": name, "gating": model_kwargs.get("gating", "vanilla"), "accuracy": report["accuracy"],
         "macro_f1": report["macro_f1"], "epochs": len(history.epoch), "seconds_per_epoch": seconds_per_epoch,
-        "minutes": train_minutes, "test_examples": report["examples"],
+        "minutes": train_minutes, "test_examples": report["examples"], "settings": args.set,
     }
 
 
@@ -152,13 +153,26 @@ def _data_dir(args, name):
     return nested if os.path.isdir(nested) else args.data_dir
 
 
-def _overrides(args):
-    overrides = {}
+def _settings(args, config):
+    """The run's model and fit settings with `--epochs`, `--time-budget` and every `--set KEY=VALUE` applied."""
+    model, fit = dict(config["model"]), dict(config["fit"])
     if args.epochs:
-        overrides["epochs"] = args.epochs
+        fit["epochs"] = args.epochs
     if args.time_budget:
-        overrides["time_budget"] = args.time_budget
-    return overrides
+        fit["time_budget"] = args.time_budget
+    for setting in args.set:
+        key, _, text = setting.partition("=")
+        try:
+            value = json.loads(text)  # numbers, true/false, null, lists
+        except json.JSONDecodeError:
+            value = text  # a plain string, e.g. pooling=attention
+        if key in inspect.signature(fit_classifier).parameters:
+            fit[key] = value
+        elif key in inspect.signature(TextClassifier).parameters:
+            model[key] = value
+        else:
+            raise SystemExit(f"--set {setting}: {key!r} is neither a TextClassifier nor a fit_classifier argument")
+    return model, fit
 
 
 def main(argv=None):
@@ -169,6 +183,9 @@ def main(argv=None):
     parser.add_argument("--presets", nargs="*", choices=tuple(VARIANTS), help="presets to compare (default: all)")
     parser.add_argument("--epochs", type=int, help="override the run's number of epochs")
     parser.add_argument("--time-budget", type=float, help="minutes per training run")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one model or fit setting of the run (a JSON value or a string), "
+                             "e.g. --set vocabulary_size=8000 --set strip_punctuation=false")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument("--out", default="runs/bench_classification")
