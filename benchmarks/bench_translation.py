@@ -16,10 +16,11 @@ Usage:
 
 Training goes through `lstm-keras translate train` (so the BLEU is exactly what the command
 reports: sacreBLEU corpus BLEU of detokenised, normalised text, its signature printed). Decoding
-speed is measured on the same batch of test2016 sources (`--decode-sentences`, one call): greedy
-decoding and batched beam search (k=5) in-process (compiled graphs, tracing excluded: one warm-up
-call, then the best of `--repeats` calls), and the exported SavedModel's `translate` signature on
-CPU in a separate process that imports only TensorFlow and TensorFlow Text. The result is one
+speed is measured on the first test2016 sources, one call per batch for each batch size of
+`--decode-batches`: greedy decoding and batched beam search (k=5) in-process (compiled graphs,
+tracing excluded: one warm-up call, then the best of `--repeats` calls), and the exported
+SavedModel's `translate` signature on CPU, at the largest batch, in a separate process that
+imports only TensorFlow and TensorFlow Text. The result is one
 JSON line on stdout; a Markdown summary goes to stderr.
 """
 
@@ -63,7 +64,8 @@ def parse_args(argv=None):
     parser.add_argument("--tokenizer", default="word", choices=("word", "wordpiece"))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--beam-size", type=int, default=5)
-    parser.add_argument("--decode-sentences", type=int, default=256, help="the batch timed for decoding speed")
+    parser.add_argument("--decode-batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32, 256],
+                        help="the batch sizes timed for decoding speed (the last one also for the SavedModel)")
     parser.add_argument("--repeats", type=int, default=3)
     return parser.parse_args(argv)
 
@@ -101,8 +103,11 @@ def train(args):
     return json.loads(stdout.getvalue().strip().splitlines()[-1])
 
 
-def decoding_speed(model_dir, sources, beam_size, repeats):
-    """Best-of-`repeats` seconds to translate `sources` in one call: greedy and beam search."""
+def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
+    """Best-of-`repeats` seconds to translate the first `batch` sources in one call, greedy and beam search.
+
+    Returns one dict per batch size: the seconds and sentences per second of each, and the ratio.
+    """
     import tensorflow as tf
 
     from lstm_keras.commands.translate import make_sampler
@@ -110,19 +115,25 @@ def decoding_speed(model_dir, sources, beam_size, repeats):
     from lstm_keras.models.translation_export import load_translation_model
 
     loaded = load_translation_model(model_dir)
-    texts = tf.constant(sources, tf.string)
-    results = {}
-    for name, sampler in (("greedy", make_sampler(1, 0.0)), (f"beam{beam_size}", make_sampler(beam_size, 0.6))):
-        module = TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
-                                   sampler=sampler, max_source_length=loaded.max_source_length)
-        module.translate(texts)  # tracing
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            module.translate(texts)["translations"].numpy()
-            best = min(best, time.perf_counter() - start)
-        results[name] = {"seconds": round(best, 3), "sentences_per_second": round(len(sources) / best, 1)}
-    return results
+    samplers = {"greedy": make_sampler(1, 0.0), f"beam{beam_size}": make_sampler(beam_size, 0.6)}
+    modules = {name: TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
+                                       sampler=sampler, max_source_length=loaded.max_source_length)
+               for name, sampler in samplers.items()}
+    rows = []
+    for batch_size in batch_sizes:
+        texts = tf.constant(sources[:batch_size], tf.string)
+        row = {"batch": batch_size}
+        for name, module in modules.items():
+            module.translate(texts)  # tracing (once per module: the signature has an unknown batch size)
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                module.translate(texts)["translations"].numpy()
+                best = min(best, time.perf_counter() - start)
+            row[name] = {"seconds": round(best, 3), "sentences_per_second": round(batch_size / best, 1)}
+        row[f"beam{beam_size}_over_greedy"] = round(row[f"beam{beam_size}"]["seconds"] / row["greedy"]["seconds"], 2)
+        rows.append(row)
+    return rows
 
 
 def saved_model_speed(model_dir, sources, repeats):
@@ -154,14 +165,19 @@ def main(argv=None):
         )}
     from lstm_keras.datasets.translation import load_multi30k
 
-    sources = [s for s, _ in load_multi30k(args.data_dir)[2][: args.decode_sentences]]
-    results["decoding"] = decoding_speed(model_dir, sources, args.beam_size, args.repeats)
-    results["saved_model_cpu"] = saved_model_speed(model_dir, sources, args.repeats)
-    results["decode_sentences"] = len(sources)
+    sources = [s for s, _ in load_multi30k(args.data_dir)[2]]
+    results["decoding"] = decoding_speed(model_dir, sources, args.decode_batches, args.beam_size, args.repeats)
+    results["saved_model_cpu"] = saved_model_speed(model_dir, sources[: args.decode_batches[-1]], args.repeats)
+    results["saved_model_cpu"]["batch"] = args.decode_batches[-1]
 
-    lines = [f"| {k} | {v['seconds']} s | {v['sentences_per_second']} sentences/s |"
-             for k, v in {**results["decoding"], "SavedModel (CPU, beam)": results["saved_model_cpu"]}.items()]
-    summary = "\n".join(["| decoding | time for the batch | throughput |", "|---|---|---|", *lines])
+    beam = f"beam{args.beam_size}"
+    lines = [f"| {row['batch']} | {row['greedy']['seconds']} s ({row['greedy']['sentences_per_second']}/s) | "
+             f"{row[beam]['seconds']} s ({row[beam]['sentences_per_second']}/s) | {row[beam + '_over_greedy']}x |"
+             for row in results["decoding"]]
+    saved = results["saved_model_cpu"]
+    summary = "\n".join([f"| batch | greedy | beam {args.beam_size} | ratio |", "|---|---|---|---|", *lines,
+                         f"\nSavedModel `translate` (beam, CPU, batch {saved['batch']}): {saved['seconds']} s, "
+                         f"{saved['sentences_per_second']} sentences/s"])
     if "training" in results:
         t = results["training"]
         summary = (f"Multi30k de→en test2016: BLEU {t['bleu']} ({t['bleu_signature']}), chrF {t['chrf']}, "
