@@ -38,7 +38,6 @@ from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.training import print_metrics
 
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "luong-concat")
-TRANSLATE_BATCH_SIZE = 128
 ATTENTION_PLOTS = 3
 
 # All defaults of `translate train` in one place.
@@ -287,6 +286,7 @@ def evaluate_and_save(args, out, module, history, train_seconds, train_pairs, va
     from lstm_keras.io import write_text
     from lstm_keras.models.translation_export import export_saved_model
     from lstm_keras.models.translation_export import save_translation_model
+    from lstm_keras.models.translation_metrics import score_translations
     from lstm_keras.training import epochs_completed
 
     with warnings.catch_warnings():
@@ -295,7 +295,7 @@ def evaluate_and_save(args, out, module, history, train_seconds, train_pairs, va
                                                   verbose=0, return_dict=True)
     test_sources, test_references = [s for s, _ in test_pairs], [t for _, t in test_pairs]
     started = time.monotonic()
-    hypotheses = translate_all(module, test_sources)
+    hypotheses = module(test_sources)
     translate_seconds = time.monotonic() - started
     scores = score_translations(hypotheses, test_references, module.target_tokenizer)
     _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f}; chrF = {scores['chrf']:.2f}")
@@ -321,54 +321,6 @@ def evaluate_and_save(args, out, module, history, train_seconds, train_pairs, va
     }
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
-
-
-def translate_all(module, texts, batch_size=TRANSLATE_BATCH_SIZE):
-    """Translates a list of strings (or bytes) in batches; returns a list of strings."""
-    translations = []
-    for start in range(0, len(texts), batch_size):
-        translations.extend(module(texts[start:start + batch_size]))
-    return translations
-
-
-def score_translations(hypotheses, references, target_tokenizer):
-    """Corpus BLEU and chrF (sacreBLEU) of detokenised translations, plus exact match.
-
-    The model writes text the way its target tokenizer normalises it (lowercased, accents
-    stripped, by default), so the references are normalised the same way first (without
-    splitting punctuation: sacreBLEU tokenises both sides with its standard `13a` tokenizer);
-    BLEU is then case-insensitive (`case:lc` in its signature) when the tokenizer lowercases.
-
-    Returns:
-        A dict: `bleu`, `chrf`, `exact_match` (share of translations equal to their reference
-        after the same normalisation and whitespace collapsing), the sacreBLEU signatures and
-        the number of sentences.
-    """
-    from sacrebleu.metrics import BLEU
-    from sacrebleu.metrics import CHRF
-
-    from lstm_keras.text import normalize
-
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} translations for {len(references)} references")
-    if not references:
-        raise ValueError("no sentences to score")
-    normalized = normalize(
-        list(references), form=target_tokenizer.form, lowercase=target_tokenizer.lowercase,
-        strip_accents=target_tokenizer.strip_accents, split_punctuation=False,
-    )
-    references = [text.decode("utf-8") for text in normalized.numpy()]
-    bleu = BLEU(lowercase=target_tokenizer.lowercase)
-    chrf = CHRF()
-    exact = sum(" ".join(h.split()) == " ".join(r.split()) for h, r in zip(hypotheses, references))
-    return {
-        "bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
-        "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
-        "exact_match": round(exact / len(references), 4),
-        "sentences": len(references),
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-    }
 
 
 def _save_plots(history, module, sources, hypotheses, out):
@@ -421,7 +373,7 @@ def run_run(args):
     sentences = [os.fsencode(s) for s in args.sentences] if args.sentences else sys.stdin.buffer.read().splitlines()
     with contextlib.redirect_stdout(sys.stderr):
         module = _load(args)
-        translations = translate_all(module, sentences)
+        translations = module(sentences)
     for translation in translations:
         print(translation)
     sys.stdout.flush()
@@ -431,13 +383,14 @@ def run_run(args):
 def run_eval(args):
     """Runs `translate eval`: BLEU and chrF of a TSV file as one JSON line."""
     from lstm_keras.io import read_tsv
+    from lstm_keras.models.translation_metrics import score_translations
 
     pairs = read_tsv(args.test, min_columns=2)
     if not pairs:
         raise ValueError(f"no sentence pairs in {args.test}")
     with contextlib.redirect_stdout(sys.stderr):
         module = _load(args)
-        hypotheses = translate_all(module, [s for s, _ in pairs])
+        hypotheses = module([s for s, _ in pairs])
         scores = score_translations(hypotheses, [t for _, t in pairs], module.target_tokenizer)
     print_metrics(scores)
     return 0

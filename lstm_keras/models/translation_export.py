@@ -36,6 +36,7 @@ SETTINGS_FILE = "translation.json"
 SAVED_MODEL_DIR = "saved_model"
 MODEL_FILES = (MODEL_FILE, SOURCE_VOCABULARY_FILE, TARGET_VOCABULARY_FILE, SETTINGS_FILE)
 SIGNATURE = "translate"
+TRANSLATE_BATCH_SIZE = 128  # sentences per graph call of `TranslationModule.__call__`
 
 
 class TranslationModule(tf.Module):
@@ -64,6 +65,7 @@ class TranslationModule(tf.Module):
 
     Call arguments:
         texts: a list of strings (or UTF-8 bytes).
+        batch_size: the most sentences translated in one call of the graph.
 
     Returns:
         A list of translations (strings). The graph functions: `translate(texts)` maps a
@@ -122,10 +124,14 @@ class TranslationModule(tf.Module):
         target_ids, _ = self.translator.decode(self.source_ids(texts), self.sampler, return_attention=False)  # (batch, T)
         return {"translations": self.target_tokenizer.detokenize(target_ids)}  # (batch,)
 
-    def __call__(self, texts):
-        """Translates a list of strings; returns a list of strings."""
-        texts = tf.constant(list(texts), dtype=tf.string)
-        return [text.decode("utf-8") for text in self.translate(texts)["translations"].numpy()]
+    def __call__(self, texts, batch_size=TRANSLATE_BATCH_SIZE):
+        """Translates a list of strings (or UTF-8 bytes), `batch_size` at a time; returns a list of strings."""
+        texts = list(texts)
+        translations = []
+        for start in range(0, len(texts), batch_size):
+            batch = tf.constant(texts[start:start + batch_size], dtype=tf.string)  # (<= batch_size,)
+            translations += [text.decode("utf-8") for text in self.translate(batch)["translations"].numpy()]
+        return translations
 
     def attention_tokens(self, texts):
         """For attention plots: one `(source_tokens, target_tokens, weights)` per text.

@@ -98,6 +98,17 @@ def test_saved_model_serves_without_lstm_keras(exported):
     assert served["empty"] == [0]
 
 
+def test_call_translates_in_batches_as_the_signature_does(exported):
+    module, _ = exported
+    texts = tf.constant(TEXTS, tf.string)
+    expected = [t.decode("utf-8") for t in module.translate(texts)["translations"].numpy()]
+    assert module(TEXTS, batch_size=2) == expected == module(TEXTS)
+    assert module([]) == []
+    # `translate` decodes without recording attention; `generate` (for plots) gives the same ids.
+    generated = module.target_tokenizer.detokenize(module.generate(texts)["target_ids"]).numpy()
+    assert [t.decode("utf-8") for t in generated] == expected
+
+
 def test_keras_model_folder_round_trip(exported):
     module, directory = exported
     assert sorted(os.listdir(directory)) == sorted(list(translation_export.MODEL_FILES) + ["saved_model"])
