@@ -50,8 +50,9 @@ class Sampler:
     Returns:
         A tuple `(token_ids, attention)`: `token_ids` `(batch, T)` int32, the generated tokens
         (not the start token), `[END]` included where one was produced, padded after it, with
-        `T` the largest `max_length` (or `length_bound`); `attention` `(batch, T, ...)`, the `attention` that `next`
-        returned at each step (zeros after the end), or None if `next` returns None.
+        `T` the largest `max_length` (or `length_bound`); `attention` `(batch, T, ...)`, the
+        `attention` that `next` returned at each step (zeros after the end), or None if `next`
+        returns None.
 
     Example:
     >>> import numpy as np

@@ -18,9 +18,10 @@ class BahdanauAttention(LuongAttention):
         context = Σ_j a_j k_j
 
     This is Luong's "concat" score with `W` kept as two kernels: `W2 k_j` depends on the source
-    alone (`project_keys`), so a decoder computes it once per sentence, not at every step. Only the score differs from `LuongAttention`: masking (masked steps get exactly
-    zero weight; an all-masked row gets zero weights and a zero context, never NaN), shapes and
-    the call are the same.
+    alone (`project_keys`), so a decoder computes it once per sentence, not at every step. Only
+    the score differs from `LuongAttention`: masking (masked steps get exactly zero weight; an
+    all-masked row gets zero weights and a zero context, never NaN), shapes and the call are the
+    same.
 
     Weights (by name): `query_kernel` `(d, units)`, `key_kernel` `(dv, units)`, `score_vector`
     `(units,)`.
