@@ -26,7 +26,8 @@ def run_tiny(strategy, out_dir, env=None):
     )
 
 
-def result(process, timeout=180):
+def finished(process, timeout=300):
+    """Waits for a process started here; returns the JSON of its last output line and its stderr."""
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -34,12 +35,18 @@ def result(process, timeout=180):
         out, err = process.communicate()
         pytest.fail(f"training process timed out; stderr tail: {err[-2000:]}")
     assert process.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1]), err
+
+
+def result(process):
+    return finished(process)[0]
 
 
 def test_mirrored_over_two_cpu_devices_matches_one_device(tmp_path):
-    single = result(run_tiny("default", tmp_path / "single"))
-    mirrored = result(run_tiny("mirrored", tmp_path / "mirrored", env={"LSTM_KERAS_CPU_DEVICES": "2"}))
+    # Both at once: each process is deterministic, and starting them together saves a process start.
+    processes = [run_tiny("default", tmp_path / "single"),
+                 run_tiny("mirrored", tmp_path / "mirrored", env={"LSTM_KERAS_CPU_DEVICES": "2"})]
+    single, mirrored = [result(p) for p in processes]
     assert single["replicas"] == 1 and mirrored["replicas"] == 2
     np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-4)
     assert (tmp_path / "mirrored" / "model.keras").exists()
@@ -57,8 +64,8 @@ def test_two_workers_on_localhost_train_and_write_one_model(tmp_path):
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         processes.append(run_tiny("multi-worker", tmp_path / f"worker{index}", env={"TF_CONFIG": json.dumps(config)}))
-    results = [result(p) for p in processes]
-    single = result(run_tiny("default", tmp_path / "single"))
+    processes.append(run_tiny("default", tmp_path / "single"))
+    *results, single = [result(p) for p in processes]
     assert [r["replicas"] for r in results] == [2, 2]
     np.testing.assert_allclose(results[0]["loss"], results[1]["loss"], rtol=1e-5)
     # One replica per worker, the global batch split across them: the single-device curve.
@@ -80,16 +87,14 @@ def history_losses(out):
         return [float(row["loss"]) for row in csv.DictReader(f)]
 
 
-def train_cli(group, data, strategy, out, *options):
-    """Runs `lstm-keras GROUP train` in a fresh process (two logical CPU devices); returns its metrics."""
+def start_train_cli(group, data, strategy, out, *options):
+    """Starts `lstm-keras GROUP train` in a fresh process (two logical CPU devices)."""
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "LSTM_KERAS_CPU_DEVICES": "2"}
-    done = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "lstm_keras", group, "train", "--dataset", data, "--strategy", strategy,
          "--epochs", "2", "--dropout", "0", "--seed", "0", "--out", str(out), *options],
-        capture_output=True, text=True, env=env, timeout=300,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
 @pytest.mark.parametrize(
@@ -108,11 +113,12 @@ def test_train_commands_mirrored_match_one_device(tmp_path, group, options):
     else:  # source<TAB>target
         rows = [f"{a} {b}\t{words.index(a)} {words.index(b)}" for a in words for b in words] * 4
     data.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    single, _ = train_cli(group, str(data), "default", tmp_path / "single", *options)
-    mirrored, stderr = train_cli(group, str(data), "mirrored", tmp_path / "mirrored", *options)
+    processes = [start_train_cli(group, str(data), strategy, tmp_path / strategy, *options)
+                 for strategy in ("default", "mirrored")]
+    (single, _), (mirrored, stderr) = [finished(p) for p in processes]
     assert "--strategy mirrored: 2 replicas in sync" in stderr
     # The same global batch and seed: the same loss curve (the loss is scaled per replica, the
     # gradients summed across them).
-    np.testing.assert_allclose(history_losses(tmp_path / "mirrored"), history_losses(tmp_path / "single"), rtol=1e-3)
+    np.testing.assert_allclose(history_losses(tmp_path / "mirrored"), history_losses(tmp_path / "default"), rtol=1e-3)
     assert mirrored["epochs_trained"] == single["epochs_trained"] == 2
     assert (tmp_path / "mirrored" / "model.keras").exists()
