@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTEST_FLAGS ?= -q -ra --durations=15
+# Two test processes (one per core of the CI machine), a test file per process at a time: the many
+# subprocess and notebook tests spend much of their time single-threaded (imports, kernel starts).
+PYTEST_WORKERS ?= 2
+PYTEST_FLAGS ?= -q -ra --durations=15 -n $(PYTEST_WORKERS) --dist loadfile
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
