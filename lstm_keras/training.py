@@ -1,5 +1,6 @@
 """Training conveniences shared by every task: seeding, a wall-clock budget and standard callbacks."""
 
+import csv
 import json
 import math
 import os
@@ -124,13 +125,65 @@ class AnnealBeforeBudget(keras.callbacks.Callback):
             self.annealed_after_epoch = epoch
 
 
-def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None):
+class ResumeBestState(keras.callbacks.Callback):
+    """Gives early stopping and the best checkpoint back what they knew when a run is resumed.
+
+    `EarlyStopping` and `ModelCheckpoint(save_best_only=True)` keep the best value so far, the
+    epochs waited since and the best weights in memory only. When `BackupAndRestore` resumes an
+    interrupted run in a new process, they would start from nothing: the first resumed epoch,
+    however bad, would overwrite the best checkpoint, the wait for `patience` epochs would start
+    again, and the weights restored at the end would not be the best ones. Placed after them and
+    after `BackupAndRestore`, this callback rebuilds their state from the epochs the CSV history
+    logged before the interruption and from the best checkpoint.
+
+    Args:
+        history_path: the `CSVLogger` file of the run (appended to across resumptions).
+        best_path: the best checkpoint (`ModelCheckpoint`'s file of weights).
+        early_stopping: the run's `EarlyStopping`.
+        checkpoint: the run's `ModelCheckpoint`.
+        mode: `"min"` or `"max"`: which way the monitored value improves.
+    """
+
+    def __init__(self, history_path, best_path, early_stopping, checkpoint, mode="min"):
+        super().__init__()
+        self.history_path = history_path
+        self.best_path = best_path
+        self.early_stopping = early_stopping
+        self.checkpoint = checkpoint
+        self.mode = mode
+
+    def on_train_begin(self, logs=None):
+        resumed_at = self.model._initial_epoch or 0  # set by BackupAndRestore when it resumes
+        if not resumed_at or not os.path.exists(self.history_path):
+            return
+        monitor = self.early_stopping.monitor
+        with open(self.history_path, newline="", encoding="utf-8") as f:
+            logged = {int(row["epoch"]): float(row[monitor]) for row in csv.DictReader(f)
+                      if row.get(monitor) not in (None, "") and int(row["epoch"]) < resumed_at}
+        if not logged:
+            return
+        choose = min if self.mode == "min" else max
+        best_epoch = choose(logged, key=logged.get)
+        best = logged[best_epoch]
+        self.checkpoint.best = best
+        stopping = self.early_stopping
+        stopping.best, stopping.best_epoch = best, best_epoch
+        stopping.wait = max(logged) - best_epoch
+        if stopping.restore_best_weights and os.path.exists(self.best_path):
+            current = self.model.get_weights()
+            self.model.load_weights(self.best_path)
+            stopping.best_weights = self.model.get_weights()
+            self.model.set_weights(current)
+
+
+def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None, mode="min"):
     """The callbacks every `train` command uses, writing under `out_dir`.
 
     A stop with a clear error on a NaN/Inf loss (`StopOnNonFiniteLoss`, placed first so nothing
     is saved after a broken batch), early stopping on `monitor` (best weights restored), best-model checkpointing
     (`out_dir/checkpoints/best.weights.h5`), `BackupAndRestore` (`out_dir/backup/`, so that an
-    interrupted run started again with the same command resumes), a CSV history
+    interrupted run started again with the same command resumes, with the best value, the
+    patience spent and the best weights it had: `ResumeBestState`), a CSV history
     (`out_dir/history.csv`), TensorBoard logs (`out_dir/logs/`) and an optional time budget.
 
     Args:
@@ -138,19 +191,26 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         monitor: the metric to watch.
         patience: epochs without improvement before stopping.
         time_budget: minutes, or None.
+        mode: `"min"` (a loss, a perplexity) or `"max"` (an accuracy): which way `monitor` improves.
 
     Returns:
         A list of `keras.callbacks.Callback`.
     """
     os.makedirs(os.path.join(out_dir, "checkpoints"), exist_ok=True)
     best = os.path.join(out_dir, "checkpoints", "best.weights.h5")
+    history = os.path.join(out_dir, "history.csv")
+    early_stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
+                                                   restore_best_weights=True)
+    checkpoint = keras.callbacks.ModelCheckpoint(best, monitor=monitor, mode=mode, save_best_only=True,
+                                                 save_weights_only=True)
     callbacks = [
         StopOnNonFiniteLoss(best),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(best, monitor=monitor, save_best_only=True, save_weights_only=True),
+        early_stopping,
+        checkpoint,
         # Two backups: a kill while one is written leaves the previous one to resume from.
         keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), double_checkpoint=True),
-        keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=True),
+        ResumeBestState(history, best, early_stopping, checkpoint, mode=mode),
+        keras.callbacks.CSVLogger(history, append=True),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False),
     ]
     if time_budget:

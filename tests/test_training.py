@@ -66,3 +66,69 @@ def test_anneal_before_budget_lowers_the_learning_rate_once_before_the_last_epoc
     # one, so the rate drops then, once.
     assert rates == [1.0, 1.0, 0.25, 0.25]
     assert callback.annealed_after_epoch == 2
+
+
+class ScriptedValLoss(keras.callbacks.Callback):
+    """Replaces the validation loss of every epoch with a given value, before the standard callbacks see it."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+class RecordWeights(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.by_epoch = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch] = self.model.get_weights()
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt(f"interrupted before epoch {epoch}")
+
+
+def test_a_resumed_run_keeps_the_best_value_the_patience_spent_and_the_best_weights(tmp_path):
+    # Best validation loss after epoch 1; with patience 3 the run stops after epoch 4 and
+    # restores epoch 1's weights. Interrupted before epoch 3, then resumed by a fresh model with
+    # fresh callbacks (as in a new process), it must do exactly the same.
+    val_losses = [1.0, 0.5, 0.8, 0.9, 0.95, 0.3, 0.2, 0.1]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 6, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+
+    def run(out_dir, extra=()):
+        set_seed(0)
+        model = keras.Sequential([keras.Input((6, 3)), GatedLSTM(4), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        recorder = RecordWeights()
+        callbacks = [ScriptedValLoss(val_losses), recorder, *standard_callbacks(str(out_dir), patience=3), *extra]
+        history = model.fit(x, y, batch_size=8, epochs=len(val_losses), validation_data=(x, y), verbose=0,
+                            shuffle=False, callbacks=callbacks)
+        return model, history, recorder.by_epoch
+
+    whole, whole_history, weights = run(tmp_path / "whole")
+    assert whole_history.epoch == [0, 1, 2, 3, 4]  # stopped by patience, not by the last epoch
+    for a, b in zip(whole.get_weights(), weights[1]):
+        np.testing.assert_array_equal(a, b)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", extra=[Interrupt(at_epoch=3)])
+    resumed, resumed_history, _ = run(tmp_path / "resumed")
+    assert resumed_history.epoch == [3, 4]  # resumed after epoch 2 and stopped after epoch 4, as the whole run
+    for a, b in zip(resumed.get_weights(), weights[1]):  # epoch 1's weights restored at the end
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    best = keras.Sequential([keras.Input((6, 3)), GatedLSTM(4), keras.layers.Dense(1)])
+    best.load_weights(tmp_path / "resumed" / "checkpoints" / "best.weights.h5")
+    for a, b in zip(best.get_weights(), weights[1]):  # not overwritten by the worse epochs 3 and 4
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
