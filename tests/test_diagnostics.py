@@ -34,7 +34,9 @@ def test_input_gradient_norms_of_a_linear_model_match_numpy():
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     y = rng.normal(size=(batch, 1)).astype("float32")
     w = rng.normal(size=(steps * features, 1)).astype("float32")
-    model = keras.Sequential([keras.Input((steps, features)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)])
+    model = keras.Sequential(
+        [keras.Input((steps, features)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)]
+    )
     model.layers[-1].set_weights([w])
     residual = x.reshape(batch, -1) @ w - y  # (batch, 1)
     expected = (2.0 / batch) * residual * w[:, 0]  # (batch, steps * features)

@@ -85,7 +85,8 @@ def test_gradients_match_finite_differences(name):
             w.assign(w + rng.normal(0.0, 0.3, w.shape))
     if GRADIENT_CONFIGS[name].get("variant") == "phased":
         cell = layer.cell
-        cell.time_shift.assign(shifts_away_from_kinks(np.array(cell.time_period), np.array(cell.time_ratio), x.shape[1], rng))
+        shifts = shifts_away_from_kinks(np.array(cell.time_period), np.array(cell.time_ratio), x.shape[1], rng)
+        cell.time_shift.assign(shifts)
     probe = rng.normal(size=(2, 5, 4))
     loss, gradient = loss_and_gradient(layer, x, mask, probe)
     values = [np.array(w) for w in layer.trainable_weights]
