@@ -140,17 +140,16 @@ class ResumeBestState(keras.callbacks.Callback):
         history_path: the `CSVLogger` file of the run (appended to across resumptions).
         best_path: the best checkpoint (`ModelCheckpoint`'s file of weights).
         early_stopping: the run's `EarlyStopping`.
-        checkpoint: the run's `ModelCheckpoint`.
-        mode: `"min"` or `"max"`: which way the monitored value improves.
+        checkpoint: the run's `ModelCheckpoint`. Both watch the same value in the same `mode`
+            (`"min"` or `"max"`).
     """
 
-    def __init__(self, history_path, best_path, early_stopping, checkpoint, mode="min"):
+    def __init__(self, history_path, best_path, early_stopping, checkpoint):
         super().__init__()
         self.history_path = history_path
         self.best_path = best_path
         self.early_stopping = early_stopping
         self.checkpoint = checkpoint
-        self.mode = mode
 
     def on_train_begin(self, logs=None):
         resumed_at = self.model._initial_epoch or 0  # set by BackupAndRestore when it resumes
@@ -162,7 +161,7 @@ class ResumeBestState(keras.callbacks.Callback):
                       if row.get(monitor) not in (None, "") and int(row["epoch"]) < resumed_at}
         if not logged:
             return
-        choose = min if self.mode == "min" else max
+        choose = max if self.early_stopping.mode == "max" else min
         best_epoch = choose(logged, key=logged.get)
         best = logged[best_epoch]
         self.checkpoint.best = best
@@ -209,7 +208,7 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         checkpoint,
         # Two backups: a kill while one is written leaves the previous one to resume from.
         keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), double_checkpoint=True),
-        ResumeBestState(history, best, early_stopping, checkpoint, mode=mode),
+        ResumeBestState(history, best, early_stopping, checkpoint),
         keras.callbacks.CSVLogger(history, append=True),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False),
     ]
