@@ -22,14 +22,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# The whole suite: everything on TensorFlow, then the backend-agnostic layer tests on JAX.
+# The whole suite: everything on TensorFlow, then the backend-agnostic layers and samplers on JAX.
 test: test-tf test-jax
 
 test-tf: install
 	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_FLAGS) tests
 
 test-jax: install
-	KERAS_BACKEND=jax $(PY) -m pytest $(PYTEST_FLAGS) tests/layers
+	KERAS_BACKEND=jax $(PY) -m pytest $(PYTEST_FLAGS) tests/layers tests/decoding/test_sampling.py
 
 demo: install
 	KERAS_BACKEND=tensorflow $(PY) -m lstm_keras translate train --dataset data/dates.tsv \

@@ -30,5 +30,5 @@ class GreedySampler(Sampler):
     ([[2, 1, 0, 0, 0], [2, 1, 0, 0, 0]], None)
     """
 
-    def get_next_token(self, probabilities):
+    def get_next_token(self, probabilities, noise=None):
         return ops.argmax(probabilities, axis=-1)  # (batch,)

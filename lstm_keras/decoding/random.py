@@ -10,14 +10,17 @@ from lstm_keras.decoding.sampler import Sampler
 class RandomSampler(Sampler):
     """Random sampling: draws every next token from the (temperature-scaled) softmax.
 
-    Only `get_next_token` differs from `Sampler`, which owns the loop: the token is drawn with
-    `keras.random.categorical` from `log(probabilities)`, so a token of probability 0 is never
-    drawn. `TopKSampler` and `TopPSampler` are this sampler with a truncated distribution
-    (they override `compute_probabilities` only).
+    Only `draw_noise` and `get_next_token` differ from `Sampler`, which owns the loop. Before the
+    loop, one uniform number `u` in [0, 1) is drawn per sequence and step. At each step the token is the
+    first whose cumulative probability exceeds `u` (inverse transform sampling), so token `i`
+    is drawn with probability `p_i` and a token of probability 0 never is. `TopKSampler` and
+    `TopPSampler` are this sampler with a truncated distribution (they override
+    `compute_probabilities` only).
 
     The draws come from a `keras.random.SeedGenerator` owned by the sampler: two samplers made
     with the same `seed` draw the same tokens for the same logits, and every call of one sampler
-    draws new ones (its generator moves on). A low temperature concentrates the distribution on
+    draws new ones (its generator moves on once per call, outside the compiled loop, which is what
+    lets the loop run on JAX). A low temperature concentrates the distribution on
     the most probable token: as `temperature -> 0` sampling becomes greedy decoding.
 
     Args:
@@ -51,11 +54,19 @@ class RandomSampler(Sampler):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def get_next_token(self, probabilities):
-        # log(0) = -inf: tokens removed from the distribution are never drawn.
-        log_probabilities = ops.log(ops.cast(probabilities, "float32"))  # (batch, V)
-        token = keras.random.categorical(log_probabilities, 1, dtype="int32", seed=self.seed_generator)  # (batch, 1)
-        return token[:, 0]  # (batch,)
+    def draw_noise(self, batch_size, width):
+        return keras.random.uniform((batch_size, width), seed=self.seed_generator)  # (batch, T)
+
+    def get_next_token(self, probabilities, noise=None):
+        probabilities = ops.cast(probabilities, "float32")  # (batch, V)
+        if noise is None:
+            noise = keras.random.uniform(ops.shape(probabilities)[:1], seed=self.seed_generator)  # (batch,)
+        cumulative = ops.cumsum(probabilities, axis=-1)  # (batch, V)
+        # u times the total, which rounding keeps near but not at 1; for u < 1 the product stays below
+        # the total, so the token drawn is never past the last token of positive probability.
+        threshold = ops.expand_dims(noise, -1) * cumulative[:, -1:]  # (batch, 1)
+        # The first token whose cumulative probability exceeds the threshold: the number at or below it.
+        return ops.sum(ops.cast(ops.less_equal(cumulative, threshold), "int32"), axis=-1)  # (batch,)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

@@ -25,7 +25,9 @@ class Sampler:
     The base owns the loop, a compiled `keras.ops.while_loop` (a `tf.while_loop` inside a
     `tf.function` on TensorFlow): at each step it calls `next`, turns the logits into
     probabilities (`compute_probabilities`, softmax with a temperature) and lets the subclass
-    pick the next token (`get_next_token`: greedy takes the argmax, random samplers draw).
+    pick the next token (`get_next_token`: greedy takes the argmax, random samplers draw). The
+    randomness a sampler needs is drawn once, before the loop (`draw_noise`, one uniform number
+    per sequence and step): a loop body compiled by JAX cannot move a seed generator on.
     A sequence is finished once it has produced `end_token_id` or reached its own maximum
     length; finished sequences are padded with `pad_token_id` and their attention with zeros.
     The loop stops when every sequence is finished. Strategies that must change the loop itself
@@ -78,10 +80,13 @@ class Sampler:
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
         batch_size = ops.shape(start_tokens)[0]
         limits, width = sequence_limits(max_length, batch_size, length_bound)  # (batch,), T
+        noise = self.draw_noise(batch_size, width)  # (batch, T) or None
 
         def update(step, tokens, attention_buffer, finished, logits, attention):
             # One step: pick the token, record it and its attention, mark the finished sequences.
-            token = ops.cast(self.get_next_token(self.compute_probabilities(logits)), "int32")  # (batch,)
+            step_noise = None if noise is None else ops.take(noise, step, axis=1)  # (batch,)
+            probabilities = self.compute_probabilities(logits)  # (batch, V)
+            token = ops.cast(self.get_next_token(probabilities, step_noise), "int32")  # (batch,)
             token = ops.where(finished, pad_token_id, token)
             tokens = ops.slice_update(tokens, [0, step], ops.expand_dims(token, 1))  # (batch, T)
             if attention is not None:
@@ -129,8 +134,16 @@ class Sampler:
         logits = ops.cast(logits, "float32")
         return ops.log_softmax(logits / self.temperature, axis=-1)
 
-    def get_next_token(self, probabilities):
-        """Picks the next token `(batch,)` from the probabilities `(batch, vocabulary)`."""
+    def draw_noise(self, batch_size, width):
+        """The random numbers of one call, `(batch, T)` uniforms in [0, 1), or None (deterministic samplers)."""
+        return None
+
+    def get_next_token(self, probabilities, noise=None):
+        """Picks the next token `(batch,)` from the probabilities `(batch, vocabulary)`.
+
+        `noise` is this step's column of `draw_noise` `(batch,)`, or None (a random sampler
+        called outside the loop then draws its own).
+        """
         raise NotImplementedError(f"{self.__class__.__name__} must implement `get_next_token`.")
 
     def get_config(self):
