@@ -64,6 +64,8 @@ def register(subparsers):
     model.add_argument("--layers", type=int_at_least(1), default=model_defaults["num_layers"], help="stacked LSTM layers")
     model.add_argument("--pooling", choices=POOLINGS, default=model_defaults["pooling"], help="LSTM outputs to one vector")
     model.add_argument("--dropout", type=float, default=model_defaults["dropout"], help="on embeddings and pooled vector")
+    model.add_argument("--word-dropout", type=float, default=model_defaults["word_dropout"],
+                       help="share of whole tokens dropped in training")
     model.add_argument("--embedding-dim", type=int_at_least(1), default=model_defaults["embedding_dim"], help="embedding size")
     model.add_argument("--embeddings", help="pretrained vectors (GloVe / word2vec text format) to start from")
     model.add_argument("--freeze-embeddings", action="store_true", help="keep the embeddings fixed")
@@ -121,8 +123,9 @@ def train(args, out):
     from lstm_keras.training import epochs_completed
     from lstm_keras.training import set_seed
 
-    if not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), received {args.dropout}")
+    for option, rate in (("--dropout", args.dropout), ("--word-dropout", args.word_dropout)):
+        if not 0 <= rate < 1:
+            raise ValueError(f"{option} must be in [0, 1), received {rate}")
     if args.stop_words and not os.path.isfile(args.stop_words):
         raise FileNotFoundError(f"--stop-words file not found: {args.stop_words}")
     if args.embeddings and not os.path.isfile(args.embeddings):
@@ -248,6 +251,7 @@ def _model_kwargs(args):
         "num_layers": args.layers,
         "pooling": args.pooling,
         "dropout": args.dropout,
+        "word_dropout": args.word_dropout,
         "embedding_dim": args.embedding_dim,
         "embedding_trainable": not args.freeze_embeddings,
         "vocabulary_size": args.vocab_size,

@@ -31,6 +31,7 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         -> TextVectorization  (batch, T)      T = the longest text of the batch, <= max_length;
                                               0 = padding, 1 = "[UNK]" (unseen words)
         -> Embedding(mask_zero=True)  (batch, T, embedding_dim)
+        -> word dropout, Dropout              whole tokens, then single features (training only)
         -> num_layers x [Bidirectional] GatedLSTM(gating)  (batch, T, [2 *] units)
         -> pooling  (batch, [2 *] units)      last step / masked max / masked mean / attention
         -> Dropout -> Dense                   (batch, 1) sigmoid for "binary",
@@ -72,6 +73,9 @@ class TextClassifier(DistributedFitMixin, keras.Model):
             (`AttentionPooling`; see `attention_weights`).
         attention_units: the hidden size of the attention pooling (None: the LSTM output size).
         dropout: the dropout rate on the embeddings and on the pooled vector.
+        word_dropout: the rate at which whole tokens are dropped in training (Iyyer et al. 2015's
+            word dropout: a dropped token's embedding becomes zeros, the others are scaled by
+            `1 / (1 - word_dropout)`), so the model cannot lean on a few words.
         **kwargs: `keras.Model` keyword arguments (e.g. `name`).
 
     Example:
@@ -103,10 +107,11 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         pooling="last",
         attention_units=None,
         dropout=0.2,
+        word_dropout=0.0,
         **kwargs,
     ):
         label_names = [str(name) for name in label_names]
-        head = _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout)
+        head = _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout)
         lstm_options = dict(lstm_options or {})
 
         # === Layers ===
@@ -127,6 +132,8 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, mask_zero=True, trainable=embedding_trainable, name="token_embedding"
         )
+        # One draw per token, shared by its features: the noise shape (batch, T, 1).
+        self.word_dropout_layer = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
         self.lstm_layers = []
         for index in range(num_layers):
@@ -157,6 +164,7 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         texts = keras.Input(shape=(), dtype="string", name="texts")
         token_ids = self.vectorizer(texts)  # (batch, T), T <= max_length
         x = self.token_embedding(token_ids)  # (batch, T, embedding_dim)
+        x = self.word_dropout_layer(x)
         x = self.embedding_dropout(x)
         for lstm in self.lstm_layers:
             x = lstm(x)  # (batch, T, [2 *] units); the last one (batch, [2 *] units) for "last"
@@ -188,6 +196,7 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         self.pooling = pooling
         self.attention_units = attention_units
         self.dropout = dropout
+        self.word_dropout = word_dropout
         # Symbolic tensors for `attention_weights` (not layers: nothing to track or save).
         self._explain_outputs = (token_ids, weights) if weights is not None else None
 
@@ -328,6 +337,7 @@ class TextClassifier(DistributedFitMixin, keras.Model):
             "pooling": self.pooling,
             "attention_units": self.attention_units,
             "dropout": self.dropout,
+            "word_dropout": self.word_dropout,
         }
 
     @classmethod
@@ -335,7 +345,7 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         return cls(**config)
 
 
-def _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout):
+def _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout):
     """Validates the choices up front; returns the resolved head."""
     if len(label_names) < 2 or len(set(label_names)) != len(label_names):
         raise ValueError(
@@ -371,11 +381,12 @@ def _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_
             f"Invalid value for argument `vocabulary_size` of TextClassifier: expected an int >= 3 "
             f"(padding, '[UNK]' and at least one word). Received: vocabulary_size={vocabulary_size!r}"
         )
-    if not 0 <= dropout < 1:
-        raise ValueError(
-            f"Invalid value for argument `dropout` of TextClassifier: expected a rate in [0, 1). "
-            f"Received: dropout={dropout!r}"
-        )
+    for name, rate in (("dropout", dropout), ("word_dropout", word_dropout)):
+        if not 0 <= rate < 1:
+            raise ValueError(
+                f"Invalid value for argument `{name}` of TextClassifier: expected a rate in [0, 1). "
+                f"Received: {name}={rate!r}"
+            )
     return head
 
 

@@ -56,7 +56,7 @@ def test_config_round_trip():
     classifier = small_classifier(
         ["a", "b", "c"], head="multi_label", max_length=7, truncation="pre", lowercase=False, strip_punctuation=False,
         stop_words=["the"], embedding_trainable=False, gating="peephole", num_layers=2, bidirectional=True,
-        lstm_options={"dropout": 0.1}, pooling="attention", attention_units=5,
+        lstm_options={"dropout": 0.1}, pooling="attention", attention_units=5, word_dropout=0.25,
     )
     config = classifier.get_config()
     clone = TextClassifier.from_config(config)
@@ -74,12 +74,28 @@ def test_config_round_trip():
         ({"gating": "gru"}, "gating.*Received: gating='gru'"),
         ({"num_layers": 0}, "num_layers.*Received: num_layers=0"),
         ({"dropout": 1.5}, "dropout.*Received: dropout=1.5"),
+        ({"word_dropout": -0.1}, "word_dropout.*Received: word_dropout=-0.1"),
         ({"truncation": "middle"}, "truncation.*Received: truncation='middle'"),
     ],
 )
 def test_invalid_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         small_classifier(**kwargs)
+
+
+def test_word_dropout_drops_whole_tokens_in_training_only():
+    classifier = small_classifier(embedding_dim=64, word_dropout=0.4, max_length=300)
+    classifier.adapt(["good bad film"])
+    ids = classifier.vectorizer(tf.constant(["good bad film " * 100]))  # (1, 300)
+    embedded = classifier.token_embedding(ids)  # (1, 300, 64)
+    kept_scale = 1.0 / (1.0 - 0.4)
+    dropped = keras.ops.convert_to_numpy(classifier.word_dropout_layer(embedded, training=True))[0]  # (300, 64)
+    original = keras.ops.convert_to_numpy(embedded)[0]
+    zero_rows = np.all(dropped == 0.0, axis=-1)  # (300,)
+    # Every token is either dropped whole or kept whole (scaled), never in part.
+    np.testing.assert_allclose(dropped[~zero_rows], original[~zero_rows] * kept_scale, rtol=1e-6)
+    assert 0.3 < zero_rows.mean() < 0.5  # 300 draws at rate 0.4: 0.4 +- 0.03 (one standard deviation)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(classifier.word_dropout_layer(embedded)), original[None])
 
 
 def test_binary_head_needs_two_labels():
