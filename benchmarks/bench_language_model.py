@@ -106,10 +106,8 @@ def pretraining_gain(args):
 
     from lstm_keras.datasets.classification import load_classification_data
     from lstm_keras.models.classification_training import evaluate_classifier
-    from lstm_keras.models.classification_training import fit_classifier
     from lstm_keras.models.classification_training import split_validation
-    from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
-    from lstm_keras.training import set_seed
+    from lstm_keras.models.classification_training import train_classifier
 
     data = load_classification_data(args.pretrain_dataset, data_dir=args.classification_data_dir, seed=args.seed)
     texts = list(data.train_texts)[: args.train_texts]
@@ -122,22 +120,19 @@ def pretraining_gain(args):
         keep, held = split_validation(labels, 0.1, seed=args.seed)
         test_texts, test_labels = [texts[i] for i in held], labels[held]
         texts, labels = [texts[i] for i in keep], labels[keep]
-    fit_index, valid_index = split_validation(labels, 0.1, seed=args.seed)
-    fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]
-    results = {"dataset": args.pretrain_dataset, "train_texts": len(fit_texts), "test_texts": len(test_texts),
-               "classifier_epochs": args.classifier_epochs, "lm_epochs": args.pretrain_epochs}
+    results = {"dataset": args.pretrain_dataset, "train_texts": len(split_validation(labels, 0.1, seed=args.seed)[0]),
+               "test_texts": len(test_texts), "classifier_epochs": args.classifier_epochs, "lm_epochs": args.pretrain_epochs}
     for pretrain in (False, True):
-        set_seed(args.seed)
-        classifier = build_classifier(args, data.label_names)
-        classifier.adapt(fit_texts)
         started = time.monotonic()
-        if pretrain:
-            results["lm"] = pretrain_classifier_from_lm(classifier, fit_texts, args.pretrain_epochs,
-                                                       valid_texts=valid_texts)
         folder = os.path.join(f"{args.out}_{args.pretrain_dataset}", "pretrained" if pretrain else "scratch")
         with contextlib.redirect_stdout(sys.stderr):
-            fit_classifier(classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], folder,
-                           epochs=args.classifier_epochs, patience=args.classifier_epochs, seed=args.seed, verbose=2)
+            classifier, runs = train_classifier(
+                lambda: build_classifier(args, data.label_names), texts, labels, folder, seed=args.seed,
+                pretrain_lm=args.pretrain_epochs if pretrain else None, epochs=args.classifier_epochs,
+                patience=args.classifier_epochs, verbose=2,
+            )
+        if pretrain:
+            results["lm"] = runs[0]["pretraining"]
         report = evaluate_classifier(classifier, test_texts, test_labels)
         key = "pretrained" if pretrain else "scratch"
         results[f"{key}_accuracy"] = round(float(report["accuracy"]), 4)

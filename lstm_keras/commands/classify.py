@@ -2,10 +2,12 @@
 
 `train` loads a data set (`imdb`, `mr`, `reviews`, a `label<TAB>text` file or a folder of class
 sub-folders), optionally searches hyperparameters (`--tune`) and cross-validates (`--folds`),
-trains a `TextClassifier` with the standard callbacks, evaluates it on the test split and writes
-under `--out`: `model.keras`, `saved_model/` (serving signature on raw strings),
+trains a `TextClassifier` with the standard callbacks (or, with `--ensemble K`, K of them from
+consecutive seeds, whose probabilities a `ClassifierEnsemble` averages), evaluates it on the test
+split and writes under `--out`: `model.keras`, `saved_model/` (serving signature on raw strings),
 `confusion_matrix.png`, `training_curves.png`, `metrics.json`, plus the callbacks'
-`checkpoints/`, `history.csv` and `logs/`. The run is staged in `OUT/.in_progress/` and replaces
+`checkpoints/`, `history.csv` and `logs/` (for an ensemble, the curves and callbacks' files of
+member i are in `member_<i>/`). The run is staged in `OUT/.in_progress/` and replaces
 `--out`'s earlier contents only when complete (`run_staged_training`): a failing or killed run
 leaves them as they were, and the same command started again resumes from the last completed
 epoch (`BackupAndRestore`). `--strategy` trains on several GPUs or machines
@@ -93,6 +95,9 @@ def register(subparsers):
                           help="train a language model on the training texts first and start the model (and, with "
                                "--folds, every fold's model, from its own training texts) from its embedding and LSTM "
                                "weights (unidirectional models)")
+    training.add_argument("--ensemble", type=int_at_least(1), default=1, metavar="K",
+                          help="train K classifiers (seeds --seed ... --seed+K-1, each with its own validation split) "
+                               "and average their probabilities; with --folds, K per fold")
     add_strategy_argument(training)
     train.add_argument("--out", required=True, help="the output folder")
     train.set_defaults(handler=run_train)
@@ -116,7 +121,7 @@ def train(args, out):
     from lstm_keras.io import atomic_path, write_text
     from lstm_keras.models.classification_export import export_saved_model
     from lstm_keras.models.classification_training import (
-        cross_validate, evaluate_classifier, fit_classifier, split_validation,
+        cross_validate, evaluate_classifier, split_validation, train_classifier,
     )
     from lstm_keras.models.text_classifier import TextClassifier
     from lstm_keras.plots import plot_history
@@ -176,41 +181,45 @@ def train(args, out):
     if args.folds:
         cv = cross_validate(
             build_classifier, texts, labels, args.folds, os.path.join(out, "folds"), seed=args.seed,
-            valid_split=args.valid_split, embeddings=args.embeddings, pretrain_lm=args.pretrain_lm, **fit_kwargs,
+            members=args.ensemble, valid_split=args.valid_split, embeddings=args.embeddings,
+            pretrain_lm=args.pretrain_lm, **fit_kwargs,
         )
         write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})
         _log(f"{args.folds}-fold cross-validation: accuracy {cv['accuracy']:.4f} ± {cv['accuracy_std']:.4f}")
 
-    # The final model: trained on the training data, less the validation share.
-    set_seed(args.seed)
-    classifier = build_classifier()
-    classifier.adapt(fit_texts)
-    if args.embeddings:
-        coverage = classifier.load_embeddings(args.embeddings)
-        _log(f"pretrained embeddings: {coverage['found']} of {coverage['vocabulary']} tokens found, "
-             f"out-of-vocabulary rate {coverage['oov_rate']:.2%}")
-        metrics["embeddings_oov_rate"] = coverage["oov_rate"]
-    if args.pretrain_lm:
-        from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
-
-        metrics["pretraining"] = pretrain_classifier_from_lm(
-            classifier, fit_texts, args.pretrain_lm, valid_texts=valid_texts, time_budget=args.time_budget
-        )
-        _log(f"language-model pretraining: {metrics['pretraining']['lm_epochs']} epochs, "
-             f"training perplexity {metrics['pretraining']['lm_train_perplexity']:.2f}")
-    history, seconds_per_epoch = fit_classifier(
-        classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], out, seed=args.seed,
-        **fit_kwargs,
+    # The final model: trained on the training data, less the validation share (of each member).
+    classifier, runs = train_classifier(
+        build_classifier, texts, labels, out, members=args.ensemble, valid_split=args.valid_split, seed=args.seed,
+        embeddings=args.embeddings, pretrain_lm=args.pretrain_lm, **fit_kwargs,
     )
-    metrics["epochs_trained"] = epochs_completed(history)
-    metrics["seconds_per_epoch"] = seconds_per_epoch
+    summaries = []
+    for number, run in enumerate(runs, start=1):
+        summary = {"seed": run["seed"], "epochs_trained": epochs_completed(run["history"]),
+                   "seconds_per_epoch": run["seconds_per_epoch"]}
+        member = f"member {number} (seed {run['seed']}): " if len(runs) > 1 else ""
+        if run["embeddings"]:
+            summary["embeddings_oov_rate"] = run["embeddings"]["oov_rate"]
+            _log(f"{member}pretrained embeddings: {run['embeddings']['found']} of {run['embeddings']['vocabulary']} "
+                 f"tokens found, out-of-vocabulary rate {run['embeddings']['oov_rate']:.2%}")
+        if run["pretraining"]:
+            summary["pretraining"] = run["pretraining"]
+            _log(f"{member}language-model pretraining: {run['pretraining']['lm_epochs']} epochs, "
+                 f"training perplexity {run['pretraining']['lm_train_perplexity']:.2f}")
+        if run["history"].history:  # empty when a resumed run had no epoch left
+            curves_dir = out if len(runs) == 1 else os.path.join(out, f"member_{number}")
+            plot_history(run["history"], os.path.join(curves_dir, "training_curves.png"), metrics=["loss", "accuracy"])
+        summaries.append(summary)
+    if len(runs) == 1:
+        metrics.update(summaries[0])
+    else:
+        metrics["members"] = summaries
+        metrics["seconds_per_epoch"] = float(np.mean([summary["seconds_per_epoch"] for summary in summaries]))
     if test_texts is not None:
-        report = evaluate_classifier(classifier, test_texts, test_labels, out_dir=out, history=history)
+        report = evaluate_classifier(classifier, test_texts, test_labels, out_dir=out)
         metrics = {"accuracy": report.pop("accuracy"), "macro_f1": report.pop("macro_f1"), **metrics, **report}
     else:
         metrics = {"accuracy": metrics["cv_accuracy"], "macro_f1": metrics["cv_macro_f1"], **metrics}
-        plot_history(history, os.path.join(out, "training_curves.png"), metrics=["loss", "accuracy"])
 
     with atomic_path(os.path.join(out, "model.keras")) as tmp:
         classifier.save(tmp)

@@ -21,5 +21,6 @@ from lstm_keras.models.translator import Translator
 
 if importlib.util.find_spec("tensorflow") is not None:
     from lstm_keras.models.classification_export import export_saved_model
+    from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
     from lstm_keras.models.text_classifier import TextClassifier
     from lstm_keras.models.text_standardizer import TextStandardizer

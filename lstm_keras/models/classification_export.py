@@ -1,4 +1,4 @@
-"""Export of a `TextClassifier` as a TensorFlow SavedModel served from raw strings.
+"""Export of a `TextClassifier` (or a `ClassifierEnsemble`) as a TensorFlow SavedModel served from raw strings.
 
 The SavedModel needs only TensorFlow to run (no `lstm_keras`, no Keras code):
 
@@ -29,7 +29,7 @@ def export_saved_model(classifier, path):
     """Writes `classifier` as a SavedModel at `path` (atomically: a failed export leaves nothing).
 
     Args:
-        classifier: a `TextClassifier` with its vocabulary set.
+        classifier: a `TextClassifier` with its vocabulary set, or a `ClassifierEnsemble` of them.
         path: the SavedModel folder (replaced if it exists).
 
     Returns:

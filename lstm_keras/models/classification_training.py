@@ -1,4 +1,4 @@
-"""Training, evaluation and k-fold cross-validation of a `TextClassifier` (what `classify train` runs).
+"""Training, evaluation and k-fold cross-validation of a `TextClassifier` or an ensemble (what `classify train` runs).
 
 Every training run uses `lstm_keras.training.standard_callbacks` (early stopping on the
 validation loss with the best weights restored, best checkpoint, `BackupAndRestore` so that an
@@ -16,10 +16,12 @@ import tensorflow as tf
 from lstm_keras.datasets.classification import kfold_indices
 from lstm_keras.models.classification_metrics import classification_report
 from lstm_keras.models.classification_metrics import confusion_matrix
+from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
 from lstm_keras.models.text_classifier import as_string_tensor
 from lstm_keras.plots import plot_heatmap
 from lstm_keras.plots import plot_history
 from lstm_keras.plots import save_figure
+from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
 # All training defaults in one place.
@@ -154,11 +156,76 @@ def fit_classifier(
     return history, timer.seconds_per_epoch
 
 
+def train_classifier(
+    build_classifier, texts, labels, out_dir, members=1, valid_split=DEFAULTS["valid_split"], seed=0,
+    embeddings=None, pretrain_lm=None, **fit_kwargs,
+):
+    """Trains a classifier, or an ensemble of `members` classifiers, on labelled texts.
+
+    Each member `i` (0-based) is a run of its own with seed `seed + i`: its initial weights,
+    its shuffling and its validation split (`valid_split` of `texts`, held out for early stopping)
+    come from that seed, so the members of an ensemble differ and, between them, learn from all
+    of `texts`. A member learns its vocabulary from its own training part (`adapt`), then
+    optionally starts from pretrained vectors and a language model before `fit_classifier`.
+
+    Args:
+        build_classifier: a zero-argument callable returning a new `TextClassifier`.
+        texts, labels: the training examples (validation shares included).
+        out_dir: the folder of the callbacks' files: `out_dir` itself for one member,
+            `out_dir/member_<i>/` (1-based) for several.
+        members: the number of classifiers (1: a `TextClassifier`; more: a `ClassifierEnsemble`).
+        valid_split: the validation share of `texts`, in (0, 1).
+        seed: the seed of the first member.
+        embeddings: None, or a file of pretrained vectors every member starts from
+            (`TextClassifier.load_embeddings`).
+        pretrain_lm: None, or the epochs of a language model trained on each member's training
+            texts first (`pretrain_classifier_from_lm`; unidirectional classifiers).
+        **fit_kwargs: `fit_classifier` arguments (epochs, batch size, time budget, ...).
+
+    Returns:
+        `(classifier, runs)`: the trained `TextClassifier` or `ClassifierEnsemble`, and one dict
+        per member: `seed`, `history` (Keras `History`), `seconds_per_epoch`, `embeddings` (the
+        coverage dict of `load_embeddings`, or None) and `pretraining` (the summary of
+        `pretrain_classifier_from_lm`, or None).
+    """
+    if not isinstance(members, int) or members < 1:
+        raise ValueError(f"members must be a positive int, received {members!r}")
+    labels = np.asarray(labels)
+    texts = list(texts)
+    classifiers, runs = [], []
+    for member in range(members):
+        member_seed = seed + member
+        set_seed(member_seed)
+        fit_index, valid_index = split_validation(labels, valid_split, seed=member_seed)
+        fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]
+        classifier = build_classifier()
+        classifier.adapt(fit_texts)
+        run = {"seed": member_seed, "embeddings": None, "pretraining": None}
+        if embeddings:
+            run["embeddings"] = classifier.load_embeddings(embeddings)
+        if pretrain_lm:
+            from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
+
+            run["pretraining"] = pretrain_classifier_from_lm(
+                classifier, fit_texts, pretrain_lm, valid_texts=valid_texts, time_budget=fit_kwargs.get("time_budget"),
+            )
+        member_dir = out_dir if members == 1 else os.path.join(out_dir, f"member_{member + 1}")
+        run["history"], run["seconds_per_epoch"] = fit_classifier(
+            classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], member_dir,
+            seed=member_seed, **fit_kwargs,
+        )
+        classifiers.append(classifier)
+        runs.append(run)
+    if members == 1:
+        return classifiers[0], runs
+    return ClassifierEnsemble(classifiers), runs
+
+
 def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, threshold=0.5):
     """The evaluation report of a classifier, with its confusion matrix and training curves.
 
     Args:
-        classifier: a trained `TextClassifier`.
+        classifier: a trained `TextClassifier` or `ClassifierEnsemble`.
         texts, labels: the test examples (integer labels, multi-hot for "multi_label").
         out_dir: None, or a folder for `confusion_matrix.png` (not for "multi_label") and, with
             `history`, `training_curves.png` (written atomically).
@@ -192,29 +259,24 @@ def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, t
     return report
 
 
-def cross_validate(
-    build_classifier, texts, labels, folds, out_dir, seed=0, valid_split=DEFAULTS["valid_split"], embeddings=None,
-    pretrain_lm=None, **fit_kwargs,
-):
-    """k-fold cross-validation: a fresh classifier trained and tested on each fold.
+def cross_validate(build_classifier, texts, labels, folds, out_dir, seed=0, **train_kwargs):
+    """k-fold cross-validation: a fresh classifier (or ensemble) trained and tested on each fold.
 
     The folds come from `kfold_indices` (stratified by label for single-label data); each
-    fold's training part gives up `valid_split` of itself for early stopping, and each fold
-    writes its callbacks' files under `out_dir/fold_<i>/` (so an interrupted fold resumes).
+    fold's training part is trained on with `train_classifier` (seed `seed + fold`, which holds
+    out its own validation share for early stopping) and writes its callbacks' files under
+    `out_dir/fold_<i>/` (so an interrupted fold resumes).
 
     Args:
         build_classifier: a zero-argument callable returning a new `TextClassifier`.
         texts, labels: all examples.
         folds: the number of folds k.
         out_dir: the folder of the folds' files.
-        seed: the seed of the folds and of the validation splits.
-        valid_split: the validation share of each fold's training part.
-        embeddings: None, or a file of pretrained vectors each fold's classifier starts from
-            (`TextClassifier.load_embeddings`, after its vocabulary is learned).
-        pretrain_lm: None, or the epochs of a language model trained on each fold's own
-            training texts first (`pretrain_classifier_from_lm`), so the cross-validated
-            accuracy is that of the pretrained classifier.
-        **fit_kwargs: `fit_classifier` arguments (epochs, batch size, ...).
+        seed: the seed of the folds and of each fold's training.
+        **train_kwargs: `train_classifier` arguments: `members`, `valid_split`, `embeddings`,
+            `pretrain_lm` (a language model trained on each fold's own training texts first, so
+            the cross-validated accuracy is that of the pretrained classifier) and the
+            `fit_classifier` ones (epochs, batch size, ...).
 
     Returns:
         A dict: `accuracy` and `macro_f1` (means over the folds), `accuracy_std`, `macro_f1_std`,
@@ -225,26 +287,12 @@ def cross_validate(
     stratify = labels if labels.ndim == 1 else None
     reports, epoch_times = [], []
     for fold, (train_index, test_index) in enumerate(kfold_indices(len(texts), folds, seed=seed, labels=stratify), start=1):
-        fit_index, valid_index = split_validation(labels[train_index], valid_split, seed=seed + fold)
-        fit_index, valid_index = train_index[fit_index], train_index[valid_index]
-        classifier = build_classifier()
-        classifier.adapt([texts[i] for i in fit_index])
-        if embeddings:
-            classifier.load_embeddings(embeddings)
-        if pretrain_lm:
-            from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
-
-            pretrain_classifier_from_lm(classifier, [texts[i] for i in fit_index], pretrain_lm,
-                                        time_budget=fit_kwargs.get("time_budget"))
-        _, seconds = fit_classifier(
-            classifier,
-            [texts[i] for i in fit_index], labels[fit_index],
-            [texts[i] for i in valid_index], labels[valid_index],
-            os.path.join(out_dir, f"fold_{fold}"), seed=seed + fold, **fit_kwargs,
+        classifier, runs = train_classifier(
+            build_classifier, [texts[i] for i in train_index], labels[train_index],
+            os.path.join(out_dir, f"fold_{fold}"), seed=seed + fold, **train_kwargs,
         )
-        report = evaluate_classifier(classifier, [texts[i] for i in test_index], labels[test_index])
-        reports.append(report)
-        epoch_times.append(seconds)
+        reports.append(evaluate_classifier(classifier, [texts[i] for i in test_index], labels[test_index]))
+        epoch_times.extend(run["seconds_per_epoch"] for run in runs)
         keras.utils.clear_session(free_memory=True)
     accuracy = np.array([r["accuracy"] for r in reports])
     macro_f1 = np.array([r["macro_f1"] for r in reports])

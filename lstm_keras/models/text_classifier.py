@@ -20,8 +20,28 @@ POOLINGS = ("last", "max", "mean", "attention")
 PREDICT_BATCH_SIZE = 256
 
 
+class ClassProbabilitiesMixin:
+    """`num_classes` and `predict_proba` for a Keras model of raw strings with `label_names` and `head`.
+
+    Shared by `TextClassifier` and `ClassifierEnsemble`, whose outputs are `(batch, 1)` for a
+    "binary" head and `(batch, C)` otherwise.
+    """
+
+    @property
+    def num_classes(self):
+        return len(self.label_names)
+
+    def predict_proba(self, texts, batch_size=PREDICT_BATCH_SIZE):
+        """Class probabilities `(len(texts), num_classes)` for raw texts (str or bytes)."""
+        dataset = tf.data.Dataset.from_tensor_slices(as_string_tensor(texts)).batch(batch_size)
+        probabilities = self.predict(dataset, verbose=0)  # (n, 1) or (n, C)
+        if self.head == "binary":
+            probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)  # (n, 2)
+        return probabilities
+
+
 @keras.saving.register_keras_serializable(package="lstm_keras")
-class TextClassifier(DistributedFitMixin, keras.Model):
+class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
     """A text classifier: vectoriser, masked embedding, (bidirectional) gated LSTMs, pooling, head.
 
     The model takes raw strings `(batch,)` and returns probabilities:
@@ -200,10 +220,6 @@ class TextClassifier(DistributedFitMixin, keras.Model):
         # Symbolic tensors for `attention_weights` (not layers: nothing to track or save).
         self._explain_outputs = (token_ids, weights) if weights is not None else None
 
-    @property
-    def num_classes(self):
-        return len(self.label_names)
-
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", learning_rate=1e-3, clipnorm=1.0, **kwargs):
         """Configures training, with defaults that fit the head.
 
@@ -281,14 +297,6 @@ class TextClassifier(DistributedFitMixin, keras.Model):
                 found += 1
         self.token_embedding.embeddings.assign(matrix)
         return {"found": found, "vocabulary": len(tokens), "oov_rate": 1.0 - found / len(tokens)}
-
-    def predict_proba(self, texts, batch_size=PREDICT_BATCH_SIZE):
-        """Class probabilities `(len(texts), num_classes)` for raw texts (str or bytes)."""
-        dataset = tf.data.Dataset.from_tensor_slices(as_string_tensor(texts)).batch(batch_size)
-        probabilities = self.predict(dataset, verbose=0)  # (n, 1) or (n, C)
-        if self.head == "binary":
-            probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)  # (n, 2)
-        return probabilities
 
     def attention_weights(self, texts):
         """The attention pooling's weights over the tokens of each text, for display.

@@ -89,6 +89,29 @@ def test_predict_from_arguments_and_stdin(trained):
     assert code == 0 and len(stdout.splitlines()) == 4
 
 
+def test_ensemble_with_folds_trains_k_members_and_serves_their_mean(data, tmp_path):
+    from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
+
+    out = tmp_path / "ensemble"
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"], "--folds", "2",
+                                    "--ensemble", "2", "--seed", "4", "--out", str(out), *TINY])
+    assert code == 0, stderr[-3000:]
+    metrics = json.loads(stdout)
+    assert [member["seed"] for member in metrics["members"]] == [4, 5] and metrics["examples"] == 10
+    assert all(member["epochs_trained"] == 1 for member in metrics["members"]) and metrics["cv_folds"] == 2
+    for name in ("member_1/training_curves.png", "member_2/history.csv", "folds/fold_2/member_2/history.csv",
+                 "confusion_matrix.png", "saved_model/saved_model.pb"):
+        assert os.path.exists(out / name), name
+    ensemble = keras.saving.load_model(out / "model.keras")
+    assert isinstance(ensemble, ClassifierEnsemble) and len(ensemble.members) == 2
+    texts = ["the film was good", "the cast was bad"]
+    code, stdout, _ = run_cli(["classify", "predict", "--model", str(out), *texts])
+    expected = ensemble.predict_proba(texts)  # (2, 2)
+    served = [line.split("\t") for line in stdout.splitlines()]
+    assert code == 0 and [label for label, _ in served] == [ensemble.label_names[i] for i in expected.argmax(-1)]
+    np.testing.assert_allclose([float(p) for _, p in served], expected.max(-1), atol=1e-4)
+
+
 def test_predict_names_the_missing_file(trained, tmp_path):
     code, _, stderr = run_cli(["classify", "predict", "--model", str(tmp_path / "nowhere"), "text"])
     assert code == 2 and "nowhere" in stderr

@@ -1,4 +1,4 @@
-"""Export of a `TextClassifier`: the SavedModel served by TensorFlow alone, and the `.keras` round-trip.
+"""Export of a `TextClassifier` or `ClassifierEnsemble`: the SavedModel served by TensorFlow alone, and the `.keras` round-trip.
 
 Both are checked in a fresh Python process: the SavedModel in one that imports only
 `tensorflow` (never `lstm_keras`), the `.keras` file in one that imports `lstm_keras` to load it.
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from lstm_keras.models.classification_export import export_saved_model
+from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
 from lstm_keras.models.text_classifier import TextClassifier
 
 # Raw texts a server may receive, as bytes: ordinary, unseen words, empty, whitespace only,
@@ -110,3 +111,44 @@ def test_keras_file_round_trips_in_a_fresh_process(classifier, tmp_path):
     assert loaded["vocabulary"] == classifier.vocabulary
     assert loaded["optimizer"] == "Adam"
     np.testing.assert_allclose(loaded["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)
+
+
+LOAD_ENSEMBLE_FILE = r"""
+import json, sys
+import keras
+import lstm_keras.models  # registers the classes
+ensemble = keras.saving.load_model(sys.argv[1])
+texts = [bytes.fromhex(t) for t in json.loads(sys.argv[2])]
+print(json.dumps({
+    "class": type(ensemble).__name__,
+    "config": ensemble.get_config(),
+    "vocabularies": [member.vocabulary for member in ensemble.members],
+    "probabilities": ensemble.predict_proba(texts).tolist(),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def ensemble(classifier):
+    keras.utils.set_random_seed(2)
+    other = TextClassifier(["negative", "positive"], vocabulary_size=20, embedding_dim=4, units=3, pooling="attention")
+    other.adapt(["a good film", "bad bad plot"])  # a vocabulary of its own
+    return ClassifierEnsemble([classifier, other])
+
+
+def test_ensemble_saved_model_serves_the_mean_with_tensorflow_only(ensemble, tmp_path):
+    path = export_saved_model(ensemble, str(tmp_path / "saved_model"))
+    served = run_python(SERVE_WITH_TENSORFLOW_ONLY, path, json.dumps([t.hex() for t in TEXTS]))
+    assert not served["lstm_keras_imported"]
+    expected = np.mean([member.predict_proba(TEXTS) for member in ensemble.members], axis=0)  # (7, 2)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    assert served["label"] == [ensemble.label_names[i] for i in expected.argmax(-1)]
+
+
+def test_ensemble_keras_file_round_trips_in_a_fresh_process(ensemble, tmp_path):
+    path = str(tmp_path / "ensemble.keras")
+    ensemble.save(path)
+    loaded = run_python(LOAD_ENSEMBLE_FILE, path, json.dumps([t.hex() for t in TEXTS]))
+    assert loaded["class"] == "ClassifierEnsemble" and loaded["config"] == ensemble.get_config()
+    assert loaded["vocabularies"] == [member.vocabulary for member in ensemble.members]
+    np.testing.assert_allclose(loaded["probabilities"], ensemble.predict_proba(TEXTS), atol=1e-5)

@@ -21,6 +21,8 @@ from lstm_keras.models.classification_training import evaluate_classifier
 from lstm_keras.models.classification_training import fit_classifier
 from lstm_keras.models.classification_training import make_text_dataset
 from lstm_keras.models.classification_training import split_validation
+from lstm_keras.models.classification_training import train_classifier
+from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
 from lstm_keras.models.text_classifier import TextClassifier
 from lstm_keras.models.text_standardizer import TextStandardizer
 
@@ -362,6 +364,54 @@ def test_cross_validate_pretrains_every_fold_on_its_own_training_texts(tmp_path,
     for (fold_texts, _), (train_index, test_index) in zip(calls, kfold_indices(len(texts), 2, seed=0, labels=labels)):
         assert fold_texts and fold_texts <= {texts[i] for i in train_index}
         assert not fold_texts & {texts[i] for i in test_index}
+
+
+def test_train_classifier_one_member_is_a_classifier_in_out_dir(tmp_path):
+    texts, labels = tiny_data(32)
+    classifier, runs = train_classifier(lambda: small_classifier(units=4), texts, labels, str(tmp_path), seed=5,
+                                        epochs=1, verbose=0)
+    assert isinstance(classifier, TextClassifier) and len(runs) == 1
+    assert runs[0]["seed"] == 5 and runs[0]["embeddings"] is None and runs[0]["pretraining"] is None
+    assert runs[0]["seconds_per_epoch"] > 0 and len(runs[0]["history"].epoch) == 1
+    assert os.path.exists(tmp_path / "checkpoints" / "best.weights.h5") and not os.path.exists(tmp_path / "member_1")
+
+
+def test_train_classifier_members_are_the_runs_of_consecutive_seeds(tmp_path):
+    texts, labels = tiny_data(32)
+    texts = [f"{text} w{i}" for i, text in enumerate(texts)]  # unique words: a vocabulary shows its texts
+    build = lambda: small_classifier(units=4, vocabulary_size=200)  # noqa: E731
+    ensemble, runs = train_classifier(build, texts, labels, str(tmp_path / "ensemble"), members=2, seed=3,
+                                      epochs=2, verbose=0)
+    assert isinstance(ensemble, ClassifierEnsemble) and [run["seed"] for run in runs] == [3, 4]
+    for number in (1, 2):
+        assert os.path.exists(tmp_path / "ensemble" / f"member_{number}" / "history.csv")
+    # Member 2 is exactly the one-member run of seed 4: same split, vocabulary and weights.
+    alone, _ = train_classifier(build, texts, labels, str(tmp_path / "alone"), seed=4, epochs=2, verbose=0)
+    assert ensemble.members[1].vocabulary == alone.vocabulary
+    np.testing.assert_allclose(ensemble.members[1].predict_proba(texts), alone.predict_proba(texts), atol=1e-6)
+    # Each member held out its own validation share: the texts each learned its vocabulary from differ.
+    held_out = [{texts[i] for i in split_validation(labels, 0.1, seed=seed)[1]} for seed in (3, 4)]
+    for member, held, other in zip(ensemble.members, held_out, held_out[::-1]):
+        words = set(member.vocabulary)
+        assert not any(text.split()[-1] in words for text in held)
+        assert all(text.split()[-1] in words for text in other - held)
+    np.testing.assert_allclose(
+        ensemble.predict_proba(texts), np.mean([m.predict_proba(texts) for m in ensemble.members], axis=0), atol=1e-6
+    )
+
+
+def test_train_classifier_rejects_no_members(tmp_path):
+    texts, labels = tiny_data(8)
+    with pytest.raises(ValueError, match="members must be a positive int, received 0"):
+        train_classifier(small_classifier, texts, labels, str(tmp_path), members=0)
+
+
+def test_cross_validate_with_an_ensemble_per_fold(tmp_path):
+    texts, labels = tiny_data(24)
+    result = cross_validate(lambda: small_classifier(units=4), texts, labels, folds=2, out_dir=str(tmp_path),
+                            members=2, epochs=1, verbose=0)
+    assert result["folds"] == 2 and sum(r["examples"] for r in result["fold_reports"]) == len(texts)
+    assert sorted(os.listdir(tmp_path / "fold_2")) == ["member_1", "member_2"]
 
 
 @pytest.mark.parametrize(
