@@ -39,7 +39,7 @@ PREDICT_BATCH_SIZE = 256
 def register(subparsers):
     """Adds the `classify` group with its `train` and `predict` sub-commands."""
     from lstm_keras.models.classification_training import DEFAULTS
-    from lstm_keras.models.text_classifier import POOLINGS, TextClassifier
+    from lstm_keras.models.text_classifier import POOLINGS, TOKENIZERS, TextClassifier
 
     model_defaults = {
         name: p.default for name, p in inspect.signature(TextClassifier.__init__).parameters.items()
@@ -80,6 +80,9 @@ def register(subparsers):
     model.add_argument("--no-lowercase", action="store_true", help="keep the case")
     model.add_argument("--keep-punctuation", action="store_true", help="do not strip punctuation")
     model.add_argument("--stop-words", help="a file of stop words to remove, one a line")
+    model.add_argument("--tokenizer", choices=TOKENIZERS, default=model_defaults["tokenizer"],
+                       help="split on whitespace, or with TensorFlow Text's UnicodeScriptTokenizer (punctuation and "
+                            "changes of script split words too)")
     training = train.add_argument_group("training")
     training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"], help="most epochs (early stopping)")
     training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"], help="texts per step")
@@ -231,6 +234,7 @@ def train(args, out):
 def run_predict(args):
     """Runs `classify predict`: one `label<TAB>probability` line per text."""
     import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the ops of a tokenizer="unicode_script" classifier)
 
     saved_model = os.path.join(args.model, "saved_model")
     for required in (args.model, os.path.join(saved_model, "saved_model.pb")):
@@ -269,6 +273,7 @@ def _model_kwargs(args):
         "lowercase": not args.no_lowercase,
         "strip_punctuation": not args.keep_punctuation,
         "stop_words": stop_words,
+        "tokenizer": args.tokenizer,
     }
 
 

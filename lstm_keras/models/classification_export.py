@@ -6,6 +6,9 @@ The SavedModel needs only TensorFlow to run (no `lstm_keras`, no Keras code):
     >>> serve = tf.saved_model.load("run/saved_model").signatures["serving_default"]  # doctest: +SKIP
     >>> serve(texts=tf.constant(["a great film", b"\\xff bytes"]))["label"]         # doctest: +SKIP
 
+A classifier with `tokenizer="unicode_script"` runs TensorFlow Text ops: its serving process
+must `import tensorflow_text` before `tf.saved_model.load` (still no `lstm_keras`).
+
 Its signature (`serving_default`, also `serve`) takes `texts`, a `tf.string [batch]` of raw
 texts (any bytes: invalid UTF-8 is repaired, empty texts get a prediction, long ones are
 truncated as the classifier documents), and returns:

@@ -13,9 +13,11 @@ from lstm_keras.layers.attention_pooling import AttentionPooling
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
+from lstm_keras.models.text_splitter import UnicodeScriptSplitter
 from lstm_keras.models.text_standardizer import TextStandardizer
 
 HEADS = ("binary", "multi_class", "multi_label")
+TOKENIZERS = ("whitespace", "unicode_script")
 POOLINGS = ("last", "max", "mean", "attention")
 PREDICT_BATCH_SIZE = 256
 
@@ -48,7 +50,9 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
 
         texts (batch,)                       raw strings; invalid UTF-8 is repaired, never fatal
         -> TextStandardizer                   lowercase, strip punctuation, stop words, truncate
-        -> TextVectorization  (batch, T)      T = the longest text of the batch, <= max_length;
+        -> TextVectorization  (batch, T)      split on whitespace, or by TensorFlow Text's
+                                              UnicodeScriptTokenizer (tokenizer="unicode_script");
+                                              T = the longest text of the batch, <= max_length;
                                               0 = padding, 1 = "[UNK]" (unseen words)
         -> Embedding(mask_zero=True)  (batch, T, embedding_dim)
         -> word dropout, Dropout              whole tokens, then single features (training only)
@@ -58,9 +62,9 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
                                               (batch, C) softmax for "multi_class",
                                               (batch, C) sigmoid for "multi_label"
 
-    Truncation: a text longer than `max_length` tokens (counted after standardisation, unseen
-    words included) keeps its first `max_length` tokens (`truncation="post"`) or its last ones
-    (`"pre"`). An empty or whitespace-only text (or one left empty by standardisation) becomes a
+    Truncation: a text longer than `max_length` tokens (counted after standardisation and
+    splitting, unseen words included) keeps its first `max_length` tokens (`truncation="post"`)
+    or its last ones (`"pre"`). An empty or whitespace-only text (or one left empty by standardisation) becomes a
     single unknown word, so every text gets a prediction.
 
     The vocabulary is learned with `adapt(texts)` (before training) and saved with the model.
@@ -79,6 +83,11 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         lowercase: whether to lowercase the texts.
         strip_punctuation: whether to strip punctuation and symbols.
         stop_words: None or a list of words to remove (in standardised form).
+        tokenizer: how a standardised text becomes tokens: `"whitespace"` (Keras'
+            `TextVectorization` split) or `"unicode_script"` (TensorFlow Text's
+            `UnicodeScriptTokenizer`, see `UnicodeScriptSplitter`: punctuation and changes of
+            script split words too, which matters when `strip_punctuation=False` and for text
+            that mixes scripts; its SavedModel needs `import tensorflow_text` to serve).
         embedding_dim: the size of the token embeddings.
         embedding_trainable: whether the embeddings are trained (False to keep pretrained
             vectors fixed).
@@ -117,6 +126,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         lowercase=True,
         strip_punctuation=True,
         stop_words=None,
+        tokenizer="whitespace",
         embedding_dim=128,
         embedding_trainable=True,
         gating="vanilla",
@@ -131,7 +141,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         **kwargs,
     ):
         label_names = [str(name) for name in label_names]
-        head = _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout)
+        head = _check_arguments(label_names, head, tokenizer, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout)
         lstm_options = dict(lstm_options or {})
 
         # === Layers ===
@@ -139,13 +149,14 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             lowercase=lowercase,
             strip_punctuation=strip_punctuation,
             stop_words=stop_words,
-            max_length=max_length,
+            # With another tokenizer than whitespace, the splitter counts and truncates the tokens.
+            max_length=max_length if tokenizer == "whitespace" else None,
             truncation=truncation,
         )
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=vocabulary_size,
             standardize=self.standardizer,
-            split="whitespace",
+            split="whitespace" if tokenizer == "whitespace" else UnicodeScriptSplitter(max_length, truncation),
             output_mode="int",
             name="vectorizer",
         )
@@ -206,6 +217,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         self.lowercase = lowercase
         self.strip_punctuation = strip_punctuation
         self.stop_words = self.standardizer.stop_words
+        self.tokenizer = tokenizer
         self.embedding_dim = embedding_dim
         self.embedding_trainable = embedding_trainable
         self.gating = gating
@@ -335,6 +347,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             "lowercase": self.lowercase,
             "strip_punctuation": self.strip_punctuation,
             "stop_words": self.stop_words,
+            "tokenizer": self.tokenizer,
             "embedding_dim": self.embedding_dim,
             "embedding_trainable": self.embedding_trainable,
             "gating": self.gating,
@@ -353,7 +366,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         return cls(**config)
 
 
-def _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout):
+def _check_arguments(label_names, head, tokenizer, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout):
     """Validates the choices up front; returns the resolved head."""
     if len(label_names) < 2 or len(set(label_names)) != len(label_names):
         raise ValueError(
@@ -368,6 +381,11 @@ def _check_arguments(label_names, head, gating, pooling, num_layers, vocabulary_
         raise ValueError(
             f"Invalid value for argument `head` of TextClassifier: 'binary' needs exactly two label names; "
             f"received {len(label_names)}. Use head='multi_class' or 'multi_label'."
+        )
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(
+            f"Invalid value for argument `tokenizer` of TextClassifier: expected one of {TOKENIZERS}. "
+            f"Received: tokenizer={tokenizer!r}"
         )
     if gating not in VARIANTS:
         raise ValueError(

@@ -65,16 +65,7 @@ class TextStandardizer:
                 f"Invalid value for argument `stop_words` of TextStandardizer: expected None or a list "
                 f"of strings. Received: stop_words={stop_words!r}"
             )
-        if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1):
-            raise ValueError(
-                f"Invalid value for argument `max_length` of TextStandardizer: expected None or a "
-                f"positive int. Received: max_length={max_length!r}"
-            )
-        if truncation not in TRUNCATIONS:
-            raise ValueError(
-                f"Invalid value for argument `truncation` of TextStandardizer: expected one of "
-                f"{TRUNCATIONS}. Received: truncation={truncation!r}"
-            )
+        check_truncation("TextStandardizer", max_length, truncation)
         self.lowercase = bool(lowercase)
         self.strip_punctuation = bool(strip_punctuation)
         self.stop_words = sorted(set(stop_words)) if stop_words else None
@@ -123,3 +114,17 @@ class TextStandardizer:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def check_truncation(owner, max_length, truncation):
+    """Raises a ValueError naming `owner` unless `max_length` is None or a positive int and `truncation` is known."""
+    if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1):
+        raise ValueError(
+            f"Invalid value for argument `max_length` of {owner}: expected None or a positive int. "
+            f"Received: max_length={max_length!r}"
+        )
+    if truncation not in TRUNCATIONS:
+        raise ValueError(
+            f"Invalid value for argument `truncation` of {owner}: expected one of {TRUNCATIONS}. "
+            f"Received: truncation={truncation!r}"
+        )

@@ -89,12 +89,13 @@ def test_predict_from_arguments_and_stdin(trained):
     assert code == 0 and len(stdout.splitlines()) == 4
 
 
-def test_ensemble_with_folds_trains_k_members_and_serves_their_mean(data, tmp_path):
+def test_ensemble_with_folds_and_tensorflow_text_tokens_serves_the_members_mean(data, tmp_path):
     from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
 
     out = tmp_path / "ensemble"
     code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"], "--folds", "2",
-                                    "--ensemble", "2", "--seed", "4", "--out", str(out), *TINY])
+                                    "--ensemble", "2", "--seed", "4", "--tokenizer", "unicode_script",
+                                    "--keep-punctuation", "--out", str(out), *TINY])
     assert code == 0, stderr[-3000:]
     metrics = json.loads(stdout)
     assert [member["seed"] for member in metrics["members"]] == [4, 5] and metrics["examples"] == 10
@@ -104,6 +105,7 @@ def test_ensemble_with_folds_trains_k_members_and_serves_their_mean(data, tmp_pa
         assert os.path.exists(out / name), name
     ensemble = keras.saving.load_model(out / "model.keras")
     assert isinstance(ensemble, ClassifierEnsemble) and len(ensemble.members) == 2
+    assert all(member.tokenizer == "unicode_script" for member in ensemble.members)
     texts = ["the film was good", "the cast was bad"]
     code, stdout, _ = run_cli(["classify", "predict", "--model", str(out), *texts])
     expected = ensemble.predict_proba(texts)  # (2, 2)

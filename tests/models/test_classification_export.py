@@ -152,3 +152,21 @@ def test_ensemble_keras_file_round_trips_in_a_fresh_process(ensemble, tmp_path):
     assert loaded["class"] == "ClassifierEnsemble" and loaded["config"] == ensemble.get_config()
     assert loaded["vocabularies"] == [member.vocabulary for member in ensemble.members]
     np.testing.assert_allclose(loaded["probabilities"], ensemble.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_unicode_script_classifier_serves_with_tensorflow_and_tensorflow_text_only(tmp_path):
+    keras.utils.set_random_seed(3)
+    classifier = TextClassifier(["negative", "positive"], vocabulary_size=30, embedding_dim=4, units=3, max_length=40,
+                                strip_punctuation=False, tokenizer="unicode_script")
+    classifier.adapt(["a good film!", "a bad plot.", "jazz爵士"])
+    classifier.compile()
+    path = export_saved_model(classifier, str(tmp_path / "saved_model"))
+    serve_with_text_ops = "import tensorflow_text\n" + SERVE_WITH_TENSORFLOW_ONLY
+    served = run_python(serve_with_text_ops, path, json.dumps([t.hex() for t in TEXTS]))
+    assert not served["lstm_keras_imported"]
+    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)
+    model_path = str(tmp_path / "model.keras")
+    classifier.save(model_path)
+    loaded = run_python(LOAD_KERAS_FILE, model_path, json.dumps([t.hex() for t in TEXTS]))
+    assert loaded["config"]["tokenizer"] == "unicode_script" and loaded["vocabulary"] == classifier.vocabulary
+    np.testing.assert_allclose(loaded["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)

@@ -57,7 +57,7 @@ def small_classifier(label_names=LABELS, **kwargs):
 def test_config_round_trip():
     classifier = small_classifier(
         ["a", "b", "c"], head="multi_label", max_length=7, truncation="pre", lowercase=False, strip_punctuation=False,
-        stop_words=["the"], embedding_trainable=False, gating="peephole", num_layers=2, bidirectional=True,
+        stop_words=["the"], tokenizer="unicode_script", embedding_trainable=False, gating="peephole", num_layers=2, bidirectional=True,
         lstm_options={"dropout": 0.1}, pooling="attention", attention_units=5, word_dropout=0.25,
     )
     config = classifier.get_config()
@@ -78,6 +78,7 @@ def test_config_round_trip():
         ({"dropout": 1.5}, "dropout.*Received: dropout=1.5"),
         ({"word_dropout": -0.1}, "word_dropout.*Received: word_dropout=-0.1"),
         ({"truncation": "middle"}, "truncation.*Received: truncation='middle'"),
+        ({"tokenizer": "bert"}, "tokenizer.*Received: tokenizer='bert'"),
     ],
 )
 def test_invalid_arguments_are_named(kwargs, message):
@@ -146,6 +147,25 @@ def test_long_texts_are_truncated_as_documented(truncation, kept):
     assert classifier.vectorizer(tf.constant(["a b c d e f"])).shape == (1, 3)
     full, short = classifier.predict_proba(["a b c d e f", kept])
     np.testing.assert_allclose(full, short, atol=1e-6)
+
+
+def test_unicode_script_tokenizer_splits_punctuation_and_truncates_by_token():
+    words = small_classifier(strip_punctuation=False)
+    script = small_classifier(strip_punctuation=False, tokenizer="unicode_script", max_length=4, truncation="pre")
+    corpus = ["a great film!", "a bad, bad plot", "great fun"]
+    words.adapt(corpus)
+    script.adapt(corpus)
+    assert "film!" in words.vocabulary and "bad," in words.vocabulary
+    assert {"film", "!", "bad", ","} <= set(script.vocabulary) and "film!" not in script.vocabulary
+    ids = script.vectorizer(tf.constant(["great!", "", "x a great film!"])).numpy()  # (3, 4)
+    index = script.vocabulary.index
+    np.testing.assert_array_equal(ids, [
+        [index("great"), index("!"), 0, 0],
+        [1, 0, 0, 0],  # an empty text: one unknown token
+        [index("a"), index("great"), index("film"), index("!")],  # the last 4 of 5 tokens ("x" dropped)
+    ])
+    probabilities = script.predict_proba(BAD_INPUTS)
+    assert probabilities.shape == (len(BAD_INPUTS), 2) and np.all(np.isfinite(probabilities))
 
 
 # ---- Standardizer -----------------------------------------------------------------------------
