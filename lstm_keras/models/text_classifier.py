@@ -64,8 +64,8 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
 
     Truncation: a text longer than `max_length` tokens (counted after standardisation and
     splitting, unseen words included) keeps its first `max_length` tokens (`truncation="post"`)
-    or its last ones (`"pre"`). An empty or whitespace-only text (or one left empty by standardisation) becomes a
-    single unknown word, so every text gets a prediction.
+    or its last ones (`"pre"`). An empty or whitespace-only text (or one left empty by
+    standardisation) becomes a single unknown word, so every text gets a prediction.
 
     The vocabulary is learned with `adapt(texts)` (before training) and saved with the model.
     `compile()` has defaults: Adam with gradient clipping (`clipnorm=1.0`), the loss and the
