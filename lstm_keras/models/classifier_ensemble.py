@@ -2,9 +2,9 @@
 
 Classifiers trained alike from different seeds make different mistakes; averaging their
 probabilities cancels part of them. On IMDB, three members of the benchmark's setting reach
-0.8928 test accuracy together and 0.8844–0.8859 alone (see `BENCHMARKS.md`). `train_classifier(..., members=k)`
-trains the members; the ensemble saves to `.keras` and exports with `export_saved_model` like a
-single classifier.
+0.8928 test accuracy together and 0.8844–0.8859 alone (see `BENCHMARKS.md`).
+`train_classifier(..., members=k)` trains the members; the ensemble saves to `.keras` and
+exports with `export_saved_model` like a single classifier.
 """
 
 import keras

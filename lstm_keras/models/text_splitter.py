@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from lstm_keras.models.text_standardizer import EMPTY_TEXT_TOKEN
 from lstm_keras.models.text_standardizer import check_truncation
+from lstm_keras.models.text_standardizer import truncate_tokens
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -55,11 +56,7 @@ class UnicodeScriptSplitter:
         missing = tf.cast(tf.equal(tokens.row_lengths(), 0), tf.int64)  # (batch,) 1 where no token
         filler = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(missing)], EMPTY_TEXT_TOKEN), missing)
         tokens = tf.concat([tokens, filler], axis=1)  # (batch, (>= 1 tokens))
-        if self.max_length and self.truncation == "post":
-            tokens = tokens[:, : self.max_length]  # (batch, (<= max_length))
-        elif self.max_length:
-            tokens = tokens[:, -self.max_length :]  # (batch, (<= max_length))
-        return tokens
+        return truncate_tokens(tokens, self.max_length, self.truncation)  # (batch, (<= max_length))
 
     def get_config(self):
         return {"max_length": self.max_length, "truncation": self.truncation}

@@ -95,10 +95,7 @@ class TextStandardizer:
             stop_words = tf.constant(self.stop_words)  # (S,)
             is_stop = tf.reduce_any(tf.equal(tf.expand_dims(kept.flat_values, -1), stop_words), axis=-1)  # (all tokens,)
             kept = tf.ragged.boolean_mask(kept, kept.with_flat_values(tf.logical_not(is_stop)))  # (n, (kept tokens))
-        if self.max_length and self.truncation == "post":
-            kept = kept[:, : self.max_length]  # (n, (<= max_length))
-        elif self.max_length:
-            kept = kept[:, -self.max_length :]  # (n, (<= max_length))
+        kept = truncate_tokens(kept, self.max_length, self.truncation)  # (n, (<= max_length))
         joined = tf.strings.reduce_join(kept, axis=-1, separator=" ")  # (n,)
         return tf.reshape(joined, tf.shape(texts))  # same shape as `texts`
 
@@ -128,3 +125,13 @@ def check_truncation(owner, max_length, truncation):
             f"Invalid value for argument `truncation` of {owner}: expected one of {TRUNCATIONS}. "
             f"Received: truncation={truncation!r}"
         )
+
+
+def truncate_tokens(tokens, max_length, truncation):
+    """Each row's first (`truncation="post"`) or last (`"pre"`) `max_length` tokens (all if None).
+
+    `tokens` is ragged, `(n, (tokens))`; shared by `TextStandardizer` and `UnicodeScriptSplitter`.
+    """
+    if not max_length:
+        return tokens
+    return tokens[:, :max_length] if truncation == "post" else tokens[:, -max_length:]  # (n, (<= max_length))
