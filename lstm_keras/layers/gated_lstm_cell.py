@@ -330,10 +330,10 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         f = 1.0 - i if self.forget_gate == gating.COUPLED else self._gate("forget", pre, c_prev)
         c = f * c_prev + i * self.activation(pre["candidate"])  # (batch, units)
         o = self._gate("output", pre, c)
-        if self.layer_norm:
-            h = o * self.output_activation(self._cell_norm(c))
-        else:
-            h = o * self.output_activation(c)  # (batch, units)
+        # Cast back: off TensorFlow, Keras activations return float32 for float64 inputs, and a
+        # removed output gate (o = 1.0) does not promote h back to the state's dtype.
+        shown = self._cell_norm(c) if self.layer_norm else c
+        h = ops.cast(o * self.output_activation(shown), c.dtype)  # (batch, units)
 
         if self.time_gate:
             k = self._openness(time, training)  # (batch, units)

@@ -1,5 +1,7 @@
 """GatedLSTM / GatedLSTMCell against the independent NumPy equations, Keras' LSTM and Keras' APIs."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -87,6 +89,29 @@ def test_forward_matches_numpy_equations(name, mask_name, go_backwards):
     np.testing.assert_allclose(np.asarray(outputs), expected, atol=1e-5)
     np.testing.assert_allclose(np.asarray(h), h_ref, atol=1e-5)
     np.testing.assert_allclose(np.asarray(c), c_ref, atol=1e-5)
+
+
+def float64_scope():
+    """Where float64 tensors exist: always on TensorFlow and Torch, with x64 enabled on JAX."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.enable_x64(True)
+    return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_float64_layer_keeps_float64_states(name):
+    # Off TensorFlow, Keras activations return float32 for float64 inputs; the loop's carry must
+    # keep the layer's dtype anyway (a removed output gate once let h fall to float32 on JAX).
+    with float64_scope():
+        layer = build(CONFIGS[name], dtype="float64")
+        x = random_inputs().astype(np.float64)
+        outputs, *states = layer(x, mask=masks()["right_padded"])
+        dtypes = [keras.backend.standardize_dtype(t.dtype) for t in [outputs, *states]]
+        assert dtypes == ["float64"] * len(dtypes)
+        expected, _, _ = run_lstm(x, weights_by_name(layer), layer.cell.get_config(), mask=masks()["right_padded"])
+        np.testing.assert_allclose(np.asarray(outputs), expected, atol=1e-5)
 
 
 def test_time_gate_uses_given_timestamps():

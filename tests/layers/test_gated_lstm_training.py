@@ -71,6 +71,9 @@ def shifts_away_from_kinks(period, ratio, steps, rng, margin=0.03):
 
 @pytest.mark.parametrize("name", list(GRADIENT_CONFIGS))
 def test_gradients_match_finite_differences(name):
+    # Seeded initial weights too: on JAX the check runs in float32, where about one random start
+    # in 400 puts a layer-norm block near zero variance and the finite difference 1% off.
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 5, 3))
     mask = np.array([[True] * 5, [True] * 3 + [False] * 2])
