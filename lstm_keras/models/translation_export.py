@@ -51,8 +51,9 @@ class TranslationModule(tf.Module):
     4. the `Translator` generates target ids with the sampler (beam search by default);
     5. the target tokenizer turns them back into text (up to `[END]`).
 
-    An empty or whitespace-only text is `[START] [END]`: it gets a translation too (usually a
-    short one). Every input gives exactly one output.
+    A text with no tokens (empty or whitespace only) translates to the empty string: its target
+    ids are just `[END]`, not a sentence the model makes up for `[START] [END]`. Every input gives
+    exactly one output.
 
     Args:
         translator: a `Translator`.
@@ -114,14 +115,22 @@ class TranslationModule(tf.Module):
         # An empty batch has no columns at all: give it the two of "[START] [END]".
         return tf.pad(ids, [[0, 0], [0, tf.maximum(2 - tf.shape(ids)[1], 0)]])  # (batch, max(Ts, 2))
 
-    def _generate(self, texts):
+    def _decode(self, texts, return_attention):
+        """Source ids `(batch, Ts)`, target ids `(batch, T)` and attention `(batch, T, Ts)` or None."""
         source_ids = self.source_ids(texts)  # (batch, Ts)
-        target_ids, attention = self.translator.decode(source_ids, self.sampler)  # (batch, T), (batch, T, Ts)
+        target_ids, attention = self.translator.decode(source_ids, self.sampler, return_attention=return_attention)
+        # Only [START] [END], nothing to translate: the target is [END] alone.
+        empty = tf.logical_not(tf.reduce_any(source_ids[:, 2:] != 0, axis=1))  # (batch,)
+        only_end = tf.one_hot(0, tf.shape(target_ids)[1], on_value=END_ID, off_value=0, dtype=target_ids.dtype)  # (T,)
+        return source_ids, tf.where(empty[:, None], only_end[None, :], target_ids), attention
+
+    def _generate(self, texts):
+        source_ids, target_ids, attention = self._decode(texts, return_attention=True)
         return {"source_ids": source_ids, "target_ids": target_ids, "attention": attention}
 
     def _translate(self, texts):
         # Without the attention weights, which only `generate` returns (for plots).
-        target_ids, _ = self.translator.decode(self.source_ids(texts), self.sampler, return_attention=False)  # (batch, T)
+        _, target_ids, _ = self._decode(texts, return_attention=False)  # (batch, T)
         return {"translations": self.target_tokenizer.detokenize(target_ids)}  # (batch,)
 
     def __call__(self, texts, batch_size=TRANSLATE_BATCH_SIZE):

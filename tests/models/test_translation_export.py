@@ -133,6 +133,28 @@ def test_long_inputs_are_truncated_and_bad_inputs_encoded(exported):
     assert tuple(empty.shape) == (0,)
 
 
+def test_texts_without_tokens_translate_to_nothing(exported):
+    module, _ = exported
+    # A model that says "hello" to everything: its logits favour that word far above [END].
+    translator = Translator.from_config(module.translator.get_config())
+    translator.build_from_config(module.translator.get_build_config())
+    bias = translator.decoder.output_projection.bias
+    hello = module.target_tokenizer.vocabulary.index("hello")
+    bias.assign(np.where(np.arange(bias.shape[0]) == hello, 50.0, -50.0))
+    talker = TranslationModule(translator, module.source_tokenizer, module.target_tokenizer, sampler="greedy",
+                               max_source_length=MAX_SOURCE_LENGTH)
+    texts = ["", "   \t ", "hola mundo", "日本語"]
+    raw_ids, _ = translator.decode(talker.source_ids(tf.constant(texts)), talker.sampler)
+    assert np.all(np.asarray(raw_ids)[:, 0] == hello)  # the model alone makes up "hello ..." for ""
+
+    target_ids = talker.generate(tf.constant(texts))["target_ids"].numpy()
+    assert target_ids[0].tolist() == target_ids[1].tolist() == [2] + [0] * (target_ids.shape[1] - 1)  # [END]
+    translations = talker(texts)
+    assert translations[:2] == ["", ""] and translations[2].startswith("hello") and translations[3].startswith("hello")
+    (_, target, weights), = talker.attention_tokens([""])
+    assert target == ["[END]"] and weights.shape == (1, 2)
+
+
 def test_attention_tokens_for_plots(exported):
     module, _ = exported
     (source, target, weights), = module.attention_tokens(["hola mundo"])
