@@ -87,6 +87,7 @@ def test_invalid_arguments_are_named(kwargs, message):
 
 
 def test_word_dropout_drops_whole_tokens_in_training_only():
+    keras.utils.set_random_seed(0)  # the rate check below fails for about one draw in 2,000
     classifier = small_classifier(embedding_dim=64, word_dropout=0.4, max_length=300)
     classifier.adapt(["good bad film"])
     ids = classifier.vectorizer(tf.constant(["good bad film " * 100]))  # (1, 300)
