@@ -70,6 +70,7 @@ def test_run_translates_arguments_and_stdin(trained, capsys, monkeypatch):
                                 "dos tres", "", "palabras desconocidas ☃", "uno " * 100)
     assert status == 0
     assert len(stdout.splitlines()) == 4  # one line per input, bad inputs included
+    assert stdout.splitlines()[1] == ""  # nothing to translate
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("uno uno\ncinco cero\n".encode())))
     status, from_stdin, _ = run_cli(capsys, "translate", "run", "--model", out)
     assert status == 0 and len(from_stdin.splitlines()) == 2
