@@ -17,8 +17,8 @@ servable with TensorFlow and TensorFlow Text only), `training_curves.png`, `atte
 one JSON line on stdout; progress bars and logs go to stderr.
 
 `run` translates sentences given as arguments, or one a line on stdin, and prints one
-translation a line (an empty line for an empty or whitespace-only sentence). `eval` translates a `source<TAB>target` TSV file and prints BLEU and chrF as
-one JSON line.
+translation a line (an empty line for an empty or whitespace-only sentence). `eval` translates
+a `source<TAB>target` TSV file and prints BLEU and chrF as one JSON line.
 """
 
 import argparse
