@@ -19,6 +19,10 @@ with `[grading]` (the notebook tests read these lines) and returns a `CheckResul
 | `check_attention` | `attention(query, values, mask=None, **weights) -> (context, weights)` | the same layers |
 | `check_beam_search` | `beam_search(next, start_token, state, max_length, num_beams, end_token_id, length_penalty) -> (tokens, score)` | `BeamSampler` |
 
+The checks of each assignment live in their own module (`lstm_step`, `attention`,
+`beam_search`); `core` holds what they share: `CheckResult`, `try_it`, the comparisons of
+values and gradients, the tolerances and the random inputs.
+
 Example:
 >>> import numpy as np
 >>> def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
@@ -30,9 +34,12 @@ Example:
 False
 """
 
+from lstm_keras.grading.attention import ATTENTION_SCORES
+from lstm_keras.grading.attention import check_attention
+from lstm_keras.grading.attention import check_attention_score
+from lstm_keras.grading.beam_search import END_TOKEN
+from lstm_keras.grading.beam_search import check_beam_search
 from lstm_keras.grading.core import ATOL
-from lstm_keras.grading.core import ATTENTION_SCORES
-from lstm_keras.grading.core import END_TOKEN
 from lstm_keras.grading.core import FD_ATOL
 from lstm_keras.grading.core import FD_EPSILON
 from lstm_keras.grading.core import FD_RTOL
@@ -42,9 +49,6 @@ from lstm_keras.grading.core import PREFIX
 from lstm_keras.grading.core import RTOL
 from lstm_keras.grading.core import CheckResult
 from lstm_keras.grading.core import Mismatch
-from lstm_keras.grading.core import check_attention
-from lstm_keras.grading.core import check_attention_score
-from lstm_keras.grading.core import check_beam_search
-from lstm_keras.grading.core import check_lstm_gates
-from lstm_keras.grading.core import check_lstm_step
 from lstm_keras.grading.core import try_it
+from lstm_keras.grading.lstm_step import check_lstm_gates
+from lstm_keras.grading.lstm_step import check_lstm_step
