@@ -71,9 +71,9 @@ def speed(strategy, args, train_texts):
 
 def training_texts():
     """The number of texts `classify train --dataset reviews` trains on (its validation share held out)."""
-    from lstm_keras.models.classification_training import DEFAULTS
+    from lstm_keras.models.classification.training import DEFAULTS
     from lstm_keras.datasets.classification import load_classification_data
-    from lstm_keras.models.classification_training import split_validation
+    from lstm_keras.models.classification.training import split_validation
 
     labels = load_classification_data("reviews", seed=0).train_labels
     return len(split_validation(labels, DEFAULTS["valid_split"], seed=0)[0])

@@ -94,7 +94,7 @@ def train_ptb(args):
 
 def build_classifier(args, label_names):
     """The classifier of the pretraining comparison (the same with and without pretraining)."""
-    from lstm_keras.models.text_classifier import TextClassifier
+    from lstm_keras.models.classification.text_classifier import TextClassifier
 
     return TextClassifier(label_names, vocabulary_size=args.classifier_vocab_size, embedding_dim=args.classifier_units,
                           units=args.classifier_units, max_length=64)
@@ -105,9 +105,9 @@ def pretraining_gain(args):
     import numpy as np
 
     from lstm_keras.datasets.classification import load_classification_data
-    from lstm_keras.models.classification_training import evaluate_classifier
-    from lstm_keras.models.classification_training import split_validation
-    from lstm_keras.models.classification_training import train_classifier
+    from lstm_keras.models.classification.training import evaluate_classifier
+    from lstm_keras.models.classification.training import split_validation
+    from lstm_keras.models.classification.training import train_classifier
 
     data = load_classification_data(args.pretrain_dataset, data_dir=args.classification_data_dir, seed=args.seed)
     texts = list(data.train_texts)[: args.train_texts]
@@ -143,7 +143,7 @@ def pretraining_gain(args):
 
 def pretraining_gain_cross_validated(args, label_names, texts, labels, results):
     """`--folds K`: k-fold cross-validated accuracy from scratch and with LM pretraining in every fold."""
-    from lstm_keras.models.classification_training import cross_validate
+    from lstm_keras.models.classification.training import cross_validate
 
     results.update({"folds": args.folds, "train_texts": len(texts), "test_texts": None})
     for pretrain in (False, True):

@@ -110,9 +110,9 @@ def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
     """
     import tensorflow as tf
 
-    from lstm_keras.commands.translate import make_sampler
-    from lstm_keras.models.translation_export import TranslationModule
-    from lstm_keras.models.translation_export import load_translation_model
+    from lstm_keras.models.translation.training import make_sampler
+    from lstm_keras.models.translation.export import TranslationModule
+    from lstm_keras.models.translation.export import load_translation_model
 
     loaded = load_translation_model(model_dir)
     samplers = {"greedy": make_sampler(1, 0.0), f"beam{beam_size}": make_sampler(beam_size, 0.6)}

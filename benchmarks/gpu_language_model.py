@@ -30,8 +30,8 @@ import numpy as np
 
 from lstm_keras.datasets.language_modeling import load_ptb
 from lstm_keras.models.language_model import LanguageModel
-from lstm_keras.models.language_model_training import evaluate_perplexity
-from lstm_keras.models.language_model_training import fit_language_model
+from lstm_keras.models.truncated_bptt import evaluate_perplexity
+from lstm_keras.models.truncated_bptt import fit_language_model
 
 RESERVED = 3  # [PAD] [START] [END]: the ids LanguageModel expects (0, 1, 2)
 

@@ -3,7 +3,7 @@
 `lstm-keras translate train` tokenises with TensorFlow Text and feeds a `tf.data` pipeline, and
 the device machines have no TensorFlow. The `Translator` itself is Keras layers and ops only, so
 the run is cut in three, with the `translate train` recipe in every step (the functions of
-`lstm_keras.commands.translate`):
+`lstm_keras.models.translation.training`):
 
 1. `prepare` (here, TensorFlow): parses `translate train` arguments, loads the corpus, learns the
    vocabularies, writes the model folder with the untrained model (`save_translation_model`)
@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lstm_keras.commands import translate  # noqa: E402
+from lstm_keras.models.translation import training as recipe  # noqa: E402
 
 DEVICE_DIR = "device"  # what travels: the arrays, the translator's config, the training arguments
 ARRAYS_FILE = "arrays.npz"
@@ -61,14 +61,14 @@ def prepare(args):
     import tensorflow as tf
 
     from lstm_keras import cli
-    from lstm_keras.models.translation_export import save_translation_model
+    from lstm_keras.models.translation.export import save_translation_model
     from lstm_keras.training import set_seed
 
     train_args = cli.build_parser().parse_args(["translate", "train", *args.train_arguments, "--out", args.folder])
     set_seed(train_args.seed)
-    train_pairs, valid_pairs, test_pairs = translate.load_corpus(train_args)
-    module = translate.build_module(train_args, train_pairs)
-    settings = translate.training_settings(train_args)
+    train_pairs, valid_pairs, test_pairs = recipe.load_corpus(train_args)
+    module = recipe.build_module(train_args, train_pairs)
+    settings = recipe.training_settings(train_args)
     save_translation_model(args.folder, module, extra_settings=settings)
     device_dir = os.path.join(args.folder, DEVICE_DIR)
     os.makedirs(device_dir, exist_ok=True)
@@ -78,7 +78,7 @@ def prepare(args):
     arrays = {}
     for name, pairs in (("train", train_pairs), ("valid", valid_pairs)):
         # One batch of everything, padded to the split's longest sentence.
-        batch = translate.translation_dataset(train_args, module, pairs, shuffle=False, batch_size=len(pairs),
+        batch = recipe.translation_dataset(train_args, module, pairs, shuffle=False, batch_size=len(pairs),
                                               bucket_boundaries=None)
         (source, target_in), target_out = next(iter(batch))
         arrays.update({f"{name}_source": source.numpy().astype("int32"),
@@ -133,7 +133,7 @@ def _device():
 
 def train(args):
     """Trains the folder's model on its arrays; writes the weights and the history into `--out`."""
-    from lstm_keras.models import Translator
+    from lstm_keras.models.translation import Translator
     from lstm_keras.training import StopOnNonFiniteLoss
     from lstm_keras.training import TimeBudget
     from lstm_keras.training import set_seed
@@ -143,7 +143,7 @@ def train(args):
     arrays = np.load(os.path.join(args.folder, DEVICE_DIR, ARRAYS_FILE))
     translator = Translator.from_config(_read_json(args.folder, CONFIG_FILE))
     size = len(arrays["train_source"])
-    translate.compile_for_training(translator, train_args, size)
+    recipe.compile_for_training(translator, train_args, size)
     callbacks = [
         StopOnNonFiniteLoss(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_args.patience, restore_best_weights=True),
@@ -184,7 +184,7 @@ def decode(args):
     """
     import jax
 
-    from lstm_keras.models import Translator
+    from lstm_keras.models.translation import Translator
 
     translator = Translator.from_config(_read_json(args.folder, CONFIG_FILE))
     translator.set_weights(load_weight_parts(args.run))
@@ -193,8 +193,8 @@ def decode(args):
     results = []
     for batch_size in args.batch_sizes:
         row = {"device": _device(), "batch": batch_size}
-        for name, sampler in (("greedy", translate.make_sampler(1, 0.0)),
-                              ("beam5", translate.make_sampler(5, translate.DEFAULTS["length_penalty"]))):
+        for name, sampler in (("greedy", recipe.make_sampler(1, 0.0)),
+                              ("beam5", recipe.make_sampler(5, recipe.DEFAULTS["length_penalty"]))):
             def run(weights, ids, sampler=sampler):
                 with keras.StatelessScope(state_mapping=list(zip(translator.weights, weights))):
                     return translator.decode(ids, sampler, return_attention=False, length_bound=translator.max_length)[0]
@@ -217,20 +217,20 @@ def decode(args):
 def finish(args):
     """Loads the trained weights into the model folder's translator; evaluates and saves as `translate train`."""
     from lstm_keras.io import write_text
-    from lstm_keras.models.translation_export import load_translation_model
+    from lstm_keras.models.translation.export import load_translation_model
 
     train_args = argparse.Namespace(**_read_json(args.folder, TRAINING_FILE))
     train_args.out = args.out
-    train_pairs, valid_pairs, test_pairs = translate.load_corpus(train_args)
+    train_pairs, valid_pairs, test_pairs = recipe.load_corpus(train_args)
     module = load_translation_model(args.folder)
     module.translator.set_weights(load_weight_parts(args.run))
-    translate.compile_for_training(module.translator, train_args, len(train_pairs))
+    recipe.compile_for_training(module.translator, train_args, len(train_pairs))
     with open(os.path.join(args.run, HISTORY_FILE), encoding="utf-8") as f:
         record = json.load(f)
     history = keras.callbacks.History()
     history.epoch, history.history = record["epoch"], record["history"]
     os.makedirs(args.out, exist_ok=True)
-    metrics = translate.evaluate_and_save(train_args, args.out, module, history, record["train_seconds"],
+    metrics = recipe.evaluate_and_save(train_args, args.out, module, history, record["train_seconds"],
                                           train_pairs, valid_pairs, test_pairs)
     metrics["trained_on"] = f"{record['device']} ({record['backend']})"
     write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=1))

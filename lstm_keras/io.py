@@ -1,4 +1,4 @@
-"""Crash-safe file output and strict TSV reading shared by every task.
+"""Crash-safe file output and strict TSV reading shared by every task (models load through `lstm_keras.saving`).
 
 Everything the project writes (models, SavedModels, vocabularies, metrics, plots) goes through
 `atomic_path`, for one file or one folder (a SavedModel, a whole staged `--out`): the content is
@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import zipfile
 
 
 @contextlib.contextmanager
@@ -104,39 +103,12 @@ def read_tsv(path, min_columns, encoding="utf-8"):
     return rows
 
 
-def load_keras_model(path, compile=False):
-    """Loads a `.keras` model in Keras' safe mode, with errors that name the file.
+def __getattr__(name):
+    if name == "load_keras_model":  # moved to `lstm_keras.saving` (this alias goes in the next release)
+        import importlib
+        import warnings
 
-    Safe mode refuses to run arbitrary Python code stored in a model file (a `Lambda` layer's
-    function). Loading never writes: a bad file is left as it is.
-
-    Args:
-        path: the `.keras` file.
-        compile: whether to restore the training configuration too.
-
-    Returns:
-        The model.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file holds code that safe mode refuses (a `Lambda` layer), or it is
-            truncated, corrupted or not a Keras model file.
-    """
-    import keras
-
-    import lstm_keras.models  # noqa: F401  (registers every lstm_keras class a model file may name)
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        return keras.models.load_model(path, compile=compile, safe_mode=True)
-    except ValueError as error:
-        if "Lambda" in str(error) or "safe_mode" in str(error):
-            raise ValueError(
-                f"refused to load {path}: it contains a Lambda layer, i.e. arbitrary Python code, which "
-                f"lstm_keras never loads (Keras safe mode). Rebuild the model without Lambda layers."
-            ) from error
-        raise ValueError(f"{path} is not a loadable Keras model: {error}") from error
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
-        raise ValueError(f"{path} is truncated or corrupted ({type(error).__name__}: {error})") from error
+        warnings.warn("lstm_keras.io.load_keras_model moved to lstm_keras.saving.load_keras_model",
+                      DeprecationWarning, stacklevel=2)
+        return importlib.import_module("lstm_keras.saving").load_keras_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

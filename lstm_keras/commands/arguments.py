@@ -13,6 +13,7 @@ from lstm_keras.distribute import get_strategy
 from lstm_keras.distribute import is_chief
 from lstm_keras.io import replace_path
 from lstm_keras.io import write_text
+from lstm_keras.training import log
 from lstm_keras.training import print_metrics
 
 # The staging folder of a `train` run inside `--out`, and the arguments kept in it.
@@ -46,6 +47,43 @@ def fraction(value):
     if not 0 < number < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), received {value!r}")
     return number
+
+
+# Every decoding flag, defined once; each command picks those its models use (`add_decoding_arguments`).
+DECODING_FLAGS = {
+    "beam_size": ("--beam-size", {"type": int_at_least(1), "help": "beam size; 1 for greedy decoding"}),
+    "length_penalty": ("--length-penalty", {"type": float, "help": "GNMT length penalty alpha of beam search"}),
+    "greedy": ("--greedy", {"action": "store_true", "help": "the most probable token at every step"}),
+    "temperature": ("--temperature", {"type": float, "help": "divides the logits; > 0"}),
+    "top_k": ("--top-k", {"type": int, "help": "sample among the K most probable tokens"}),
+    "top_p": ("--top-p", {"type": float, "help": "nucleus sampling: the fewest tokens with probability >= P"}),
+    "seed": ("--seed", {"type": int, "help": "seed of the random draws (repeatable output)"}),
+}
+
+
+def add_decoding_arguments(parser, defaults, note=""):
+    """Adds the decoding flags named by `defaults` (a dict name -> default) to `parser`.
+
+    Args:
+        parser: an argparse parser or group.
+        defaults: the flags to add (keys of `DECODING_FLAGS`) and their defaults.
+        note: appended to each flag's help (e.g. " (default: the model's)").
+    """
+    for name, default in defaults.items():
+        flag, options = DECODING_FLAGS[name]
+        options = dict(options, help=options["help"] + note)
+        if options.get("action") == "store_true":
+            parser.add_argument(flag, **options)
+        else:
+            parser.add_argument(flag, default=default, **options)
+
+
+def sampler_from_arguments(args):
+    """The sampler of the decoding flags that `args` holds (`lstm_keras.decoding.from_options`)."""
+    from lstm_keras import decoding
+
+    names = ("beam_size", "length_penalty", "greedy", "top_k", "top_p", "seed")
+    return decoding.from_options(**{name: getattr(args, name) for name in names if getattr(args, name, None) is not None})
 
 
 def run_staged_training(train, args, group):
@@ -143,7 +181,3 @@ def add_strategy_argument(parser):
              "by TF_CONFIG. --batch-size is the global batch, split evenly across the replicas",
     )
 
-
-def log(group, message):
-    """Prints a progress line for the `group` command on stderr."""
-    print(f"lstm-keras {group}: {message}", file=sys.stderr, flush=True)

@@ -19,7 +19,7 @@ names the answer's room (or, for yes/no, the room the person is in) is one of th
 
 The generator draws only `random.Random(seed).random()` floats, a sequence Python guarantees
 across versions, so the same arguments always give the same stories. `vectorize_stories` turns
-stories into the integer arrays `StoryReader` (`lstm_keras.models.story_reader`) reads.
+stories into the integer arrays `StoryReader` (`lstm_keras.models.question_answering.story_reader`) reads.
 """
 
 import dataclasses

@@ -64,3 +64,30 @@ def get(identifier, **kwargs):
         f"Invalid sampler: expected one of {sorted(ALL_SAMPLERS)}, a sampler config or a `Sampler` "
         f"instance. Received: {identifier!r}"
     )
+
+
+def from_options(beam_size=None, length_penalty=0.6, greedy=False, top_k=None, top_p=None, seed=None):
+    """The sampler that decoding options name (the `--beam-size`, `--greedy`, `--top-k`, `--top-p` flags).
+
+    Beam search for a `beam_size` above 1, greedy decoding for a beam of 1 or `greedy`, top-k or
+    top-p sampling for `top_k` / `top_p`, else random sampling; `seed` seeds the random draws.
+
+    Example:
+    >>> from_options(beam_size=4).num_beams, type(from_options(beam_size=1)).__name__
+    (4, 'GreedySampler')
+    >>> type(from_options(top_p=0.9, seed=1)).__name__, type(from_options()).__name__
+    ('TopPSampler', 'RandomSampler')
+    """
+    chosen = [name for name, value in (("beam_size", beam_size), ("greedy", greedy or None), ("top_k", top_k),
+                                       ("top_p", top_p)) if value is not None]
+    if len(chosen) > 1:
+        raise ValueError(f"the decoding options {chosen} exclude one another: give at most one")
+    if beam_size is not None:
+        return get("greedy") if beam_size == 1 else get("beam", num_beams=beam_size, length_penalty=length_penalty)
+    if greedy:
+        return get("greedy")
+    if top_k is not None:
+        return get("top_k", k=top_k, seed=seed)
+    if top_p is not None:
+        return get("top_p", p=top_p, seed=seed)
+    return get("random", seed=seed)

@@ -4,9 +4,9 @@ import keras
 from keras import ops
 from keras import tree
 
-from lstm_keras.decoding.sampler import NEG_INF
 from lstm_keras.decoding.sampler import Sampler
 from lstm_keras.decoding.sampler import sequence_limits
+from lstm_keras.layers.masking import MASKED_VALUE
 
 
 def gnmt_length_penalty(length, alpha):
@@ -126,12 +126,12 @@ class BeamSampler(Sampler):
             attention_buffer = ops.zeros((batch_size, k, 1))  # a placeholder: loop variables cannot be None
         pad_tokens = ops.full((batch_size, k, width), pad_token_id, dtype="int32")  # (batch, k, T)
         # Only the first hypothesis is live at the start: the others are copies of it.
-        first_only = ops.convert_to_tensor([[0.0] + [NEG_INF] * (k - 1)], "float32")  # (1, k)
+        first_only = ops.convert_to_tensor([[0.0] + [MASKED_VALUE] * (k - 1)], "float32")  # (1, k)
         beams = {
             "alive_log_probs": ops.tile(first_only, (batch_size, 1)),  # (batch, k)
             "alive_tokens": pad_tokens,
             "alive_attention": attention_buffer,
-            "finished_scores": ops.full((batch_size, k), NEG_INF, dtype="float32"),  # (batch, k)
+            "finished_scores": ops.full((batch_size, k), MASKED_VALUE, dtype="float32"),  # (batch, k)
             "finished_flags": ops.zeros((batch_size, k), dtype="bool"),  # (batch, k)
             "finished_tokens": pad_tokens,
             "finished_attention": attention_buffer,
@@ -186,14 +186,14 @@ class BeamSampler(Sampler):
 
         # 3. Extensions that end (or reach their sequence's limit) join the finished pool.
         length = step + 1
-        possible = top_log_probs > NEG_INF / 2  # (batch, n): not an extension of an empty slot
+        possible = top_log_probs > MASKED_VALUE / 2  # (batch, n): not an extension of an empty slot
         ends = ops.expand_dims(ops.greater_equal(length, limits), 1)  # (batch, 1)
         if end_token_id is not None:
             ends = ops.logical_or(ends, ops.equal(top_token, end_token_id))  # (batch, n)
         top_finished = ops.logical_and(possible, ends)  # (batch, n)
         new_scores = top_log_probs / gnmt_length_penalty(length, self.length_penalty)  # (batch, n)
         scores = ops.concatenate(
-            [beams["finished_scores"], ops.where(top_finished, new_scores, NEG_INF)], axis=1
+            [beams["finished_scores"], ops.where(top_finished, new_scores, MASKED_VALUE)], axis=1
         )  # (batch, k + n)
         finished_scores, keep = ops.top_k(scores, k)  # (batch, k)
         keep = ops.cast(keep, "int32")
@@ -205,7 +205,7 @@ class BeamSampler(Sampler):
             finished_attention = _gather_beams(ops.concatenate([finished_attention, top_attention], 1), keep)
 
         # 4. The best k extensions that did not finish go on; the state follows them.
-        alive_log_probs, alive = ops.top_k(ops.where(top_finished, NEG_INF, top_log_probs), k)  # (batch, k)
+        alive_log_probs, alive = ops.top_k(ops.where(top_finished, MASKED_VALUE, top_log_probs), k)  # (batch, k)
         alive = ops.cast(alive, "int32")
         alive_tokens = _gather_beams(top_tokens, alive)  # (batch, k, T)
         alive_attention = _gather_beams(top_attention, alive) if has_attention else top_attention

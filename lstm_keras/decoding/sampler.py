@@ -3,8 +3,6 @@
 import keras
 from keras import ops
 
-# The log-probability of an impossible hypothesis: finite, so that sums never give NaN.
-NEG_INF = -1e9
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")

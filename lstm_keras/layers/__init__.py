@@ -1,10 +1,14 @@
-"""Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs and attention."""
+"""Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs, attention, pooling, token embeddings."""
 
+from lstm_keras.layers.attention import ATTENTIONS
+from lstm_keras.layers.attention import get_attention
 from lstm_keras.layers.attention_pooling import AttentionPooling
 from lstm_keras.layers.bahdanau_attention import BahdanauAttention
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.layers.gated_lstm_cell import GatedLSTMCell
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.layers.gating import Variant
+from lstm_keras.layers.gating import gating_options
 from lstm_keras.layers.luong_attention import LuongAttention
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
+from lstm_keras.layers.token_embedding import TokenEmbedding

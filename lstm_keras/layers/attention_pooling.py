@@ -3,8 +3,7 @@
 import keras
 from keras import ops
 
-from lstm_keras.layers.luong_attention import MASKED_SCORE
-from lstm_keras.layers.luong_attention import MASKED_SCORE_FLOAT16
+from lstm_keras.layers.masking import mask_scores
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -76,8 +75,7 @@ class AttentionPooling(keras.layers.Layer):
         scores = ops.matmul(hidden, self.context_vector)  # (batch, T)
         if mask is not None:
             mask = ops.cast(mask, "bool")  # (batch, T)
-            float16 = keras.backend.standardize_dtype(scores.dtype) == "float16"
-            scores = ops.where(mask, scores, MASKED_SCORE_FLOAT16 if float16 else MASKED_SCORE)
+            scores = mask_scores(scores, mask)
         weights = ops.softmax(scores, axis=-1)  # (batch, T)
         if mask is not None:
             # Exact zeros at masked steps; an all-masked row (uniform softmax) becomes all zeros.

@@ -3,10 +3,9 @@
 import keras
 from keras import ops
 
+from lstm_keras.layers.masking import mask_scores
+
 SCORES = ("dot", "general", "concat")
-# Masked scores are replaced by this before the softmax (by the float16 limit in float16).
-MASKED_SCORE = -1e9
-MASKED_SCORE_FLOAT16 = -65504.0
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -144,8 +143,7 @@ class LuongAttention(keras.layers.Layer):
         if mask is not None:
             self._check_mask(mask)
             mask = ops.expand_dims(ops.cast(mask, "bool"), 1)  # (batch, 1, Tv)
-            float16 = keras.backend.standardize_dtype(scores.dtype) == "float16"
-            scores = ops.where(mask, scores, MASKED_SCORE_FLOAT16 if float16 else MASKED_SCORE)
+            scores = mask_scores(scores, mask)
         weights = ops.softmax(scores, axis=-1)
         if mask is not None:
             # Exact zeros at masked steps; an all-masked row (uniform softmax) becomes all zeros.

@@ -1,26 +1,38 @@
-"""Task models: translation, classification, language modelling and question answering, built from `lstm_keras.layers`.
+"""Task models, one folder per task, built from `lstm_keras.layers`.
 
-The translator, language model and story reader are built from Keras layers and ops only, so
-this package imports without TensorFlow (on a GPU machine with JAX alone, the language model
-trains there: `benchmarks/gpu_language_model.py`); the text classifier, whose vectoriser and
-raw-string export are TensorFlow ops, is imported only where TensorFlow is installed.
+- `lstm_keras.models.translation`: `Translator`, the `translate train` recipe, export, metrics;
+- `lstm_keras.models.classification`: `TextClassifier`, `ClassifierEnsemble`, their recipe,
+  tuning, language-model pretraining, export, metrics;
+- `lstm_keras.models.language_modeling`: `LanguageModel`, the `lm train` recipe, export;
+- `lstm_keras.models.question_answering`: `StoryReader`.
+
+What several tasks share lives beside the folders, below them: `language_model.py` (the model
+classification pretraining reuses), `truncated_bptt.py` (its training) and
+`masked_sequence_losses.py`. No task folder imports another.
+
+The names this package exported before the task folders (`from lstm_keras.models import
+Translator`) still resolve, with a `DeprecationWarning`, until the next release.
 """
 
-import importlib.util
+from lstm_keras._deprecation import moved_attribute
 
-from lstm_keras.models.attention_decoder import AttentionDecoder
-from lstm_keras.models.language_model import LanguageModel
-from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
-from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
-from lstm_keras.models.masked_sequence_losses import Perplexity
-from lstm_keras.models.reset_states import ResetStates
-from lstm_keras.models.seq2seq_encoder import Seq2SeqEncoder
-from lstm_keras.models.story_reader import StoryReader
-from lstm_keras.models.token_embedding import TokenEmbedding
-from lstm_keras.models.translator import Translator
+_MOVED = {
+    "AttentionDecoder": "lstm_keras.models.translation",
+    "Seq2SeqEncoder": "lstm_keras.models.translation",
+    "Translator": "lstm_keras.models.translation",
+    "LanguageModel": "lstm_keras.models.language_modeling",
+    "MaskedAccuracy": "lstm_keras.models.masked_sequence_losses",
+    "MaskedSparseCategoricalCrossentropy": "lstm_keras.models.masked_sequence_losses",
+    "Perplexity": "lstm_keras.models.masked_sequence_losses",
+    "ResetStates": "lstm_keras.training",
+    "StoryReader": "lstm_keras.models.question_answering",
+    "TokenEmbedding": "lstm_keras.layers",
+    "ClassifierEnsemble": "lstm_keras.models.classification",
+    "TextClassifier": "lstm_keras.models.classification",
+    "export_saved_model": "lstm_keras.models.classification",
+    "TextStandardizer": "lstm_keras.text",
+}
 
-if importlib.util.find_spec("tensorflow") is not None:
-    from lstm_keras.models.classification_export import export_saved_model
-    from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
-    from lstm_keras.models.text_classifier import TextClassifier
-    from lstm_keras.models.text_standardizer import TextStandardizer
+
+def __getattr__(name):
+    return moved_attribute(__name__, _MOVED, name)

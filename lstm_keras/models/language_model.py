@@ -1,6 +1,5 @@
 """`LanguageModel`: a stacked gated-LSTM language model for truncated BPTT, scoring and generation."""
 
-import json
 import math
 import numbers
 
@@ -9,16 +8,16 @@ import numpy as np
 from keras import ops
 
 from lstm_keras import decoding
+from lstm_keras.layers.masking import MASKED_VALUE
+from lstm_keras.decoding.compiled import CompiledGenerate
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
 from lstm_keras.models.masked_sequence_losses import Perplexity
-from lstm_keras.models.seq2seq_encoder import gating_options
-from lstm_keras.models.token_embedding import TokenEmbedding
+from lstm_keras.layers.gating import gating_options
+from lstm_keras.layers.token_embedding import TokenEmbedding
 
 # The most tokens one call of `generate` may produce (`max_length`), `[END]` included.
 MAX_GENERATED_TOKENS = 1024
-# Logit given to the tokens that are never predicted (padding, the start token).
-FORBIDDEN_LOGIT = -1e9
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -152,7 +151,7 @@ class LanguageModel(keras.Model):
         forbidden = np.zeros((vocabulary_size,), "float32")
         for token_id in (pad_token_id, start_token_id):
             if token_id is not None:
-                forbidden[token_id] = FORBIDDEN_LOGIT
+                forbidden[token_id] = MASKED_VALUE
         self._forbidden_logits = forbidden  # (V,)
 
         # === Functional model ===
@@ -180,8 +179,7 @@ class LanguageModel(keras.Model):
         self.pad_token_id = pad_token_id
         self.start_token_id = start_token_id
         self.end_token_id = end_token_id
-        self.generate_function = None
-        self._generate_key = None
+        self._compiled_generate = CompiledGenerate([("int32", (None, None)), ("int32", ()), ("float32", ())])
 
     @property
     def stateful(self):
@@ -340,26 +338,10 @@ class LanguageModel(keras.Model):
     def generate_ids(self, prompt_ids, max_length, sampler="random", temperature=1.0, stop_at_end=True):
         """`generate`, compiled once per sampler (a `tf.function` on TensorFlow); returns a NumPy array."""
         _check_generation_arguments(max_length, temperature)
-        sampler = decoding.get(sampler)
-        if keras.backend.backend() != "tensorflow":
-            return ops.convert_to_numpy(self.generate(prompt_ids, max_length, sampler, temperature, stop_at_end))
-        import tensorflow as tf
-
-        key = (id(sampler), json.dumps(decoding.serialize(sampler), sort_keys=True, default=str), stop_at_end)
-        if self.generate_function is None or self._generate_key != key:
-            self.generate_function = tf.function(
-                lambda ids, length, t: self.generate(ids, length, sampler, t, stop_at_end),
-                input_signature=[
-                    tf.TensorSpec([None, None], tf.int32),
-                    tf.TensorSpec([], tf.int32),
-                    tf.TensorSpec([], tf.float32),
-                ],
-            )
-            self._generate_key = key
-        tokens = self.generate_function(
-            tf.cast(prompt_ids, tf.int32), tf.constant(max_length, tf.int32), tf.constant(temperature, tf.float32)
+        return self._compiled_generate(
+            lambda ids, length, t, sampler: self.generate(ids, length, sampler, t, stop_at_end),
+            decoding.get(sampler), prompt_ids, max_length, temperature, key=stop_at_end,
         )
-        return tokens.numpy()
 
     def score(self, token_ids):
         """Log-probabilities of sentences: `log P(w_1 .. w_n [END] | [END])`, natural log.

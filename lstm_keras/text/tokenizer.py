@@ -1,7 +1,9 @@
 """Word-level tokenizer: a `tf.Module` that normalises, splits and maps text to integer ids.
 
 It is the base of the subword `WordPieceTokenizer` (`word_piece_tokenizer.py`), which overrides
-only how words become ids, how tokens are joined back and how the vocabulary is learned.
+only how words become ids, how tokens are joined back and how the vocabulary is learned. Each
+class registers its `kind` in `lstm_keras.text.registry`, where `from_texts(kind=...)` and
+`from_config` find it.
 """
 
 import collections
@@ -11,12 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from lstm_keras import io
+from lstm_keras.text import registry
 from lstm_keras.text.normalization import normalize, validate_form
 
 RESERVED_TOKENS = ("[PAD]", "[START]", "[END]", "[UNK]")
 PAD_ID, START_ID, END_ID, UNK_ID = range(len(RESERVED_TOKENS))
-
-KINDS = ("word", "wordpiece")
 
 # Undoing the punctuation split in `detokenize`: (pattern, rewrite, times applied), in order.
 _LETTER_OR_DIGIT = r"[\p{L}\p{N}]"
@@ -30,21 +31,6 @@ _RESPACING_RULES = (
     (rf" ({_IDEOGRAPH})", r"\1", 1),  # "2026 年 11 月" -> "2026年11月"
     (rf"({_IDEOGRAPH}) ", r"\1", 1),
 )
-
-
-def get(kind):
-    """Returns the tokenizer class for `kind` ("word" or "wordpiece").
-
-    Example:
-    >>> get("word").__name__
-    'Tokenizer'
-    """
-    from lstm_keras.text.word_piece_tokenizer import WordPieceTokenizer
-
-    classes = {"word": Tokenizer, "wordpiece": WordPieceTokenizer}
-    if kind not in classes:
-        raise ValueError(f"`kind` must be one of {KINDS}; received: kind={kind!r}")
-    return classes[kind]
 
 
 def read_vocabulary(path):
@@ -93,6 +79,7 @@ def _relaxed_spec(value):
     return tf.TensorSpec(None if rank is None else [None] * rank, value.dtype)
 
 
+@registry.register("word")
 class Tokenizer(tf.Module):
     """Word-level tokenizer with reserved tokens, savable inside a SavedModel.
 
@@ -136,8 +123,6 @@ class Tokenizer(tf.Module):
     >>> tokenizer.lookup([4, 7, 3]).numpy().tolist()
     [b'the', b'cat', b'[UNK]']
     """
-
-    kind = "word"
 
     def __init__(
         self,
@@ -198,7 +183,7 @@ class Tokenizer(tf.Module):
         Raises:
             ValueError: `kind` is unknown or `vocab_size` leaves no room beside the reserved tokens.
         """
-        tokenizer_class = cls if kind is None else get(kind)
+        tokenizer_class = cls if kind is None else registry.get(kind)
         if vocab_size is not None and vocab_size <= len(RESERVED_TOKENS):
             raise ValueError(
                 f"`vocab_size` must be None or > {len(RESERVED_TOKENS)} (the reserved tokens); "
@@ -439,5 +424,5 @@ class Tokenizer(tf.Module):
         5
         """
         config = dict(config)
-        tokenizer_class = get(config.pop("kind", cls.kind))
+        tokenizer_class = registry.get(config.pop("kind", cls.kind))
         return tokenizer_class(vocabulary, **config)

@@ -4,12 +4,14 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset import bert_vocab_from_dataset
 
+from lstm_keras.text import registry
 from lstm_keras.text.tokenizer import RESERVED_TOKENS, Tokenizer
 
 SUFFIX_INDICATOR = "##"
 MAX_BYTES_PER_WORD = 100
 
 
+@registry.register("wordpiece")
 class WordPieceTokenizer(Tokenizer):
     """WordPiece subword tokenizer (Wu et al. 2016, "Google's Neural Machine Translation System").
 
@@ -37,7 +39,6 @@ class WordPieceTokenizer(Tokenizer):
     'unaffable!'
     """
 
-    kind = "wordpiece"
 
     @classmethod
     def learn_vocabulary(cls, normalized_texts, vocab_size):

@@ -80,13 +80,13 @@ def test_prepare_train_on_jax_without_tensorflow_decode_and_finish(corpus, tmp_p
     # The finished model (TensorFlow) has the weights JAX trained: same validation loss.
     import keras
 
-    from lstm_keras.commands import translate
-    from lstm_keras.models.translation_export import load_translation_model
+    from lstm_keras.models.translation import training as recipe
+    from lstm_keras.models.translation.export import load_translation_model
 
     module = load_translation_model(str(out))
     with open(folder / "device" / "training.json", encoding="utf-8") as f:
         arguments = argparse.Namespace(**json.load(f))
-    translate.compile_for_training(module.translator, arguments, 300)
+    recipe.compile_for_training(module.translator, arguments, 300)
     arrays = np.load(folder / "device" / "arrays.npz")
     loss = module.translator.evaluate((arrays["valid_source"], arrays["valid_target_in"]), arrays["valid_target_out"],
                                       batch_size=40, verbose=0, return_dict=True)["loss"]

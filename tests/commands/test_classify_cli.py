@@ -90,7 +90,7 @@ def test_predict_from_arguments_and_stdin(trained):
 
 
 def test_ensemble_with_folds_and_tensorflow_text_tokens_serves_the_members_mean(data, tmp_path):
-    from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
+    from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
 
     out = tmp_path / "ensemble"
     code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"], "--folds", "2",
@@ -151,7 +151,7 @@ def test_unknown_dataset_and_bad_options_exit_2(tmp_path):
 
 
 def test_failing_run_leaves_nothing_half_written(data, tmp_path, monkeypatch):
-    from lstm_keras.models import classification_training
+    from lstm_keras.models.classification import training as classification_training
 
     def compile_only(classifier, *args, **kwargs):  # training itself is tested elsewhere: skip it here
         classifier.compile()

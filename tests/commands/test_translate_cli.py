@@ -98,7 +98,7 @@ def test_incomplete_model_folder_is_a_clear_error(trained, tmp_path, capsys):
 
 
 def test_failed_run_leaves_no_half_written_out(corpus, tmp_path, monkeypatch):
-    from lstm_keras.models import Translator
+    from lstm_keras.models.translation import Translator
 
     def crash(self, *args, **kwargs):
         raise RuntimeError("simulated crash during training")

@@ -8,13 +8,13 @@ from layers.numpy_lstm import run_lstm
 from layers.numpy_lstm import weights_by_name
 from lstm_keras.decoding import RandomSampler
 from lstm_keras.layers import VARIANTS
-from lstm_keras.models import LanguageModel
-from lstm_keras.models.language_model import FORBIDDEN_LOGIT
+from lstm_keras.models.language_modeling import LanguageModel
+from lstm_keras.layers.masking import MASKED_VALUE as FORBIDDEN_LOGIT
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
-from lstm_keras.models.language_model_training import check_training_stream
-from lstm_keras.models.language_model_training import evaluate_perplexity
-from lstm_keras.models.language_model_training import fit_language_model
-from lstm_keras.models.reset_states import ResetStates
+from lstm_keras.models.truncated_bptt import check_training_stream
+from lstm_keras.models.truncated_bptt import evaluate_perplexity
+from lstm_keras.models.truncated_bptt import fit_language_model
+from lstm_keras.training import ResetStates
 
 PAD, START, END = 0, 1, 2
 V = 12
@@ -224,58 +224,3 @@ def test_save_and_load_round_trip(trained, tmp_path):
     sentences = np.array([[5, 6, 7], [8, 9, 0]])
     np.testing.assert_allclose(np.asarray(loaded.score(sentences)[0]), np.asarray(model.score(sentences)[0]), rtol=1e-6)
     assert loaded.optimizer is not None
-
-
-def test_pretraining_copies_the_language_model_into_a_classifier():
-    from lstm_keras.models import TextClassifier
-    from lstm_keras.models.language_model_training import classifier_token_stream
-    from lstm_keras.models.language_model_training import copy_language_model_weights
-    from lstm_keras.models.language_model_training import pretrain_classifier_from_lm
-
-    texts = [f"the film was {w} and {v}" for w in ("good", "bad", "dull") for v in ("slow", "fun", "long")] * 4
-    keras.utils.set_random_seed(0)
-    classifier = TextClassifier(["neg", "pos"], vocabulary_size=30, embedding_dim=6, units=5, max_length=8)
-    classifier.adapt(texts)
-    stream = classifier_token_stream(classifier, texts[:2])
-    end = len(classifier.vocabulary)
-    assert stream.tolist() == classifier.vectorizer(texts[:1]).numpy()[0].tolist() + [end] + \
-        classifier.vectorizer(texts[1:2]).numpy()[0].tolist() + [end]
-    # Copying by layer name: the LSTM weights and the embedding rows of the classifier's ids.
-    language_model = LanguageModel(end + 1, embedding_dim=6, units=5, num_layers=1, gating="vanilla",
-                                   start_token_id=None, end_token_id=end)
-    embeddings_before = np.asarray(classifier.token_embedding.embeddings).copy()
-    assert copy_language_model_weights(language_model, classifier) == ["token_embedding", "lstm_1"]
-    for mine, theirs in zip(classifier.get_layer("lstm_1").weights, language_model.get_layer("lstm_1").weights):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
-    embeddings = np.asarray(classifier.token_embedding.embeddings)
-    np.testing.assert_array_equal(embeddings[:end + 1], np.asarray(language_model.token_embedding.embeddings))
-    np.testing.assert_array_equal(embeddings[end + 1:], embeddings_before[end + 1:])
-    result = pretrain_classifier_from_lm(classifier, texts, epochs=1, batch_size=2, bptt=5)
-    assert result["copied_layers"] == ["token_embedding", "lstm_1"] and result["lm_train_perplexity"] > 1
-    assert classifier.predict_proba(["the film was good"]).shape == (1, 2)
-    bidirectional = TextClassifier(["neg", "pos"], vocabulary_size=30, embedding_dim=6, units=5, bidirectional=True)
-    bidirectional.adapt(texts)
-    with pytest.raises(ValueError, match="bidirectional"):
-        pretrain_classifier_from_lm(bidirectional, texts, epochs=1)
-    with pytest.raises(ValueError, match="epochs"):
-        pretrain_classifier_from_lm(classifier, texts, epochs=0)
-
-
-def test_token_embedding_layer(tmp_path):
-    from layer_checks import check_layer
-
-    from lstm_keras.models import TokenEmbedding
-
-    hidden = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
-    logits = check_layer(lambda: TokenEmbedding(10, 4, tie_weights=True), [hidden], {"reverse": True},
-                         tmp_dir=str(tmp_path))
-    check_layer(lambda: TokenEmbedding(10, 4, hidden_dim=5), [np.array([[1, 2, 9]])], tmp_dir=str(tmp_path),
-                train=False)
-    layer = TokenEmbedding(10, 4, tie_weights=True)
-    layer.build()
-    weights = {w.name: np.asarray(w) for w in layer.weights}
-    reference = np.asarray(layer(hidden, reverse=True))
-    np.testing.assert_allclose(reference, hidden @ weights["embeddings"].T + weights["output_bias"], atol=1e-6)
-    assert logits.shape == (2, 3, 10)
-    with pytest.raises(ValueError, match="hidden_dim"):
-        TokenEmbedding(10, 4, tie_weights=True, hidden_dim=5)

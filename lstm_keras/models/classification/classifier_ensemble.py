@@ -9,7 +9,7 @@ exports with `export_saved_model` like a single classifier.
 
 import keras
 
-from lstm_keras.models.text_classifier import ClassProbabilitiesMixin
+from lstm_keras.models.classification.text_classifier import ClassProbabilitiesMixin
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -33,7 +33,7 @@ class ClassifierEnsemble(ClassProbabilitiesMixin, keras.Model):
         training: passed on to the members (dropout); False for prediction.
 
     Example:
-    >>> from lstm_keras.models.text_classifier import TextClassifier
+    >>> from lstm_keras.models.classification.text_classifier import TextClassifier
     >>> members = [TextClassifier(["neg", "pos"], vocabulary_size=20, embedding_dim=4, units=2) for _ in range(2)]
     >>> for member in members:
     ...     member.adapt(["a good film", "a bad film"])

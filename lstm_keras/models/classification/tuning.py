@@ -10,9 +10,9 @@ import keras
 import keras_tuner
 
 from lstm_keras.layers.gating import VARIANTS
-from lstm_keras.models.classification_training import DEFAULTS
-from lstm_keras.models.classification_training import make_text_dataset
-from lstm_keras.models.text_classifier import TextClassifier
+from lstm_keras.models.classification.data import make_text_dataset
+from lstm_keras.models.classification.defaults import DEFAULTS
+from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.training import TimeBudget
 
 # The default search space: choices for each hyperparameter, a (low, high) range for the

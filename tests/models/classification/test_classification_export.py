@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from lstm_keras.models.classification_export import export_saved_model
-from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
-from lstm_keras.models.text_classifier import TextClassifier
+from lstm_keras.models.classification.export import export_saved_model
+from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
+from lstm_keras.models.classification.text_classifier import TextClassifier
 
 # Raw texts a server may receive, as bytes: ordinary, unseen words, empty, whitespace only,
 # invalid UTF-8, very long.
@@ -40,7 +40,7 @@ print(json.dumps({
 LOAD_KERAS_FILE = r"""
 import json, sys
 import keras
-import lstm_keras.models  # registers the classes
+import lstm_keras.models.classification  # registers the classes
 classifier = keras.saving.load_model(sys.argv[1])
 texts = [bytes.fromhex(t) for t in json.loads(sys.argv[2])]
 print(json.dumps({
@@ -116,7 +116,7 @@ def test_keras_file_round_trips_in_a_fresh_process(classifier, tmp_path):
 LOAD_ENSEMBLE_FILE = r"""
 import json, sys
 import keras
-import lstm_keras.models  # registers the classes
+import lstm_keras.models.classification  # registers the classes
 ensemble = keras.saving.load_model(sys.argv[1])
 texts = [bytes.fromhex(t) for t in json.loads(sys.argv[2])]
 print(json.dumps({

@@ -3,32 +3,8 @@
 import keras
 from keras import ops
 
-from lstm_keras.layers import VARIANTS
 from lstm_keras.layers import GatedLSTM
-
-
-def gating_options(gating):
-    """Turns a `gating` argument (None, a variant name or a dict of options) into `GatedLSTM` kwargs.
-
-    Example:
-    >>> gating_options("cifg"), gating_options({"peepholes": True}), gating_options(None)
-    ({'variant': 'cifg'}, {'peepholes': True}, {})
-    """
-    if gating is None:
-        return {}
-    if isinstance(gating, str):
-        if gating not in VARIANTS:
-            raise ValueError(
-                f"Invalid value for argument `gating`: expected None, a dict of GatedLSTM options or one "
-                f"of {sorted(VARIANTS)}. Received: gating={gating!r}"
-            )
-        return {"variant": gating}
-    if isinstance(gating, dict):
-        return dict(gating)
-    raise ValueError(
-        f"Invalid value for argument `gating`: expected None, a variant name or a dict of GatedLSTM "
-        f"options. Received: gating={gating!r}"
-    )
+from lstm_keras.layers.gating import gating_options
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")

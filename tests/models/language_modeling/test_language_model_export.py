@@ -12,12 +12,12 @@ import pytest
 import tensorflow as tf
 
 from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
-from lstm_keras.models import LanguageModel
+from lstm_keras.models.language_modeling import LanguageModel
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
-from lstm_keras.models.language_model_export import LanguageModelModule
-from lstm_keras.models.language_model_export import export_saved_model
-from lstm_keras.models.language_model_export import load_language_model
-from lstm_keras.models.language_model_export import save_language_model
+from lstm_keras.models.language_modeling.export import LanguageModelModule
+from lstm_keras.models.language_modeling.export import export_saved_model
+from lstm_keras.models.language_modeling.export import load_language_model
+from lstm_keras.models.language_modeling.export import save_language_model
 from lstm_keras.text import Tokenizer
 
 SENTENCES = ["the dogs run .", "the dogs runs .", "", "zzz qqq", "the \udcff cat", "café"]

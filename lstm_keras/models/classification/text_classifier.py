@@ -11,10 +11,10 @@ import tensorflow as tf
 from lstm_keras.distribute import DistributedFitMixin
 from lstm_keras.layers.attention_pooling import AttentionPooling
 from lstm_keras.layers.gated_lstm import GatedLSTM
-from lstm_keras.layers.gating import VARIANTS
+from lstm_keras.layers.gating import gating_options
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
-from lstm_keras.models.text_splitter import UnicodeScriptSplitter
-from lstm_keras.models.text_standardizer import TextStandardizer
+from lstm_keras.text.unicode_script_splitter import UnicodeScriptSplitter
+from lstm_keras.text.text_standardizer import TextStandardizer
 
 HEADS = ("binary", "multi_class", "multi_label")
 TOKENIZERS = ("whitespace", "unicode_script")
@@ -91,7 +91,8 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         embedding_dim: the size of the token embeddings.
         embedding_trainable: whether the embeddings are trained (False to keep pretrained
             vectors fixed).
-        gating: a gating preset of `lstm_keras.layers.VARIANTS` for every LSTM layer.
+        gating: the gating of every LSTM layer: None (vanilla), a preset of
+            `lstm_keras.layers.VARIANTS` (e.g. `"cifg"`) or a dict of `GatedLSTM` options.
         units: the units of each LSTM layer (of each direction when bidirectional).
         num_layers: the number of stacked LSTM layers.
         bidirectional: whether each LSTM layer reads both directions (outputs concatenated).
@@ -141,7 +142,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         **kwargs,
     ):
         label_names = [str(name) for name in label_names]
-        head = _check_arguments(label_names, head, tokenizer, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout)
+        head = _check_arguments(label_names, head, tokenizer, pooling, num_layers, vocabulary_size, dropout, word_dropout)
         lstm_options = dict(lstm_options or {})
 
         # === Layers ===
@@ -171,7 +172,8 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             # The last layer returns only its final state when the pooling is "last".
             return_sequences = pooling != "last" or index < num_layers - 1
             lstm = GatedLSTM(
-                units, variant=gating, return_sequences=return_sequences, name=f"lstm_{index + 1}", **lstm_options
+                units, return_sequences=return_sequences, name=f"lstm_{index + 1}", **gating_options(gating),
+                **lstm_options
             )
             if bidirectional:
                 lstm = keras.layers.Bidirectional(lstm, name=f"bidirectional_lstm_{index + 1}")
@@ -366,7 +368,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         return cls(**config)
 
 
-def _check_arguments(label_names, head, tokenizer, gating, pooling, num_layers, vocabulary_size, dropout, word_dropout):
+def _check_arguments(label_names, head, tokenizer, pooling, num_layers, vocabulary_size, dropout, word_dropout):
     """Validates the choices up front; returns the resolved head."""
     if len(label_names) < 2 or len(set(label_names)) != len(label_names):
         raise ValueError(
@@ -386,11 +388,6 @@ def _check_arguments(label_names, head, tokenizer, gating, pooling, num_layers, 
         raise ValueError(
             f"Invalid value for argument `tokenizer` of TextClassifier: expected one of {TOKENIZERS}. "
             f"Received: tokenizer={tokenizer!r}"
-        )
-    if gating not in VARIANTS:
-        raise ValueError(
-            f"Invalid value for argument `gating` of TextClassifier: expected one of {tuple(VARIANTS)}. "
-            f"Received: gating={gating!r}"
         )
     if pooling not in POOLINGS:
         raise ValueError(

@@ -3,11 +3,10 @@
 import keras
 from keras import ops
 
-from lstm_keras.layers import BahdanauAttention
 from lstm_keras.layers import GatedLSTM
-from lstm_keras.layers import LuongAttention
-from lstm_keras.models.attention_decoder import ATTENTIONS
-from lstm_keras.models.seq2seq_encoder import gating_options
+from lstm_keras.layers.attention import check_attention
+from lstm_keras.layers.attention import get_attention
+from lstm_keras.layers.gating import gating_options
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -92,13 +91,10 @@ class StoryReader(keras.Model):
             vocabulary_size, embedding_dim, units, gating=gating, dropout=dropout, name="sentence_encoder"
         )
         self.position_embedding = keras.layers.Embedding(max_sentences, units, name="position_embedding")
-        self.attention_layers = []
-        for hop in range(1, hops + 1):
-            if attention == "bahdanau":
-                layer = BahdanauAttention(attention_units or units, name=f"attention_{hop}")
-            else:
-                layer = LuongAttention(attention.split("-")[1], units=attention_units, name=f"attention_{hop}")
-            self.attention_layers.append(layer)
+        self.attention_layers = [
+            get_attention(attention, attention_units, query_units=units, name=f"attention_{hop}")
+            for hop in range(1, hops + 1)
+        ]
         self.answer_hidden = keras.layers.Dense(units, activation="relu", name="answer_hidden")
         self.answer_dropout = keras.layers.Dropout(dropout, name="answer_dropout")
         self.answer_logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="answer_logits")
@@ -272,11 +268,7 @@ def _positions_from_end(sentence_mask):
 
 def _check_arguments(attention, hops, max_sentences):
     """Validates the choices up front, naming the argument and the allowed values."""
-    if attention not in ATTENTIONS:
-        raise ValueError(
-            f"Invalid value for argument `attention` of StoryReader: expected one of {ATTENTIONS}. "
-            f"Received: attention={attention!r}"
-        )
+    check_attention(attention, "StoryReader")
     if not isinstance(hops, int) or isinstance(hops, bool) or hops < 1:
         raise ValueError(
             f"Invalid value for argument `hops` of StoryReader: expected a positive int. Received: hops={hops!r}"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lstm_keras.models.translation_metrics import score_translations
+from lstm_keras.models.translation.metrics import score_translations
 from lstm_keras.text import RESERVED_TOKENS
 from lstm_keras.text import Tokenizer
 

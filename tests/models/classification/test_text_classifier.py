@@ -9,22 +9,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lstm_keras.models import classification_metrics
-from lstm_keras.models import classification_training
-from lstm_keras.models import text_classifier
-from lstm_keras.models import text_standardizer
-from lstm_keras.models import tuning
-from lstm_keras.models.classification_metrics import classification_report
-from lstm_keras.models.classification_metrics import confusion_matrix
-from lstm_keras.models.classification_training import cross_validate
-from lstm_keras.models.classification_training import evaluate_classifier
-from lstm_keras.models.classification_training import fit_classifier
-from lstm_keras.models.classification_training import make_text_dataset
-from lstm_keras.models.classification_training import split_validation
-from lstm_keras.models.classification_training import train_classifier
-from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
-from lstm_keras.models.text_classifier import TextClassifier
-from lstm_keras.models.text_standardizer import TextStandardizer
+from lstm_keras.models.classification import metrics as classification_metrics
+from lstm_keras.models.classification import training as classification_training
+from lstm_keras.models.classification import text_classifier
+from lstm_keras.models.classification import tuning
+from lstm_keras.text import text_standardizer
+from lstm_keras.models.classification.metrics import classification_report
+from lstm_keras.models.classification.metrics import confusion_matrix
+from lstm_keras.models.classification.training import cross_validate
+from lstm_keras.models.classification.training import evaluate_classifier
+from lstm_keras.models.classification.training import fit_classifier
+from lstm_keras.models.classification.training import make_text_dataset
+from lstm_keras.models.classification.training import split_validation
+from lstm_keras.models.classification.training import train_classifier
+from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
+from lstm_keras.models.classification.text_classifier import TextClassifier
+from lstm_keras.text.text_standardizer import TextStandardizer
 
 LABELS = ["negative", "positive"]
 # Everything a user may send: empty, whitespace only, invalid UTF-8, very long, unseen words.
@@ -364,20 +364,20 @@ def test_cross_validate_two_folds(tmp_path):
 
 
 def test_cross_validate_pretrains_every_fold_on_its_own_training_texts(tmp_path, monkeypatch):
-    from lstm_keras.models import language_model_training
+    from lstm_keras.models.classification import pretraining
 
     from lstm_keras.datasets.classification import kfold_indices
 
     texts, labels = tiny_data(24)
     texts = [f"{text} w{i}" for i, text in enumerate(texts)]  # unique texts, to tell the folds apart
     calls = []
-    real = language_model_training.pretrain_classifier_from_lm
+    real = pretraining.pretrain_classifier_from_lm
 
     def recording(classifier, fold_texts, epochs, **kwargs):
         calls.append((set(fold_texts), epochs))
         return real(classifier, fold_texts, epochs, batch_size=2, bptt=4, **kwargs)
 
-    monkeypatch.setattr(language_model_training, "pretrain_classifier_from_lm", recording)
+    monkeypatch.setattr(pretraining, "pretrain_classifier_from_lm", recording)
     result = cross_validate(lambda: small_classifier(units=4), texts, labels, folds=2, out_dir=str(tmp_path),
                             pretrain_lm=1, epochs=1, verbose=0)
     assert [epochs for _, epochs in calls] == [1, 1] and result["folds"] == 2

@@ -4,12 +4,11 @@ import keras
 from keras import ops
 from keras.src import backend
 
-from lstm_keras.layers import BahdanauAttention
 from lstm_keras.layers import GatedLSTM
-from lstm_keras.layers import LuongAttention
-from lstm_keras.models.seq2seq_encoder import gating_options
+from lstm_keras.layers.attention import check_attention
+from lstm_keras.layers.attention import get_attention
+from lstm_keras.layers.gating import gating_options
 
-ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "luong-concat")
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -95,11 +94,7 @@ class AttentionDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if attention not in ATTENTIONS:
-            raise ValueError(
-                f"Invalid value for argument `attention`: expected one of {ATTENTIONS}. "
-                f"Received: attention={attention!r}"
-            )
+        check_attention(attention, "AttentionDecoder")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units
@@ -117,11 +112,7 @@ class AttentionDecoder(keras.layers.Layer):
         self.lstm = GatedLSTM(
             units, return_sequences=True, return_state=True, name="lstm", **gating_options(gating)
         )
-        if attention == "bahdanau":
-            self.attention_layer = BahdanauAttention(attention_units or units, name="attention")
-        else:
-            score = attention.split("-")[1]
-            self.attention_layer = LuongAttention(score, units=attention_units, name="attention")
+        self.attention_layer = get_attention(attention, attention_units, query_units=units, name="attention")
         self.combine = keras.layers.Dense(
             units, activation=self.attentional_activation, use_bias=False, name="attention_combine"
         )

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from lstm_keras.models import classifier_ensemble
-from lstm_keras.models.classifier_ensemble import ClassifierEnsemble
-from lstm_keras.models.text_classifier import TextClassifier
+from lstm_keras.models.classification import classifier_ensemble
+from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
+from lstm_keras.models.classification.text_classifier import TextClassifier
 
 TEXTS = ["a good film", "a bad plot", "", "zyxxy unseen", b"\xff\xfe broken", "good " * 400]
 

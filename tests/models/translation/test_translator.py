@@ -9,12 +9,12 @@ from keras import ops
 
 from layer_checks import check_layer
 from lstm_keras.decoding import BeamSampler
-from lstm_keras.models import AttentionDecoder
-from lstm_keras.models import MaskedAccuracy
-from lstm_keras.models import MaskedSparseCategoricalCrossentropy
-from lstm_keras.models import Perplexity
-from lstm_keras.models import Seq2SeqEncoder
-from lstm_keras.models import Translator
+from lstm_keras.models.translation import AttentionDecoder
+from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
+from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
+from lstm_keras.models.masked_sequence_losses import Perplexity
+from lstm_keras.models.translation import Seq2SeqEncoder
+from lstm_keras.models.translation import Translator
 
 SOURCE = np.array([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 10, 2, 0]], "int32")
 TARGET_IN = np.array([[1, 4, 5, 6], [1, 7, 0, 0], [1, 8, 9, 0]], "int32")

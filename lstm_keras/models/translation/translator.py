@@ -1,20 +1,17 @@
 """`Translator`: an attention-based LSTM encoder-decoder for machine translation."""
 
-import json
-
 import keras
 from keras import ops
 
 from lstm_keras import decoding
+from lstm_keras.layers.masking import MASKED_VALUE
+from lstm_keras.decoding.compiled import CompiledGenerate
 from lstm_keras.distribute import DistributedFitMixin
-from lstm_keras.models.attention_decoder import AttentionDecoder
+from lstm_keras.models.translation.attention_decoder import AttentionDecoder
 from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
 from lstm_keras.models.masked_sequence_losses import Perplexity
-from lstm_keras.models.seq2seq_encoder import Seq2SeqEncoder
-
-# Logit given to tokens that are never generated (padding, the start token).
-FORBIDDEN_LOGIT = -1e9
+from lstm_keras.models.translation.seq2seq_encoder import Seq2SeqEncoder
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -144,8 +141,7 @@ class Translator(DistributedFitMixin, keras.Model):
         self.max_length_ratio = max_length_ratio
         self.max_length_offset = max_length_offset
         self.max_length = max_length
-        self.generate_function = None
-        self._generate_sampler = None
+        self._compiled_decode = CompiledGenerate([("int32", (None, None))], autograph=False)
 
     def compile(
         self,
@@ -208,7 +204,7 @@ class Translator(DistributedFitMixin, keras.Model):
         logits, state, weights = self.decoder.step(token, state)
         ids = ops.arange(self.target_vocabulary_size)
         forbidden = ops.logical_or(ops.equal(ids, self.pad_token_id), ops.equal(ids, self.start_token_id))  # (V,)
-        logits = ops.where(forbidden, ops.cast(FORBIDDEN_LOGIT, logits.dtype), logits)  # (batch, V)
+        logits = ops.where(forbidden, ops.cast(MASKED_VALUE, logits.dtype), logits)  # (batch, V)
         return logits, state, weights
 
     def decode(self, source_ids, sampler="greedy", return_attention=True, length_bound=None):
@@ -249,22 +245,8 @@ class Translator(DistributedFitMixin, keras.Model):
 
     def generate_ids(self, source_ids, sampler="greedy"):
         """`decode`, compiled once per sampler (a `tf.function` on TensorFlow); returns NumPy arrays."""
-        sampler = decoding.get(sampler)
-        if keras.backend.backend() != "tensorflow":
-            tokens, attention = self.decode(source_ids, sampler)
-            return ops.convert_to_numpy(tokens), ops.convert_to_numpy(attention)
-        import tensorflow as tf
-
-        key = json.dumps(decoding.serialize(sampler), sort_keys=True)
-        if self.generate_function is None or self._generate_sampler != key:
-            self.generate_function = tf.function(
-                lambda ids: self.decode(ids, sampler),
-                input_signature=[tf.TensorSpec([None, None], tf.int32)],
-                autograph=False,  # the loops are explicit `keras.ops.while_loop`s
-            )
-            self._generate_sampler = key
-        tokens, attention = self.generate_function(tf.cast(source_ids, tf.int32))
-        return tokens.numpy(), attention.numpy()
+        # autograph off: the loops are explicit `keras.ops.while_loop`s.
+        return self._compiled_decode(self.decode, decoding.get(sampler), source_ids)
 
     def get_config(self):
         return {

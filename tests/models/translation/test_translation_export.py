@@ -14,9 +14,9 @@ pytest.importorskip("tensorflow_text")
 if keras.backend.backend() != "tensorflow":
     pytest.skip("SavedModel export needs the TensorFlow backend", allow_module_level=True)
 
-from lstm_keras.models import Translator  # noqa: E402
-from lstm_keras.models import translation_export  # noqa: E402
-from lstm_keras.models.translation_export import TranslationModule  # noqa: E402
+from lstm_keras.models.translation import Translator  # noqa: E402
+from lstm_keras.models.translation import export as translation_export  # noqa: E402
+from lstm_keras.models.translation.export import TranslationModule  # noqa: E402
 from lstm_keras.text import Tokenizer  # noqa: E402
 
 PAIRS = [

@@ -12,8 +12,8 @@ from layer_checks import check_layer
 from lstm_keras.datasets.stories import build_vocabulary
 from lstm_keras.datasets.stories import generate_stories
 from lstm_keras.datasets.stories import vectorize_stories
-from lstm_keras.models import StoryReader
-from lstm_keras.models import story_reader
+from lstm_keras.models.question_answering import StoryReader
+from lstm_keras.models.question_answering import story_reader
 
 # Two stories of 3 sentences of up to 4 words: the second has one real sentence.
 STORY = np.array(

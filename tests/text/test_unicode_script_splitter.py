@@ -6,8 +6,8 @@ import keras
 import pytest
 import tensorflow as tf
 
-from lstm_keras.models import text_splitter
-from lstm_keras.models.text_splitter import UnicodeScriptSplitter
+from lstm_keras.text import unicode_script_splitter as text_splitter
+from lstm_keras.text.unicode_script_splitter import UnicodeScriptSplitter
 
 
 def split(splitter, texts):

@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from lstm_keras.models.text_standardizer import EMPTY_TEXT_TOKEN
-from lstm_keras.models.text_standardizer import check_truncation
-from lstm_keras.models.text_standardizer import truncate_tokens
+from lstm_keras.text.text_standardizer import EMPTY_TEXT_TOKEN
+from lstm_keras.text.text_standardizer import check_truncation
+from lstm_keras.text.text_standardizer import truncate_tokens
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")

@@ -23,7 +23,7 @@ truncated as the classifier documents), and returns:
 
 import tensorflow as tf
 
-from lstm_keras.export import write_saved_model
+from lstm_keras.saving import write_saved_model
 
 SIGNATURE_NAME = "serving_default"
 

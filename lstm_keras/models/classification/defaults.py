@@ -1,0 +1,12 @@
+"""The defaults of classification training, written once: the recipe (`training.py`) and the search (`tuning.py`) read them."""
+
+DEFAULTS = {
+    "epochs": 10,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "clipnorm": 1.0,
+    "patience": 3,
+    "valid_split": 0.1,
+}
+# Data sets without a test split (and no cross-validation) are tested on this held-out share.
+HOLD_OUT = 0.1

@@ -1,0 +1,163 @@
+"""Language-model pretraining of a `TextClassifier` (Dai & Le 2015; Howard & Ruder 2018, ULMFiT).
+
+`pretrain_classifier_from_lm` trains a language model on a `TextClassifier`'s own training
+texts (tokenised by the classifier's vectoriser) and copies its embedding and LSTM weights, by
+layer name, into the classifier, which is then fine-tuned as usual ("Semi-supervised Sequence
+Learning", Dai & Le 2015).
+"""
+
+import keras
+import numpy as np
+
+from lstm_keras.layers.gating import gating_options
+from lstm_keras.models.classification.text_classifier import as_string_tensor
+from lstm_keras.models.language_model import LanguageModel
+from lstm_keras.models.truncated_bptt import DEFAULTS
+from lstm_keras.models.truncated_bptt import check_training_stream
+from lstm_keras.models.truncated_bptt import fit_language_model
+
+
+def classifier_token_stream(classifier, texts, batch_size=1024):
+    """The texts as the classifier reads them, as one stream: its vectoriser's ids, each text followed by an end id.
+
+    The end id is `len(classifier.vocabulary)`, one past the vectoriser's ids, so a language
+    model of these streams has `len(classifier.vocabulary) + 1` ids; padding stays 0.
+
+    Returns:
+        A 1-D int32 NumPy array.
+    """
+    end_id = len(classifier.vocabulary)
+    pieces = []
+    for start in range(0, len(texts), batch_size):
+        ids = np.asarray(classifier.vectorizer(as_string_tensor(list(texts[start:start + batch_size]))))  # (n, T)
+        for row in ids:
+            pieces.append(row[row != 0])
+            pieces.append(np.array([end_id]))
+    return np.concatenate(pieces).astype("int32") if pieces else np.zeros((0,), "int32")
+
+
+def pretrain_classifier_from_lm(
+    classifier,
+    texts,
+    epochs,
+    valid_texts=None,
+    batch_size=DEFAULTS["batch_size"],
+    bptt=DEFAULTS["bptt"],
+    learning_rate=DEFAULTS["learning_rate"],
+    clipnorm=DEFAULTS["clipnorm"],
+    time_budget=None,
+    verbose=0,
+):
+    """Pretrains a `TextClassifier`'s embedding and LSTM layers as a language model on its own texts.
+
+    1. The texts become one stream of the classifier's own token ids (`classifier_token_stream`:
+       its standardisation, vocabulary and truncation), each text followed by an end id.
+    2. A stateful `LanguageModel` with the classifier's embedding size, units, layers and
+       gating (untied softmax, the classifier's dropout) learns to predict the next token with
+       truncated BPTT for `epochs` epochs.
+    3. The weights of the layers both models name alike (`token_embedding`, `lstm_1`, ...) are
+       copied into the classifier (the embedding rows of the ids both have; the classifier's
+       vectoriser never produces the end id). The classifier's pooling and output layer keep their initial weights.
+
+    The classifier must be adapted (`classifier.adapt(texts)`) and unidirectional (a language
+    model reads left to right only).
+
+    Args:
+        classifier: a `TextClassifier`, adapted, with `bidirectional=False`.
+        texts: the training texts (the classifier's own, without labels).
+        epochs: the language model's epochs (>= 1).
+        valid_texts: texts for the language model's validation perplexity, or None.
+        batch_size, bptt, learning_rate, clipnorm, time_budget: as in `fit_language_model`
+            (`batch_size` shrinks to `len(stream) // bptt` for a short text).
+        verbose: Keras' `fit` verbosity.
+
+    Returns:
+        A dict: `lm_epochs`, `lm_train_perplexity`, `lm_valid_perplexity` (or None),
+        `lm_seconds` and `copied_layers`.
+
+    Raises:
+        ValueError: the classifier is bidirectional or not adapted, `epochs` < 1, or the texts
+            have fewer than `bptt` tokens.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"Invalid value for argument `epochs` of pretrain_classifier_from_lm: expected an int >= 1. "
+                         f"Received: epochs={epochs!r}")
+    if classifier.bidirectional:
+        raise ValueError("pretrain_classifier_from_lm needs a unidirectional classifier (bidirectional=False): "
+                         "a language model reads left to right only")
+    if len(classifier.vocabulary) <= 2:
+        raise ValueError("pretrain_classifier_from_lm: the classifier has no vocabulary; call classifier.adapt(texts) first")
+    stream = classifier_token_stream(classifier, texts)
+    # Few texts: fewer parallel streams, so that every stream has at least one window.
+    batch_size = max(1, min(batch_size, len(stream) // bptt))
+    check_training_stream(stream, batch_size, bptt)
+    valid_stream = classifier_token_stream(classifier, valid_texts) if valid_texts else None
+    gating = {**gating_options(classifier.gating), **classifier.lstm_options}
+    end_id = len(classifier.vocabulary)
+    language_model = LanguageModel(
+        end_id + 1,
+        embedding_dim=classifier.embedding_dim,
+        units=classifier.units,
+        num_layers=classifier.num_layers,
+        gating=gating,
+        embedding_dropout=classifier.dropout,
+        dropout=classifier.dropout,
+        output_dropout=classifier.dropout,
+        batch_size=batch_size,
+        pad_token_id=0,
+        start_token_id=None,
+        end_token_id=end_id,
+        name="pretraining_language_model",
+    )
+    language_model.compile(learning_rate=learning_rate, clipnorm=clipnorm)
+    history, stats = fit_language_model(
+        language_model, stream, valid_stream, bptt=bptt, epochs=epochs, time_budget=time_budget,
+        anneal_factor=None, patience=epochs, verbose=verbose,
+    )
+    copied = copy_language_model_weights(language_model, classifier)
+    valid = history.history.get("val_perplexity")
+    return {
+        "lm_epochs": stats["epochs_trained"],
+        "lm_train_perplexity": float(history.history["perplexity"][-1]),
+        "lm_valid_perplexity": float(valid[-1]) if valid else None,
+        "lm_seconds": stats["train_seconds"],
+        "copied_layers": copied,
+    }
+
+
+def copy_language_model_weights(language_model, model):
+    """Copies the weights of the layers `model` and `language_model` both name alike (by weight name).
+
+    Embedding matrices are copied row by row for the ids both have (the first
+    `min(V_model, V_language_model)` rows; the model's other rows are kept); the softmax
+    weights of a `TokenEmbedding` have no counterpart and stay behind.
+
+    Returns:
+        The names of the layers copied.
+
+    Raises:
+        ValueError: a weight of the same name has another shape (the message names it).
+    """
+    source_layers = {layer.name: layer for layer in language_model.layers}
+    copied = []
+    for layer in model.layers:
+        source = source_layers.get(layer.name)
+        if source is None or not layer.weights:
+            continue
+        values = {weight.path.split("/")[-1]: weight for weight in source.weights}
+        for weight in layer.weights:
+            key = weight.path.split("/")[-1]
+            if key not in values:
+                raise ValueError(f"copy_language_model_weights: {layer.name}/{key} has no counterpart in the language model")
+            value = keras.ops.convert_to_numpy(values[key])
+            if key == "embeddings":
+                rows = min(value.shape[0], weight.shape[0])
+                value = np.concatenate([value[:rows], keras.ops.convert_to_numpy(weight)[rows:]])
+            if tuple(value.shape) != tuple(weight.shape):
+                raise ValueError(
+                    f"copy_language_model_weights: {layer.name}/{key} has shape {tuple(weight.shape)} in the model "
+                    f"but {tuple(value.shape)} in the language model"
+                )
+            weight.assign(value)
+        copied.append(layer.name)
+    return copied

@@ -1,0 +1,151 @@
+"""The `lm train` recipe: a vocabulary, a stateful `LanguageModel`, truncated BPTT, exact perplexity, export.
+
+`train_language_model(config, out)` loads a corpus (`ptb`, `wikitext-2`, or a text file or
+folder), learns the vocabulary from its training split, trains a `LanguageModel` with truncated
+BPTT over the continuous token stream (`fit_language_model`: stateful batches of `batch_size`
+parallel streams and `bptt` steps, states reset every epoch; locked dropout; SGD with a large
+learning rate and gradient clipping by global norm; the learning rate divided by 4 after every
+epoch without a better validation perplexity; early stopping and checkpointing), then computes
+the validation and test perplexity over every token of each split, exactly once, measures the
+generation speed and writes the model folder, the SavedModel, the curves and the metrics.
+
+`config` holds the keys of `DEFAULTS` (written once, here, on top of the truncated-BPTT
+defaults; `make_config` fills them in) plus `dataset` and `data_dir`.
+"""
+
+import json
+import os
+import time
+import types
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lstm_keras import decoding
+from lstm_keras.datasets.language_modeling import load_language_modeling_data
+from lstm_keras.datasets.language_modeling import make_tokenizer
+from lstm_keras.datasets.language_modeling import text_to_stream
+from lstm_keras.io import write_text
+from lstm_keras.models.language_model import LanguageModel
+from lstm_keras.models.language_modeling.export import LanguageModelModule
+from lstm_keras.models.language_modeling.export import export_saved_model
+from lstm_keras.models.language_modeling.export import save_language_model
+from lstm_keras.models.truncated_bptt import DEFAULTS as TBPTT_DEFAULTS
+from lstm_keras.models.truncated_bptt import check_training_stream
+from lstm_keras.models.truncated_bptt import evaluate_perplexity
+from lstm_keras.models.truncated_bptt import fit_language_model
+from lstm_keras.plots import plot_history
+from lstm_keras.training import log
+from lstm_keras.training import set_seed
+
+# All defaults of `lm train`: the truncated-BPTT ones, and the corpus and model ones.
+DEFAULTS = {
+    **{key: TBPTT_DEFAULTS[key] for key in ("bptt", "batch_size", "epochs", "learning_rate", "clipnorm", "patience")},
+    "tokenizer": "word",
+    "vocab_size": 10000,
+    "layers": 2,
+    "units": 200,
+    "embedding_dim": None,
+    "gating": None,
+    "tie_weights": False,
+    "project_output": False,
+    "dropout": 0.2,
+    "time_budget": None,
+    "seed": 0,
+}
+DATA_KEYS = {"dataset": None, "data_dir": None}
+GENERATION_BENCHMARK = {"prompts": 16, "tokens": 50}
+
+
+def make_config(**overrides):
+    """A `train_language_model` config: `DEFAULTS` and the data keys, with `overrides` (unknown keys raise).
+
+    Example:
+    >>> make_config(dataset="ptb", units=650).units
+    650
+    """
+    known = {**DATA_KEYS, **DEFAULTS}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown language-model settings {unknown}; known: {sorted(known)}")
+    return types.SimpleNamespace(**{**known, **overrides})
+
+
+def train_language_model(config, out):
+    """Trains, tests and exports a language model as `config` says, writing everything under `out`.
+
+    Returns:
+        The metrics dict (also written to `out/metrics.json`).
+    """
+    set_seed(config.seed)
+    data = load_language_modeling_data(config.dataset, data_dir=config.data_dir)
+    benchmark = bool(data.unknown_token)
+    tokenizer = make_tokenizer(data, kind=config.tokenizer if not benchmark else "word",
+                               vocab_size=None if benchmark else config.vocab_size)
+    streams = {split: text_to_stream(getattr(data, split), tokenizer) for split in ("train", "valid", "test")}
+    for split, name in (("valid", "validation"), ("test", "test")):
+        if len(streams[split]) == 0:
+            raise ValueError(f"the {name} split of --dataset {config.dataset!r} is empty: give more text")
+    check_training_stream(streams["train"], config.batch_size, config.bptt)
+    log("lm", f"{data.name}: {len(streams['train'])} / {len(streams['valid'])} / {len(streams['test'])} tokens "
+         f"(train / valid / test), vocabulary {tokenizer.vocab_size}")
+
+    model = LanguageModel(
+        tokenizer.vocab_size,
+        embedding_dim=config.embedding_dim or config.units,
+        units=config.units,
+        num_layers=config.layers,
+        gating=config.gating,
+        tie_weights=config.tie_weights,
+        project_output=config.project_output,
+        embedding_dropout=config.dropout,
+        dropout=config.dropout,
+        output_dropout=config.dropout,
+        batch_size=config.batch_size,
+    )
+    model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm or None)
+    module = LanguageModelModule(model, tokenizer, sampler="random")
+    settings = {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
+    # The model folder first (vocabulary, settings, untrained model), then training.
+    save_language_model(out, module, extra_settings=settings)
+
+    history, stats = fit_language_model(
+        model, streams["train"], streams["valid"], bptt=config.bptt, epochs=config.epochs, out_dir=out,
+        patience=config.patience, time_budget=config.time_budget, verbose=2,
+    )
+    valid_per_epoch = [round(float(p), 3) for p in history.history.get("val_perplexity", [])]
+    for epoch, perplexity in enumerate(valid_per_epoch, start=1):
+        log("lm", f"epoch {epoch}: validation perplexity {perplexity:.2f}")
+    valid = evaluate_perplexity(model, streams["valid"], config.bptt)
+    test = evaluate_perplexity(model, streams["test"], config.bptt)
+    log("lm", f"validation perplexity {valid['perplexity']:.2f}, test perplexity {test['perplexity']:.2f}")
+    generation_speed = measure_generation(model)
+
+    plt.close(plot_history(history, os.path.join(out, "training_curves.png"), metrics=["loss", "perplexity"]))
+    save_language_model(out, module, extra_settings=settings)
+    export_saved_model(module, os.path.join(out, "saved_model"))
+    metrics = {
+        "valid_perplexity": valid["perplexity"],
+        "test_perplexity": test["perplexity"],
+        "valid_perplexity_per_epoch": valid_per_epoch,
+        "dataset": str(config.dataset),
+        "tokens": [len(streams["train"]), valid["tokens"], test["tokens"]],
+        "vocab_size": tokenizer.vocab_size,
+        "parameters": model.count_params(),
+        **stats,
+        "generation_tokens_per_second": generation_speed,
+    }
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
+    return metrics
+
+
+def measure_generation(model, prompts=GENERATION_BENCHMARK["prompts"], tokens=GENERATION_BENCHMARK["tokens"]):
+    """Tokens per second of random sampling, `prompts` sequences of `tokens` tokens (not stopping at `[END]`)."""
+    sampler = decoding.get("random", seed=0)
+    prompt_ids = np.zeros((prompts, 0), "int32")
+    # Without stopping at [END] every sequence runs `tokens` steps; the first call compiles.
+    model.generate_ids(prompt_ids, 2, sampler, stop_at_end=False)
+    started = time.monotonic()
+    generated = model.generate_ids(prompt_ids, tokens, sampler, stop_at_end=False)
+    seconds = time.monotonic() - started
+    return round(generated.size / max(seconds, 1e-9), 1)

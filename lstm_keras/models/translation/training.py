@@ -1,0 +1,306 @@
+"""The `translate train` recipe: vocabularies, a `Translator`, teacher forcing, beam-search scoring, export.
+
+`train_translator(config, out)` loads a corpus (`multi30k-de-en`, `spa-eng` or a
+`source<TAB>target` TSV), learns the two vocabularies, trains a `Translator` with teacher forcing
+(masked cross-entropy with label smoothing, Adam with gradient clipping and a warm-up + cosine
+learning-rate schedule, early stopping and checkpointing on the validation loss), then translates
+the test split with the module's sampler and scores it with sacreBLEU (corpus BLEU and chrF). Each
+step is a function of its own, so scripts that train elsewhere (`benchmarks/gpu_translation.py`)
+run the same recipe.
+
+Only the steps that tokenise, export or plot import TensorFlow (inside them): the model and its
+training schedule (`compile_for_training`) also run where JAX is the only backend.
+
+`config` holds the keys of `DEFAULTS` (written once, here; `make_config` fills in the defaults)
+plus the data set: `dataset`, `data_dir`, `valid`, `test`.
+"""
+
+import json
+import math
+import os
+import time
+import types
+import warnings
+
+import keras
+
+from lstm_keras import decoding
+from lstm_keras.datasets.translation import load_translation_data
+from lstm_keras.io import read_tsv
+from lstm_keras.io import write_text
+from lstm_keras.models.translation.translator import Translator
+from lstm_keras.training import epochs_completed
+from lstm_keras.training import log
+from lstm_keras.training import set_seed
+from lstm_keras.training import standard_callbacks
+
+ATTENTION_PLOTS = 3
+
+# All defaults of `translate train` in one place.
+DEFAULTS = {
+    "tokenizer": "word",
+    "vocab_size": 8000,
+    "max_length": 64,
+    "embedding_dim": 128,
+    "units": 128,
+    "layers": 1,
+    "attention": "bahdanau",
+    "attentional_activation": "linear",
+    "dropout": 0.2,
+    "epochs": 20,
+    "batch_size": 64,
+    "learning_rate": 3e-3,
+    "warmup_fraction": 0.05,
+    "clipnorm": 1.0,
+    "label_smoothing": 0.1,
+    "patience": 3,
+    "beam_size": 5,
+    "length_penalty": 0.6,
+    "seed": 0,
+    "gating": None,
+    "no_input_feeding": False,
+    "time_budget": None,
+    "strategy": "default",
+}
+# The data keys of a config, besides `DEFAULTS`.
+DATA_KEYS = {"dataset": None, "data_dir": None, "valid": None, "test": None}
+
+
+
+def make_config(**overrides):
+    """A `train_translator` config: `DEFAULTS` and the data keys, with `overrides` (unknown keys raise).
+
+    Example:
+    >>> config = make_config(dataset="data/dates.tsv", units=64)
+    >>> config.units, config.attention
+    (64, 'bahdanau')
+    """
+    known = {**DATA_KEYS, **DEFAULTS}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown translation settings {unknown}; known: {sorted(known)}")
+    return types.SimpleNamespace(**{**known, **overrides})
+
+
+def make_sampler(beam_size, length_penalty=DEFAULTS["length_penalty"]):
+    """Greedy decoding for a beam of 1, else beam search."""
+    return decoding.from_options(beam_size=beam_size, length_penalty=length_penalty)
+
+
+def train_translator(config, out):
+    """Trains, tests and exports a translator as `config` says, writing everything under `out`.
+
+    Returns:
+        The metrics dict (also written to `out/metrics.json`).
+    """
+    from lstm_keras.models.translation.export import save_translation_model
+
+    set_seed(config.seed)
+    train_pairs, valid_pairs, test_pairs = load_corpus(config)
+    module = build_module(config, train_pairs)
+    # The model folder first (vocabularies, settings, untrained model), then training.
+    save_translation_model(out, module, extra_settings=training_settings(config))
+    compile_for_training(module.translator, config, len(train_pairs))
+    callbacks = standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=config.time_budget)
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        # The number of length-bucketed batches is unknown until the first epoch ends.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = module.translator.fit(
+            translation_dataset(config, module, train_pairs, shuffle=True),
+            validation_data=translation_dataset(config, module, valid_pairs, shuffle=False),
+            epochs=config.epochs, callbacks=callbacks, shuffle=False, verbose=1,  # the data set shuffles itself
+        )
+    return evaluate_and_save(config, out, module, history, time.monotonic() - started, train_pairs, valid_pairs,
+                             test_pairs)
+
+
+def load_corpus(config):
+    """The `(train, valid, test)` lists of `(source, target)` pairs named by `--dataset`."""
+    train_pairs, valid_pairs, test_pairs = load_translation_data(
+        config.dataset, data_dir=config.data_dir, valid=config.valid, test=config.test, seed=config.seed
+    )
+    for name, pairs in (("training", train_pairs), ("validation", valid_pairs), ("test", test_pairs)):
+        if not pairs:
+            raise ValueError(f"the {name} split of {config.dataset!r} is empty: give more pairs (or --valid / --test files)")
+    _log(f"{config.dataset}: {len(train_pairs)} / {len(valid_pairs)} / {len(test_pairs)} pairs (train / valid / test)")
+    return train_pairs, valid_pairs, test_pairs
+
+
+def build_module(config, train_pairs):
+    """The vocabularies learned from `train_pairs` and an untrained `Translator`, as a `TranslationModule`."""
+    from lstm_keras.models.translation.export import TranslationModule
+    from lstm_keras.text import Tokenizer
+
+    sources, targets = zip(*train_pairs)
+    source_tokenizer = Tokenizer.from_texts(sources, kind=config.tokenizer, vocab_size=config.vocab_size)
+    target_tokenizer = Tokenizer.from_texts(targets, kind=config.tokenizer, vocab_size=config.vocab_size)
+    _log(f"vocabularies: {source_tokenizer.vocab_size} source, {target_tokenizer.vocab_size} target tokens")
+    translator = Translator(
+        source_tokenizer.vocab_size,
+        target_tokenizer.vocab_size,
+        embedding_dim=config.embedding_dim,
+        units=config.units,
+        num_layers=config.layers,
+        gating=config.gating,
+        attention=config.attention,
+        input_feeding=not config.no_input_feeding,
+        attentional_activation=config.attentional_activation,
+        dropout=config.dropout,
+        max_length=config.max_length,
+    )
+    return TranslationModule(translator, source_tokenizer, target_tokenizer,
+                             sampler=make_sampler(config.beam_size, config.length_penalty),
+                             max_source_length=config.max_length)
+
+
+def training_settings(config):
+    """The `train` arguments, kept in `translation.json` under `"training"`."""
+    return {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
+
+
+def translation_dataset(config, module, pairs, shuffle, **options):
+    """The teacher-forcing `tf.data` batches of `pairs` (`make_translation_dataset` with `config`'s settings)."""
+    from lstm_keras.text import make_translation_dataset
+
+    options = {"batch_size": config.batch_size, "seed": config.seed, "max_source_length": config.max_length,
+               "max_target_length": config.max_length, **options}
+    return make_translation_dataset([s for s, _ in pairs], [t for _, t in pairs], module.source_tokenizer,
+                                    module.target_tokenizer, shuffle=shuffle, **options)
+
+
+def compile_for_training(translator, config, train_size):
+    """Compiles `translator` with the `train` recipe: Adam, linear warm-up then cosine decay to a tenth.
+
+    The schedule spans `config.epochs` epochs of `ceil(train_size / config.batch_size)` steps (about:
+    length buckets add a few), warming up over the first `DEFAULTS["warmup_fraction"]` of them.
+    """
+    steps_per_epoch = math.ceil(train_size / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = max(1, int(DEFAULTS["warmup_fraction"] * total_steps))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup_steps,
+        decay_steps=max(1, total_steps - warmup_steps),
+        alpha=0.1,
+    )
+    translator.compile(learning_rate=schedule, clipnorm=config.clipnorm or None, label_smoothing=config.label_smoothing)
+
+
+def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, valid_pairs, test_pairs):
+    """Tests a trained, compiled `module.translator`, then writes the model folder, plots and metrics into `out`.
+
+    The test split is scored teacher-forced (loss, perplexity, token accuracy) and translated with
+    the module's sampler, then scored with sacreBLEU; `out` gets `test_translations.tsv`, the
+    plots, the model folder, `saved_model/` and `metrics.json`.
+
+    Args:
+        config: the `train` arguments.
+        out: the output folder.
+        module: the `TranslationModule` of the trained translator.
+        history: the `keras.callbacks.History` of training.
+        train_seconds: the training time.
+        train_pairs, valid_pairs, test_pairs: the corpus splits.
+
+    Returns:
+        The metrics dict.
+    """
+    from lstm_keras.models.translation.export import export_saved_model
+    from lstm_keras.models.translation.export import save_translation_model
+    from lstm_keras.models.translation.metrics import score_translations
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        test_metrics = module.translator.evaluate(translation_dataset(config, module, test_pairs, shuffle=False),
+                                                  verbose=0, return_dict=True)
+    test_sources, test_references = [s for s, _ in test_pairs], [t for _, t in test_pairs]
+    started = time.monotonic()
+    hypotheses = module(test_sources)
+    translate_seconds = time.monotonic() - started
+    scores = score_translations(hypotheses, test_references, module.target_tokenizer)
+    _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f}; chrF = {scores['chrf']:.2f}")
+
+    _save_plots(history, module, test_sources[:ATTENTION_PLOTS], hypotheses[:ATTENTION_PLOTS], out)
+    _write_translations(os.path.join(out, "test_translations.tsv"), test_sources, test_references, hypotheses)
+    save_translation_model(out, module, extra_settings=training_settings(config))
+    export_saved_model(module, os.path.join(out, "saved_model"))
+    metrics = {
+        **scores,
+        "test_loss": test_metrics["loss"],
+        "test_perplexity": test_metrics["perplexity"],
+        "test_token_accuracy": test_metrics["masked_accuracy"],
+        "dataset": str(config.dataset),
+        "pairs": [len(train_pairs), len(valid_pairs), len(test_pairs)],
+        "vocab_sizes": [module.source_tokenizer.vocab_size, module.target_tokenizer.vocab_size],
+        "parameters": module.translator.count_params(),
+        "epochs_trained": epochs_completed(history),
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_epoch": round(train_seconds / max(len(history.epoch), 1), 1),
+        "decoding": "greedy" if config.beam_size == 1 else f"beam {config.beam_size}, alpha {config.length_penalty}",
+        "test_sentences_per_second": round(len(test_sources) / max(translate_seconds, 1e-9), 1),
+    }
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _save_plots(history, module, sources, hypotheses, out):
+    import matplotlib.pyplot as plt
+
+    from lstm_keras.plots import plot_heatmap
+    from lstm_keras.plots import plot_history
+
+    plt.close(plot_history(history, os.path.join(out, "training_curves.png"),
+                           metrics=["loss", "masked_accuracy", "perplexity"]))
+    for index, (source_tokens, target_tokens, weights) in enumerate(module.attention_tokens(sources), start=1):
+        title = f"{sources[index - 1][:60]}  →  {hypotheses[index - 1][:60]}"
+        plt.close(plot_heatmap(weights, source_tokens, target_tokens, os.path.join(out, f"attention_{index}.png"),
+                               title=title))
+
+
+def _write_translations(path, sources, references, hypotheses):
+    def clean(text):
+        return " ".join(text.split())
+
+    rows = ["source\treference\ttranslation\n"]
+    rows += [f"{clean(s)}\t{clean(r)}\t{clean(h)}\n" for s, r, h in zip(sources, references, hypotheses)]
+    write_text(path, "".join(rows))
+
+
+def load_for_decoding(directory, beam_size=None, length_penalty=None):
+    """Loads a `translate train` folder as a `TranslationModule`, overriding its saved beam size or penalty.
+
+    Args:
+        directory: the model folder.
+        beam_size: None for the saved one, 1 for greedy decoding, else beam search's width.
+        length_penalty: None for the saved one, else beam search's GNMT alpha.
+    """
+    from lstm_keras.models.translation.export import load_translation_model
+    from lstm_keras.models.translation.export import read_settings
+
+    sampler = None
+    if beam_size is not None or length_penalty is not None:
+        saved = read_settings(directory)["sampler"]["config"]
+        beam_size = beam_size if beam_size is not None else saved.get("num_beams", 1)
+        alpha = length_penalty if length_penalty is not None else saved.get("length_penalty", DEFAULTS["length_penalty"])
+        sampler = make_sampler(beam_size, alpha)
+    return load_translation_model(directory, sampler=sampler)
+
+
+def evaluate_file(directory, path, beam_size=None, length_penalty=None):
+    """Translates a `source<TAB>target` TSV file with a model folder; returns sacreBLEU's BLEU and chrF.
+
+    `beam_size` and `length_penalty` override the saved ones (`load_for_decoding`).
+    """
+    pairs = read_tsv(path, min_columns=2)
+    if not pairs:
+        raise ValueError(f"no sentence pairs in {path}")
+    from lstm_keras.models.translation.metrics import score_translations
+
+    module = load_for_decoding(directory, beam_size, length_penalty)
+    hypotheses = module([s for s, _ in pairs])
+    return score_translations(hypotheses, [t for _, t in pairs], module.target_tokenizer)
+
+
+def _log(message):
+    log("translate", message)
