@@ -1,13 +1,10 @@
-"""Crash-safe writes, strict TSV reading and safe model loading (`lstm_keras.io`)."""
+"""Crash-safe writes and strict TSV reading (`lstm_keras.io`)."""
 
 import os
 
-import keras
-import numpy as np
 import pytest
 
 from lstm_keras.io import atomic_path
-from lstm_keras.io import load_keras_model
 from lstm_keras.io import read_tsv
 from lstm_keras.io import write_text
 
@@ -43,38 +40,3 @@ def test_read_tsv_names_file_and_line(tmp_path):
     assert read_tsv(path, 2) == [("a", "b"), ("c", "d")]
     with pytest.raises(FileNotFoundError, match="missing.tsv"):
         read_tsv(tmp_path / "missing.tsv", 2)
-
-
-def small_model(with_lambda=False):
-    inputs = keras.Input((3,))
-    x = keras.layers.Dense(2)(inputs)
-    if with_lambda:
-        x = keras.layers.Lambda(lambda t: t * 2.0)(x)
-    return keras.Model(inputs, x)
-
-
-def test_load_keras_model_round_trips(tmp_path):
-    model = small_model()
-    model.save(tmp_path / "m.keras")
-    x = np.ones((1, 3), "float32")
-    np.testing.assert_allclose(np.asarray(load_keras_model(tmp_path / "m.keras")(x)), np.asarray(model(x)))
-
-
-def test_a_lambda_layer_is_refused(tmp_path):
-    small_model(with_lambda=True).save(tmp_path / "lambda.keras")
-    with pytest.raises(ValueError, match=r"refused to load .*lambda.keras.*Lambda"):
-        load_keras_model(tmp_path / "lambda.keras")
-
-
-def test_missing_truncated_and_corrupted_files_name_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.keras"):
-        load_keras_model(tmp_path / "nothere.keras")
-    small_model().save(tmp_path / "m.keras")
-    data = (tmp_path / "m.keras").read_bytes()
-    (tmp_path / "truncated.keras").write_bytes(data[: len(data) // 2])
-    (tmp_path / "garbage.keras").write_bytes(b"not a model at all" * 10)
-    for name in ("truncated.keras", "garbage.keras"):
-        before = (tmp_path / name).read_bytes()
-        with pytest.raises(ValueError, match=name):
-            load_keras_model(tmp_path / name)
-        assert (tmp_path / name).read_bytes() == before, "loading must never touch the file"
