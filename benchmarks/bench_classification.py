@@ -40,12 +40,12 @@ import numpy as np  # noqa: E402
 from lstm_keras.datasets.classification import load_classification_data  # noqa: E402
 from lstm_keras.io import write_text  # noqa: E402
 from lstm_keras.layers.gating import VARIANTS  # noqa: E402
+from lstm_keras.models.classification.text_classifier import TextClassifier  # noqa: E402
 from lstm_keras.models.classification.training import cross_validate  # noqa: E402
 from lstm_keras.models.classification.training import evaluate_classifier  # noqa: E402
 from lstm_keras.models.classification.training import fit_classifier  # noqa: E402
 from lstm_keras.models.classification.training import split_validation  # noqa: E402
 from lstm_keras.models.classification.training import train_classifier  # noqa: E402
-from lstm_keras.models.classification.text_classifier import TextClassifier  # noqa: E402
 
 # `train_classifier` options a `--set` may change besides `fit_classifier`'s.
 TRAIN_OPTIONS = ("members", "valid_split")

@@ -28,12 +28,12 @@ from lstm_keras.commands.arguments import fraction
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
-from lstm_keras.models.classification.training import DEFAULTS
-from lstm_keras.models.classification.training import HOLD_OUT
-from lstm_keras.models.classification.training import train_text_classifier
 from lstm_keras.models.classification.text_classifier import POOLINGS
 from lstm_keras.models.classification.text_classifier import TOKENIZERS
 from lstm_keras.models.classification.text_classifier import TextClassifier
+from lstm_keras.models.classification.training import DEFAULTS
+from lstm_keras.models.classification.training import HOLD_OUT
+from lstm_keras.models.classification.training import train_text_classifier
 
 PREDICT_BATCH_SIZE = 256
 

@@ -8,13 +8,13 @@ import numpy as np
 from keras import ops
 
 from lstm_keras import decoding
-from lstm_keras.layers.masking import MASKED_VALUE
 from lstm_keras.decoding.compiled import CompiledGenerate
 from lstm_keras.layers.gated_lstm import GatedLSTM
+from lstm_keras.layers.gating import gating_options
+from lstm_keras.layers.masking import MASKED_VALUE
+from lstm_keras.layers.token_embedding import TokenEmbedding
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
 from lstm_keras.models.masked_sequence_losses import Perplexity
-from lstm_keras.layers.gating import gating_options
-from lstm_keras.layers.token_embedding import TokenEmbedding
 
 # The most tokens one call of `generate` may produce (`max_length`), `[END]` included.
 MAX_GENERATED_TOKENS = 1024

@@ -15,8 +15,8 @@ import time
 import keras
 
 from lstm_keras.datasets.language_modeling import language_modeling_arrays
-from lstm_keras.training import ResetStates
 from lstm_keras.training import AnnealBeforeBudget
+from lstm_keras.training import ResetStates
 from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import standard_callbacks

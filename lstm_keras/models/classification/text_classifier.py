@@ -13,8 +13,8 @@ from lstm_keras.layers.attention_pooling import AttentionPooling
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.layers.gating import gating_options
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
-from lstm_keras.text.unicode_script_splitter import UnicodeScriptSplitter
 from lstm_keras.text.text_standardizer import TextStandardizer
+from lstm_keras.text.unicode_script_splitter import UnicodeScriptSplitter
 
 HEADS = ("binary", "multi_class", "multi_label")
 TOKENIZERS = ("whitespace", "unicode_script")

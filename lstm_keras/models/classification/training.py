@@ -17,13 +17,13 @@ from lstm_keras.datasets.classification import kfold_indices
 from lstm_keras.datasets.classification import load_classification_data
 from lstm_keras.io import atomic_path
 from lstm_keras.io import write_text
-from lstm_keras.models.classification.export import export_saved_model
-from lstm_keras.models.classification.metrics import classification_report
-from lstm_keras.models.classification.metrics import confusion_matrix
 from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
 from lstm_keras.models.classification.data import make_text_dataset
 from lstm_keras.models.classification.defaults import DEFAULTS
 from lstm_keras.models.classification.defaults import HOLD_OUT
+from lstm_keras.models.classification.export import export_saved_model
+from lstm_keras.models.classification.metrics import classification_report
+from lstm_keras.models.classification.metrics import confusion_matrix
 from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.plots import plot_heatmap
 from lstm_keras.plots import plot_history

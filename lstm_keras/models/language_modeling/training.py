@@ -16,12 +16,12 @@ defaults; `make_config` fills them in) plus `dataset` and `data_dir`.
 import json
 import os
 import time
-import types
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from lstm_keras import decoding
+from lstm_keras import training
 from lstm_keras.datasets.language_modeling import load_language_modeling_data
 from lstm_keras.datasets.language_modeling import make_tokenizer
 from lstm_keras.datasets.language_modeling import text_to_stream
@@ -64,11 +64,7 @@ def make_config(**overrides):
     >>> make_config(dataset="ptb", units=650).units
     650
     """
-    known = {**DATA_KEYS, **DEFAULTS}
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        raise ValueError(f"unknown language-model settings {unknown}; known: {sorted(known)}")
-    return types.SimpleNamespace(**{**known, **overrides})
+    return training.make_config({**DATA_KEYS, **DEFAULTS}, overrides, "language-model")
 
 
 def train_language_model(config, out):

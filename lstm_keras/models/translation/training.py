@@ -19,12 +19,12 @@ import json
 import math
 import os
 import time
-import types
 import warnings
 
 import keras
 
 from lstm_keras import decoding
+from lstm_keras import training
 from lstm_keras.datasets.translation import load_translation_data
 from lstm_keras.io import read_tsv
 from lstm_keras.io import write_text
@@ -75,11 +75,7 @@ def make_config(**overrides):
     >>> config.units, config.attention
     (64, 'bahdanau')
     """
-    known = {**DATA_KEYS, **DEFAULTS}
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        raise ValueError(f"unknown translation settings {unknown}; known: {sorted(known)}")
-    return types.SimpleNamespace(**{**known, **overrides})
+    return training.make_config({**DATA_KEYS, **DEFAULTS}, overrides, "translation")
 
 
 def make_sampler(beam_size, length_penalty=DEFAULTS["length_penalty"]):

@@ -4,13 +4,13 @@ import keras
 from keras import ops
 
 from lstm_keras import decoding
-from lstm_keras.layers.masking import MASKED_VALUE
 from lstm_keras.decoding.compiled import CompiledGenerate
 from lstm_keras.distribute import DistributedFitMixin
-from lstm_keras.models.translation.attention_decoder import AttentionDecoder
+from lstm_keras.layers.masking import MASKED_VALUE
 from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
 from lstm_keras.models.masked_sequence_losses import Perplexity
+from lstm_keras.models.translation.attention_decoder import AttentionDecoder
 from lstm_keras.models.translation.seq2seq_encoder import Seq2SeqEncoder
 
 
