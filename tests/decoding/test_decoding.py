@@ -253,3 +253,42 @@ def test_get_and_serialization():
         BeamSampler(length_penalty=-1)
     with pytest.raises(ValueError, match="temperature"):
         GreedySampler(temperature=0)
+
+
+def test_from_options_builds_the_named_sampler():
+    assert isinstance(decoding.from_options(beam_size=1), GreedySampler)
+    beam = decoding.from_options(beam_size=3, length_penalty=0.2)
+    assert isinstance(beam, BeamSampler) and beam.num_beams == 3 and beam.length_penalty == 0.2
+    assert isinstance(decoding.from_options(greedy=True), GreedySampler)
+    assert decoding.from_options(top_k=4, seed=1).get_config()["k"] == 4
+    assert decoding.from_options(top_p=0.5).get_config()["p"] == 0.5
+    assert type(decoding.from_options(seed=2)).__name__ == "RandomSampler"
+    with pytest.raises(ValueError, match="exclude one another"):
+        decoding.from_options(top_k=2, top_p=0.5)
+
+
+def test_compiled_generate_traces_once_per_sampler_and_key():
+    from lstm_keras.decoding.compiled import CompiledGenerate
+
+    calls = []
+
+    def generate(x, sampler):
+        calls.append(type(sampler).__name__)  # runs once per trace on TensorFlow, every call elsewhere
+        return x * (2 if isinstance(sampler, GreedySampler) else 3)
+
+    compiled = CompiledGenerate([("float32", (None,))])
+    x = np.array([1.0, 2.0], "float32")
+    assert compiled(generate, decoding.get("greedy"), x).tolist() == [2.0, 4.0]
+    assert compiled(generate, decoding.get("greedy"), x).tolist() == [2.0, 4.0]  # same config: reused
+    assert compiled(generate, decoding.get("beam"), x).tolist() == [3.0, 6.0]  # another sampler: retraced
+    assert compiled(generate, decoding.get("beam"), x, key="other").tolist() == [3.0, 6.0]  # another key
+    random = decoding.get("random", seed=1)
+    compiled(generate, random, x)
+    compiled(generate, random, x)  # the same instance: reused
+    compiled(generate, decoding.get("random", seed=1), x)  # a new generator, same config: retraced
+    if keras.backend.backend() == "tensorflow":
+        assert calls == ["GreedySampler", "BeamSampler", "BeamSampler", "RandomSampler", "RandomSampler"]
+    else:
+        assert len(calls) == 7
+    with pytest.raises(TypeError, match="Sampler"):
+        compiled(generate, "greedy", x)

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from layer_checks import check_layer
 
+from lstm_keras.layers import attention
 from lstm_keras.layers import bahdanau_attention
 from lstm_keras.layers import luong_attention
+from lstm_keras.layers import masking
 from lstm_keras.layers.bahdanau_attention import BahdanauAttention
 from lstm_keras.layers.luong_attention import LuongAttention
 
@@ -293,7 +295,29 @@ def test_bad_mask_rank():
         LuongAttention(score="general")(query, values, mask=np.ones((BATCH, TQ, TV), bool))
 
 
-@pytest.mark.parametrize("module", [luong_attention, bahdanau_attention])
+def test_registry_builds_each_named_layer():
+    for name, (layer_class, score) in attention.ATTENTIONS.items():
+        layer = attention.get_attention(name, query_units=4, name="attention")
+        assert type(layer) is layer_class and layer.name == "attention"
+        if score is not None:
+            assert layer.score == score
+    assert attention.get_attention("bahdanau", query_units=4).units == 4
+    assert attention.get_attention("bahdanau", 6, query_units=4).units == 6
+    with pytest.raises(ValueError, match="`attention` of Decoder.*cosine"):
+        attention.check_attention("cosine", "Decoder")
+
+
+def test_masked_scores_give_zero_weight_in_float16_too():
+    scores = np.array([[1.0, 2.0, 3.0]], "float32")
+    mask = np.array([[True, False, True]])
+    for dtype in ("float32", "float16"):
+        masked = keras.ops.convert_to_numpy(masking.mask_scores(keras.ops.cast(scores, dtype), mask))
+        assert np.isfinite(masked).all() and masked[0, 1] < -6e4
+        weights = keras.ops.convert_to_numpy(keras.ops.softmax(keras.ops.cast(masked, "float32"), axis=-1))
+        assert weights[0, 1] == 0.0
+
+
+@pytest.mark.parametrize("module", [luong_attention, bahdanau_attention, attention, masking])
 def test_docstring_example(module):
     results = doctest.testmod(module, raise_on_error=False)
     assert results.attempted > 0 and results.failed == 0

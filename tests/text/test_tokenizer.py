@@ -220,3 +220,14 @@ def test_saved_model_round_trip_in_a_fresh_process(tmp_path, word, wordpiece):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == expected
+
+
+def test_each_tokenizer_registers_its_kind():
+    from lstm_keras.text import registry
+
+    assert registry.get("word") is Tokenizer and registry.get("wordpiece") is WordPieceTokenizer
+    assert set(registry.kinds()) >= {"word", "wordpiece"}
+    assert Tokenizer.kind == "word" and WordPieceTokenizer.kind == "wordpiece"
+    assert type(Tokenizer.from_texts(["a b", "b c"], kind="wordpiece", vocab_size=30)) is WordPieceTokenizer
+    with pytest.raises(ValueError, match="kind"):
+        registry.get("bpe")
