@@ -9,21 +9,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from task_checks import ExportCheck
+from task_checks import check_task
 from lstm_keras.models.classification import metrics as classification_metrics
-from lstm_keras.models.classification import training as classification_training
 from lstm_keras.models.classification import text_classifier
+from lstm_keras.models.classification import training as classification_training
 from lstm_keras.models.classification import tuning
-from lstm_keras.text import text_standardizer
+from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
+from lstm_keras.models.classification.export import export_saved_model
 from lstm_keras.models.classification.metrics import classification_report
 from lstm_keras.models.classification.metrics import confusion_matrix
+from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.models.classification.training import cross_validate
 from lstm_keras.models.classification.training import evaluate_classifier
 from lstm_keras.models.classification.training import fit_classifier
 from lstm_keras.models.classification.training import make_text_dataset
 from lstm_keras.models.classification.training import split_validation
 from lstm_keras.models.classification.training import train_classifier
-from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
-from lstm_keras.models.classification.text_classifier import TextClassifier
+from lstm_keras.text import text_standardizer
 from lstm_keras.text.text_standardizer import TextStandardizer
 
 LABELS = ["negative", "positive"]
@@ -444,3 +447,43 @@ def test_docstring_examples(module):
 
     extraglobs = {"keras": keras, "tf": tf, "keras_tuner": keras_tuner}
     assert doctest.testmod(module, extraglobs=extraglobs).failed == 0
+
+
+# Runs in a fresh interpreter that imports only TensorFlow.
+SERVE_IMPORTS = """
+import tensorflow as tf
+"""
+SERVE_PROBABILITIES = """
+serve = tf.saved_model.load(path).signatures["serving_default"]
+served = serve(texts=tf.constant([bytes.fromhex(t) for t in inputs], dtype=tf.string))
+outputs = {"probabilities": served["probabilities"].numpy().tolist(),
+           "label": [label.decode("utf-8") for label in served["label"].numpy()]}
+assert not any(name.startswith("lstm_keras") for name in sys.modules)
+"""
+
+
+def test_task_checks(tmp_path):
+    texts, labels = tiny_data(n=8)
+    served_texts = [t.encode() for t in texts[:3]] + [t if isinstance(t, bytes) else t.encode() for t in BAD_INPUTS]
+
+    def make_model():
+        classifier = small_classifier(units=4, max_length=20, pooling="attention")
+        classifier.adapt(texts)
+        return classifier
+
+    def expected(classifier):
+        probabilities = classifier.predict_proba(served_texts)
+        return {"probabilities": probabilities, "label": [classifier.label_names[i] for i in probabilities.argmax(-1)]}
+
+    check_task(
+        make_model,
+        (tf.constant(texts), labels),
+        tmp_path,
+        predict=lambda classifier: classifier.predict_proba(texts + BAD_INPUTS),
+        compile_kwargs={"run_eagerly": True},  # one step: tracing the train function would take longer
+        export=ExportCheck(
+            lambda classifier, directory: export_saved_model(classifier, os.path.join(directory, "saved_model")),
+            SERVE_PROBABILITIES, [t.hex() for t in served_texts], expected,
+            imports=SERVE_IMPORTS, backends=("tensorflow",),
+        ),
+    )

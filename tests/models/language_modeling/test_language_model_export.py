@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from task_checks import ExportCheck
+from task_checks import check_task
 from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
-from lstm_keras.models.language_modeling import LanguageModel
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+from lstm_keras.models.language_modeling import LanguageModel
 from lstm_keras.models.language_modeling.export import LanguageModelModule
 from lstm_keras.models.language_modeling.export import export_saved_model
 from lstm_keras.models.language_modeling.export import load_language_model
@@ -115,3 +117,39 @@ def test_in_process_module_and_model_folder(exported):
     with pytest.raises(ValueError, match="max_new_tokens"):
         LanguageModelModule(module.model, module.tokenizer, max_new_tokens=MAX_GENERATED_TOKENS + 1)
     assert tf.saved_model.contains_saved_model(str(exported["folder"] / "saved_model"))
+
+
+LOAD_IMPORTS = """
+from lstm_keras.models.language_modeling.export import load_language_model
+"""
+LOAD_AND_SCORE = """
+outputs = [list(pair) for pair in load_language_model(path).score_texts(inputs)]
+"""
+
+
+def test_task_checks(tmp_path):
+    tokenizer = Tokenizer.from_texts(["the dog runs .", "the cat sat .", "a dog sat"])
+    ids = np.array([[2, 4, 5, 6, 7], [2, 4, 8, 9, 7]], "int32")  # [END] then a sentence
+    next_ids = np.concatenate([ids[:, 1:], np.full((2, 1), 2, "int32")], axis=1)
+    sentences = SENTENCES[:4] + ["the cat runs"]
+
+    def save(model, directory):
+        save_language_model(directory, LanguageModelModule(model, tokenizer, sampler="greedy"))
+        return directory
+
+    check_task(
+        lambda: LanguageModel(tokenizer.vocab_size, embedding_dim=4, units=4, num_layers=1, embedding_dropout=0.0,
+                              dropout=0.0, output_dropout=0.0),
+        (ids, next_ids),
+        tmp_path,
+        predict=lambda model: {
+            "logits": keras.ops.convert_to_numpy(model(ids)),
+            "log_probabilities": keras.ops.convert_to_numpy(model.score(ids[:, 1:])[0]),
+        },
+        compile_kwargs={"learning_rate": 1.0, "run_eagerly": True},
+        export=ExportCheck(
+            save, LOAD_AND_SCORE, sentences,
+            expected=lambda model: LanguageModelModule(model, tokenizer).score_texts(sentences),
+            imports=LOAD_IMPORTS,
+        ),
+    )

@@ -9,6 +9,8 @@ import pytest
 from keras import ops
 
 from layer_checks import check_layer
+from task_checks import ExportCheck
+from task_checks import check_task
 from lstm_keras.datasets.stories import build_vocabulary
 from lstm_keras.datasets.stories import generate_stories
 from lstm_keras.datasets.stories import vectorize_stories
@@ -129,3 +131,37 @@ def test_learns_single_supporting_fact_above_chance():
 
 def test_docstring_examples():
     assert doctest.testmod(story_reader, extraglobs={"ops": ops}).failed == 0
+
+
+LOAD_IMPORTS = """
+import numpy as np
+from keras import ops
+from lstm_keras.saving import load_keras_model
+"""
+LOAD_AND_ANSWER = """
+reader = load_keras_model(path)
+story, question = np.array(inputs["story"], "int32"), np.array(inputs["question"], "int32")
+outputs = {"logits": ops.convert_to_numpy(reader((story, question))).tolist(),
+           "attention": reader.attention_weights(story, question).tolist()}
+"""
+
+
+def test_task_checks(tmp_path):
+    def predict(reader):
+        return {"logits": ops.convert_to_numpy(reader((STORY, QUESTION))),
+                "attention": reader.attention_weights(STORY, QUESTION)}
+
+    def save(reader, directory):
+        path = os.path.join(directory, "reader.keras")
+        reader.save(path)
+        return path
+
+    check_task(
+        lambda: small_reader(hops=2),
+        ((STORY, QUESTION), np.array([3, 7])),
+        tmp_path,
+        predict=predict,
+        compile_kwargs={"run_eagerly": True},  # one step: tracing the train function would take longer
+        export=ExportCheck(save, LOAD_AND_ANSWER, {"story": STORY.tolist(), "question": QUESTION.tolist()}, predict,
+                           imports=LOAD_IMPORTS),
+    )

@@ -8,11 +8,13 @@ import pytest
 from keras import ops
 
 from layer_checks import check_layer
+from task_checks import ExportCheck
+from task_checks import check_task
 from lstm_keras.decoding import BeamSampler
-from lstm_keras.models.translation import AttentionDecoder
 from lstm_keras.models.masked_sequence_losses import MaskedAccuracy
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
 from lstm_keras.models.masked_sequence_losses import Perplexity
+from lstm_keras.models.translation import AttentionDecoder
 from lstm_keras.models.translation import Seq2SeqEncoder
 from lstm_keras.models.translation import Translator
 
@@ -186,6 +188,57 @@ def test_learns_to_reverse_a_sequence():
     # The attention of output token t is highest on source token 4 - t (1-based after [START]).
     peaks = attention[:, :4].argmax(-1)  # (16, 4)
     assert (peaks == np.array([4, 3, 2, 1])).mean() >= 0.6
+
+
+# Runs in a fresh interpreter that imports only TensorFlow and TensorFlow Text.
+SERVE_IMPORTS = """
+import tensorflow as tf
+import tensorflow_text  # noqa: F401 (registers the Text ops)
+"""
+SERVE_TRANSLATIONS = """
+translate = tf.saved_model.load(path).signatures["translate"]
+outputs = [t.decode("utf-8") for t in translate(texts=tf.constant(inputs))["translations"].numpy()]
+assert not any(name.startswith("lstm_keras") for name in sys.modules)
+"""
+
+
+def test_task_checks(tmp_path):
+    pytest.importorskip("tensorflow_text")  # the tokenizers of the exported module
+    from lstm_keras.models.translation.export import TranslationModule
+    from lstm_keras.models.translation.export import export_saved_model
+    from lstm_keras.text import Tokenizer
+
+    pairs = [("hola mundo", "hello world"), ("el gato negro", "the black cat"), ("la casa", "the house")]
+    source = Tokenizer.from_texts([s for s, _ in pairs])
+    target = Tokenizer.from_texts([t for _, t in pairs])
+    source_ids = np.array([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 4, 2, 0]], "int32")
+    texts = ["hola mundo", "el gato negro", "", "casa desconocida"]
+
+    modules = {}
+
+    def module(model):  # one per model: its graph is traced once
+        if id(model) not in modules:
+            modules[id(model)] = TranslationModule(model, source, target, sampler="greedy", max_source_length=8)
+        return modules[id(model)]
+
+    def write(model, directory):
+        path = os.path.join(directory, "saved_model")
+        export_saved_model(module(model), path)
+        return path
+
+    check_task(
+        lambda: small_translator(source_vocabulary_size=source.vocab_size, target_vocabulary_size=target.vocab_size,
+                                 max_length_offset=3),
+        ((source_ids, TARGET_IN), TARGET_OUT),
+        tmp_path,
+        predict=lambda model: {
+            "logits": ops.convert_to_numpy(model((source_ids, TARGET_IN))),
+            "greedy": ops.convert_to_numpy(model.decode(source_ids, return_attention=False)[0]),
+        },
+        compile_kwargs={"run_eagerly": True},  # one step: tracing the train function would take longer
+        export=ExportCheck(write, SERVE_TRANSLATIONS, texts, expected=lambda model: module(model)(texts),
+                           imports=SERVE_IMPORTS, backends=("tensorflow",)),
+    )
 
 
 def test_invalid_arguments():
