@@ -8,9 +8,9 @@ from layers.numpy_lstm import run_lstm
 from layers.numpy_lstm import weights_by_name
 from lstm_keras.decoding import RandomSampler
 from lstm_keras.layers import VARIANTS
-from lstm_keras.models.language_modeling import LanguageModel
 from lstm_keras.layers.masking import MASKED_VALUE as FORBIDDEN_LOGIT
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+from lstm_keras.models.language_modeling import LanguageModel
 from lstm_keras.models.truncated_bptt import check_training_stream
 from lstm_keras.models.truncated_bptt import evaluate_perplexity
 from lstm_keras.models.truncated_bptt import fit_language_model

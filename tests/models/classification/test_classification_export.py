@@ -13,8 +13,8 @@ import keras
 import numpy as np
 import pytest
 
-from lstm_keras.models.classification.export import export_saved_model
 from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
+from lstm_keras.models.classification.export import export_saved_model
 from lstm_keras.models.classification.text_classifier import TextClassifier
 
 # Raw texts a server may receive, as bytes: ordinary, unseen words, empty, whitespace only,
