@@ -28,6 +28,7 @@ from lstm_keras.commands.arguments import fraction
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
+from lstm_keras.models.classification.export import predict_saved_model
 from lstm_keras.models.classification.text_classifier import POOLINGS
 from lstm_keras.models.classification.text_classifier import TOKENIZERS
 from lstm_keras.models.classification.text_classifier import TextClassifier
@@ -35,7 +36,6 @@ from lstm_keras.models.classification.training import DEFAULTS
 from lstm_keras.models.classification.training import HOLD_OUT
 from lstm_keras.models.classification.training import train_text_classifier
 
-PREDICT_BATCH_SIZE = 256
 
 
 def register(subparsers):
@@ -117,20 +117,9 @@ def run_train(args):
 
 def run_predict(args):
     """Runs `classify predict`: one `label<TAB>probability` line per text."""
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (registers the ops of a tokenizer="unicode_script" classifier)
-
-    saved_model = os.path.join(args.model, "saved_model")
-    for required in (args.model, os.path.join(saved_model, "saved_model.pb")):
-        if not os.path.exists(required):
-            raise FileNotFoundError(f"model folder {args.model!r} is incomplete: {required} not found "
-                                    "(expected the --out folder of `lstm-keras classify train`)")
     # Arguments back to their original bytes (undecodable ones included); stdin as bytes.
     texts = [os.fsencode(text) for text in args.texts] if args.texts else sys.stdin.buffer.read().splitlines()
-    serve = tf.saved_model.load(saved_model).signatures["serving_default"]
-    for start in range(0, len(texts), PREDICT_BATCH_SIZE):
-        outputs = serve(texts=tf.constant(texts[start:start + PREDICT_BATCH_SIZE], dtype=tf.string))
-        for label, probability in zip(outputs["label"].numpy(), outputs["probability"].numpy()):
-            print(f"{label.decode('utf-8', 'replace')}\t{probability:.4f}", flush=False)
+    for label, probability in predict_saved_model(args.model, texts):
+        print(f"{label}\t{probability:.4f}", flush=False)
     sys.stdout.flush()
     return 0

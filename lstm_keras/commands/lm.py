@@ -37,8 +37,6 @@ from lstm_keras.models.language_modeling import load_language_model
 from lstm_keras.models.language_modeling.training import DEFAULTS
 from lstm_keras.models.language_modeling.training import train_language_model
 
-SCORE_BATCH_SIZE = 64
-
 
 def register(subparsers):
     """Adds the `lm` group with its `train`, `generate` and `score` sub-commands."""
@@ -148,10 +146,7 @@ def run_score(args):
     """Runs `lm score`: `log_probability<TAB>num_tokens` for every line of stdin."""
     sentences = sys.stdin.buffer.read().splitlines()
     with contextlib.redirect_stdout(sys.stderr):
-        module = load_language_model(args.model)
-        scores = []
-        for start in range(0, len(sentences), SCORE_BATCH_SIZE):
-            scores.extend(module.score_texts(sentences[start:start + SCORE_BATCH_SIZE]))
+        scores = load_language_model(args.model).score_texts(sentences)
     for log_probability, count in scores:
         print(f"{log_probability:.4f}\t{count}")
     sys.stdout.flush()

@@ -21,8 +21,11 @@ truncated as the classifier documents), and returns:
 | `probability` | `float32 [batch]` | its probability |
 """
 
+import os
+
 import tensorflow as tf
 
+from lstm_keras.models.classification.text_classifier import PREDICT_BATCH_SIZE
 from lstm_keras.saving import write_saved_model
 
 SIGNATURE_NAME = "serving_default"
@@ -55,3 +58,34 @@ def export_saved_model(classifier, path):
 
     write_saved_model(path, [classifier], {"serve": (serve, [tf.TensorSpec([None], tf.string, name="texts")])})
     return path
+
+
+def predict_saved_model(directory, texts, batch_size=PREDICT_BATCH_SIZE):
+    """Classifies raw texts with the SavedModel of a `classify train` folder, as a server would.
+
+    Args:
+        directory: the `--out` folder of `classify train` (its `saved_model/` is loaded).
+        texts: the texts (str or bytes).
+        batch_size: texts per call of the serving signature.
+
+    Returns:
+        A list of `(label, probability)`, one per text.
+
+    Raises:
+        FileNotFoundError: the folder or its SavedModel is missing (the message names it).
+    """
+    import tensorflow_text  # noqa: F401  (registers the ops of a tokenizer="unicode_script" classifier)
+
+    saved_model = os.path.join(directory, "saved_model")
+    for required in (directory, os.path.join(saved_model, "saved_model.pb")):
+        if not os.path.exists(required):
+            raise FileNotFoundError(f"model folder {directory!r} is incomplete: {required} not found "
+                                    "(expected the --out folder of `lstm-keras classify train`)")
+    serve = tf.saved_model.load(saved_model).signatures[SIGNATURE_NAME]
+    texts = list(texts)
+    predictions = []
+    for start in range(0, len(texts), batch_size):
+        outputs = serve(texts=tf.constant(texts[start:start + batch_size], dtype=tf.string))
+        predictions += [(label.decode("utf-8", "replace"), float(probability))
+                        for label, probability in zip(outputs["label"].numpy(), outputs["probability"].numpy())]
+    return predictions

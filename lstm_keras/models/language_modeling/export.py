@@ -32,6 +32,7 @@ VOCABULARY_FILE = "vocabulary.txt"
 SETTINGS_FILE = "language_model.json"
 SAVED_MODEL_DIR = "saved_model"
 MODEL_FILES = (MODEL_FILE, VOCABULARY_FILE, SETTINGS_FILE)
+SCORE_BATCH_SIZE = 64  # sentences per graph call of `LanguageModelModule.score_texts`
 # Prompts longer than this are read from their last MAX_PROMPT_TOKENS tokens.
 MAX_PROMPT_TOKENS = 256
 
@@ -162,12 +163,15 @@ class LanguageModelModule(tf.Module):
         )
         return [text.decode("utf-8") for text in outputs["texts"].numpy()]
 
-    def score_texts(self, sentences):
-        """Scores a list of sentences (str or bytes); returns a list of `(log_probability, num_tokens)`."""
-        outputs = self.score(tf.constant(list(sentences), dtype=tf.string))
-        return [
-            (float(lp), int(n)) for lp, n in zip(outputs["log_probabilities"].numpy(), outputs["num_tokens"].numpy())
-        ]
+    def score_texts(self, sentences, batch_size=SCORE_BATCH_SIZE):
+        """Scores a list of sentences (str or bytes), `batch_size` a graph call; returns a list of `(log_probability, num_tokens)`."""
+        sentences = list(sentences)
+        scores = []
+        for start in range(0, len(sentences), batch_size):
+            outputs = self.score(tf.constant(sentences[start:start + batch_size], dtype=tf.string))
+            scores += [(float(lp), int(n)) for lp, n in zip(outputs["log_probabilities"].numpy(),
+                                                            outputs["num_tokens"].numpy())]
+        return scores
 
     def get_config(self):
         """The settings saved beside the model (`language_model.json`)."""
