@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 
 
 @contextlib.contextmanager
@@ -68,39 +69,94 @@ def write_text(path, text):
             f.write(text)
 
 
-def read_tsv(path, min_columns, encoding="utf-8"):
-    """Reads a tab-separated file into rows of `min_columns` fields (extra columns ignored).
+# First-row fields that make it a header, not data (`read_tsv`'s `header=None`).
+HEADER_WORDS = frozenset({
+    "label", "labels", "class", "category", "sentiment", "polarity", "target", "tgt", "text", "texts", "sentence",
+    "sentences", "review", "document", "source", "src", "input", "output", "translation", "reference", "id",
+    "en", "de", "fr", "es", "it", "pt", "nl", "ru", "zh", "ja", "english", "german", "french", "spanish",
+})
+
+
+class NotUTF8Warning(UserWarning):
+    """A text file has bytes that are not UTF-8 (they became U+FFFD)."""
+
+
+def decode_text(raw, path):
+    """The text of a file's bytes as UTF-8, a leading byte-order mark removed.
+
+    Bytes that are not UTF-8 become U+FFFD, with a `NotUTF8Warning` naming the file, how many
+    lines have them and the first one: a Latin-1 file is read, but not silently.
+
+    Example:
+    >>> decode_text(b"\\xef\\xbb\\xbfevery word", "notes.txt")
+    'every word'
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        first = raw.count(b"\n", 0, error.start) + 1
+    lines = raw.split(b"\n")
+    bad = sum(1 for line in lines if _not_utf8(line))
+    warnings.warn(
+        f"{path}: {bad} line{'s' if bad > 1 else ''} not UTF-8 (the first: line {first}); their invalid bytes became "
+        f"U+FFFD. Convert the file to UTF-8 to keep them, e.g. `iconv -f latin1 -t utf-8 {os.path.basename(path)}`",
+        NotUTF8Warning, stacklevel=2,
+    )
+    return raw.decode("utf-8", errors="replace")
+
+
+def _not_utf8(line):
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def read_tsv(path, min_columns, header=None, line_numbers=False):
+    """Reads a tab-separated UTF-8 file into rows of `min_columns` fields (extra columns ignored).
+
+    A byte-order mark is removed, Windows line ends are accepted, blank lines are skipped, bytes
+    that are not UTF-8 are replaced with a warning (`decode_text`).
 
     Args:
         path: the file.
         min_columns: the number of leading columns each non-empty line must have.
-        encoding: the text encoding.
+        header: whether the first line is a header (skipped); None to detect it: a first line
+            whose fields are all column names (`HEADER_WORDS`: "label", "text", "source", ...).
+        line_numbers: whether to return each row with its 1-based line number.
 
     Returns:
-        A list of tuples of `min_columns` strings, one per non-empty line.
+        A list of tuples of `min_columns` strings, one per non-empty line (or of
+        `(line_number, row)` pairs).
 
     Raises:
         FileNotFoundError: the file does not exist (the message names it).
-        ValueError: a line has fewer than `min_columns` columns; the message names the file,
-            the line number and the number of columns found.
+        ValueError: a line has fewer than `min_columns` columns (the message names the file and
+            the line).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"TSV file not found: {path}")
+    with open(path, "rb") as f:
+        text = decode_text(f.read(), path)
     rows = []
-    with open(path, encoding=encoding, errors="replace") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) < min_columns:
-                raise ValueError(
-                    f"{path}, line {number}: expected at least {min_columns} tab-separated "
-                    f"columns, found {len(fields)}: {line[:80]!r}"
-                )
-            rows.append(tuple(fields[:min_columns]))
-    return rows
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < min_columns:
+            raise ValueError(
+                f"{path}, line {number}: expected at least {min_columns} tab-separated "
+                f"columns, found {len(fields)}: {line[:80]!r}"
+            )
+        rows.append((number, tuple(fields[:min_columns])))
+    if rows and (header or header is None and all(field.strip().lower() in HEADER_WORDS for field in rows[0][1])):
+        rows = rows[1:]
+    return rows if line_numbers else [row for _, row in rows]
 
 
 def __getattr__(name):

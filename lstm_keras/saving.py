@@ -16,6 +16,8 @@ from lstm_keras.io import atomic_path
 from lstm_keras.io import write_text
 
 MODEL_FILE = "model.keras"
+# Written last into every folder a `train` command completes: which command, which version, which files.
+MARKER_FILE = ".lstm_keras.json"
 # Modules that defined registered classes before the task folders (model files name them).
 _MOVED_MODULES = {
     "lstm_keras.models.translator": "lstm_keras.models.translation.translator",
@@ -90,11 +92,70 @@ def save_model_folder(directory, model, vocabularies, settings_file, settings):
     write_text(os.path.join(directory, settings_file), json.dumps(settings, indent=1))
 
 
+def write_marker(directory, command, files):
+    """Marks `directory` as the output of `lstm-keras <command>` of this version, listing the files it wrote."""
+    from lstm_keras import __version__
+
+    marker = {"command": command, "version": __version__, "files": sorted(files)}
+    write_text(os.path.join(directory, MARKER_FILE), json.dumps(marker, indent=1))
+
+
+def read_marker(directory):
+    """The marker of a folder (`write_marker`), or None for a folder without one.
+
+    Raises:
+        ValueError: the marker is damaged (the message names it).
+    """
+    path = os.path.join(directory, MARKER_FILE)
+    if not os.path.isfile(path):
+        return None
+    marker = read_json(path)
+    if not isinstance(marker, dict) or not isinstance(marker.get("files"), list):
+        raise ValueError(f"{path} is damaged: it is not an lstm-keras marker (delete it only if the folder is yours)")
+    return marker
+
+
+def check_marker(directory, command):
+    """Raises ValueError unless the folder was written by `command` (when it says) and by this version or older."""
+    from lstm_keras import __version__
+
+    marker = read_marker(directory)
+    if marker is None:
+        return
+    written_by = marker.get("command")
+    if written_by != command:
+        raise ValueError(
+            f"{directory} holds the output of `lstm-keras {written_by}`, not of `lstm-keras {command}`: "
+            f"give the --model folder of `lstm-keras {command}`"
+        )
+    if _version_tuple(marker.get("version", "0")) > _version_tuple(__version__):
+        raise ValueError(
+            f"{directory} was written by lstm_keras {marker.get('version')}, newer than this {__version__}: "
+            "upgrade lstm_keras to load it"
+        )
+
+
+def read_json(path):
+    """A JSON file, with errors that name it.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: it is not readable UTF-8 JSON (truncated, corrupted).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is damaged: not valid JSON ({error}); write the folder again") from error
+
+
 def read_model_settings(directory, files, settings_file, command):
-    """The settings of a model folder, once `check_model_directory` found every file."""
+    """The settings of a model folder of `command`, once its marker and every file are checked."""
     check_model_directory(directory, files, command)
-    with open(os.path.join(directory, settings_file), encoding="utf-8") as f:
-        return json.load(f)
+    check_marker(directory, command)
+    return read_json(os.path.join(directory, settings_file))
 
 
 def load_model_folder(directory, files, settings_file, command):
@@ -148,8 +209,13 @@ def load_keras_model(path, compile=False):
                 f"lstm_keras never loads (Keras safe mode). Rebuild the model without Lambda layers."
             ) from error
         raise ValueError(f"{path} is not a loadable Keras model: {error}") from error
+    except TypeError as error:  # a class Keras cannot find
+        raise ValueError(f"{path} is not a loadable Keras model: {error}") from error
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
-        raise ValueError(f"{path} is truncated or corrupted ({type(error).__name__}: {error})") from error
+        raise ValueError(
+            f"{path} is truncated or corrupted ({type(error).__name__}: {error}): train the model again or restore "
+            "the file"
+        ) from error
 
 
 def _import_defining_modules(path):
@@ -173,3 +239,8 @@ def _import_defining_modules(path):
                 importlib.import_module(module)
             except ImportError:
                 pass  # Keras then names the class it cannot find
+
+
+def _version_tuple(version):
+    """`"1.2.10"` -> `(1, 2, 10)`; what is not a number counts as 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in str(version).split("."))

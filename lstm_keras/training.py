@@ -235,10 +235,47 @@ def epochs_completed(history):
 
 
 def print_metrics(metrics):
-    """Prints the final metrics as one JSON line (the `train` commands' contract) and returns the line."""
-    line = json.dumps({k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in metrics.items()})
+    """Prints the final metrics as one line of strict JSON (the `train` commands' contract) and returns the line.
+
+    Floats are rounded to 6 decimals; a NaN or infinite number is written `null` (JSON has none).
+
+    Example:
+    >>> _ = print_metrics({"bleu": 12.3456789, "perplexity": float("inf"), "per_epoch": [1.0, float("nan")]})
+    {"bleu": 12.345679, "perplexity": null, "per_epoch": [1.0, null]}
+    """
+
+    def strict(value):
+        if isinstance(value, dict):
+            return {key: strict(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [strict(item) for item in value]
+        if isinstance(value, float):
+            return round(value, 6) if math.isfinite(value) else None
+        return value
+
+    line = json.dumps(strict(metrics), allow_nan=False)
     print(line, flush=True)
     return line
+
+
+def non_finite(metrics, prefix=""):
+    """The names of the NaN or infinite numbers in a metrics dict (nested dicts and lists included).
+
+    Example:
+    >>> non_finite({"loss": float("nan"), "scores": {"bleu": 3.0, "per_epoch": [1.0, float("inf")]}})
+    ['loss', 'scores.per_epoch[1]']
+    """
+    found = []
+    items = metrics.items() if isinstance(metrics, dict) else enumerate(metrics)
+    for key, value in items:
+        name = f"{prefix}.{key}" if isinstance(metrics, dict) and prefix else (
+            str(key) if isinstance(metrics, dict) else f"{prefix}[{key}]")
+        if isinstance(value, (dict, list, tuple)):
+            found += non_finite(value, name)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+            found.append(name)
+    return found
+
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
 class ResetStates(keras.callbacks.Callback):

@@ -3,22 +3,74 @@
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
 
+from lstm_keras.commands.output import check_out
+from lstm_keras.commands.output import data_fingerprint
+from lstm_keras.commands.output import install
+from lstm_keras.commands.output import out_lock
 from lstm_keras.distribute import STRATEGIES
 from lstm_keras.distribute import get_strategy
 from lstm_keras.distribute import is_chief
-from lstm_keras.io import replace_path
 from lstm_keras.io import write_text
 from lstm_keras.training import log
+from lstm_keras.training import non_finite
 from lstm_keras.training import print_metrics
 
 # The staging folder of a `train` run inside `--out`, and the arguments kept in it.
 STAGING = ".in_progress"
 ARGUMENTS_FILE = "arguments.json"
+# The longest text (bytes) that `run`, `predict` and `score` read.
+MAX_LINE_BYTES = 1 << 20
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in `--help`, once: not for options without one (None, off) or whose help names it."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def add_command(commands, name, help):
+    """Adds the sub-command `name` to `commands` (a sub-parsers object), with defaults shown in its `--help`."""
+    return commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                               formatter_class=HelpFormatter)
+
+
+def resume_hint(args):
+    """What to tell a user who interrupted a command: how to resume a `train`, from which epoch."""
+    staging = os.path.join(args.out, STAGING) if getattr(args, "out", None) else None
+    if staging is None or not os.path.isdir(staging):
+        return ""
+    epoch = 1
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        with open(os.path.join(staging, "backup", "training_metadata.json"), encoding="utf-8") as f:
+            epoch = int(json.load(f)["epoch"]) + 1  # the epochs completed, then the next one
+    return f"; run the same command again to resume from epoch {epoch} ({staging} holds the run)"
+
+
+def read_texts(texts):
+    """The texts of a `run` / `predict` / `score` command: its arguments, else one a line of stdin (as bytes).
+
+    Arguments go back to their original bytes (undecodable ones included). A line over
+    `MAX_LINE_BYTES` is refused with its number: one text that long would not fit in memory
+    once tokenised.
+
+    Raises:
+        ValueError: a text is longer than `MAX_LINE_BYTES`.
+    """
+    lines = [os.fsencode(text) for text in texts] if texts else sys.stdin.buffer.read().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_BYTES:
+            raise ValueError(f"text {number} has {len(line):,} bytes, more than the {MAX_LINE_BYTES:,} a text may "
+                             "have: split it into sentences or paragraphs")
+    return lines
 
 
 def int_at_least(minimum):
@@ -41,22 +93,49 @@ def int_at_least(minimum):
     return parse
 
 
-def fraction(value):
-    """An argparse type: a number strictly between 0 and 1."""
-    number = float(value)
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), received {value!r}")
-    return number
+def number_in(low=None, high=None, low_open=False, high_open=False):
+    """An argparse type: a finite number in the interval given (None: unbounded on that side).
+
+    Every command checks the same option with the same type, so an option means the same
+    everywhere (`POSITIVE` learning rates and budgets, `NON_NEGATIVE` clipping, `RATE` dropout).
+
+    Example:
+    >>> number_in(0, 1, high_open=True)("0.25")
+    0.25
+    """
+    lower = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
+    upper = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
+    interval = f"{lower}, {upper}"
+
+    def parse(value):
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, received {value!r}") from None
+        too_low = low is not None and (number < low or low_open and number == low)
+        too_high = high is not None and (number > high or high_open and number == high)
+        if not math.isfinite(number) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, received {value!r}")
+        return number
+
+    return parse
+
+
+POSITIVE = number_in(0, low_open=True)  # learning rates, time budgets (minutes), temperatures
+NON_NEGATIVE = number_in(0)  # gradient clipping (0: none), length penalties
+RATE = number_in(0, 1, high_open=True)  # dropout, label smoothing
+fraction = number_in(0, 1, low_open=True, high_open=True)  # shares of the data
 
 
 # Every decoding flag, defined once; each command picks those its models use (`add_decoding_arguments`).
 DECODING_FLAGS = {
     "beam_size": ("--beam-size", {"type": int_at_least(1), "help": "beam size; 1 for greedy decoding"}),
-    "length_penalty": ("--length-penalty", {"type": float, "help": "GNMT length penalty alpha of beam search"}),
+    "length_penalty": ("--length-penalty", {"type": NON_NEGATIVE, "help": "GNMT length penalty alpha of beam search"}),
     "greedy": ("--greedy", {"action": "store_true", "help": "the most probable token at every step"}),
-    "temperature": ("--temperature", {"type": float, "help": "divides the logits; > 0"}),
-    "top_k": ("--top-k", {"type": int, "help": "sample among the K most probable tokens"}),
-    "top_p": ("--top-p", {"type": float, "help": "nucleus sampling: the fewest tokens with probability >= P"}),
+    "temperature": ("--temperature", {"type": POSITIVE, "help": "divides the logits; > 0"}),
+    "top_k": ("--top-k", {"type": int_at_least(1), "help": "sample among the K most probable tokens"}),
+    "top_p": ("--top-p", {"type": number_in(0, 1, low_open=True), "help": "nucleus sampling: the fewest tokens with "
+                                                                          "probability >= P"}),
     "seed": ("--seed", {"type": int, "help": "seed of the random draws (repeatable output)"}),
 }
 
@@ -87,15 +166,18 @@ def sampler_from_arguments(args):
 
 
 def run_staged_training(train, args, group):
-    """Runs `train(args, staging_dir)` in `--out`'s staging folder, renamed onto `--out` on success.
+    """Runs `train(args, staging_dir)` in `--out`'s staging folder, whose files then replace `--out`'s own.
 
-    The run writes into `OUT/.in_progress/` (`STAGING`), so `--out`'s earlier artifacts stay as
-    they were until the run succeeds; then the staging folder replaces `--out` in one rename.
-    A run that fails before writing anything leaves nothing behind; otherwise the staging folder
-    survives the failure or a kill (SIGKILL included), with the training state
-    of `keras.callbacks.BackupAndRestore` in it: the same command started again resumes from the
-    last completed epoch. The command's arguments are kept beside it (`arguments.json`): a run
-    with other arguments starts over instead of resuming a different model.
+    `--out` must be new, empty or an earlier lstm-keras output (`lstm_keras.commands.output`:
+    anything else is refused unless `--overwrite`, and even then only lstm-keras's own files are
+    replaced); a lock file stops a second run on it. The run writes into `OUT/.in_progress/`
+    (`STAGING`), so `--out`'s earlier artifacts stay as they were until the run succeeds. A run
+    that fails before writing anything leaves nothing behind; otherwise the staging folder
+    survives the failure or a kill (SIGKILL included), with the training state of
+    `keras.callbacks.BackupAndRestore` in it: the same command started again resumes from the last
+    completed epoch. The command's arguments and a fingerprint of its data are kept beside it
+    (`arguments.json`): a run with other arguments, or on changed data, starts over instead. A run
+    whose metrics are not finite (it diverged) is refused: `--out` keeps the earlier model.
 
     With `args.strategy` other than `"default"`, the whole run (model building, training,
     evaluation, export) happens inside that `tf.distribute` strategy's scope; on a multi-worker
@@ -112,11 +194,10 @@ def run_staged_training(train, args, group):
     Returns:
         The exit status, 0.
     """
-    arguments = json.dumps({k: v for k, v in sorted(vars(args).items()) if k != "handler"}, default=str, indent=1)
     strategy = _strategy(args, group)
     with contextlib.redirect_stdout(sys.stderr), (strategy.scope() if strategy else contextlib.nullcontext()):
         if strategy is None or is_chief(strategy):
-            metrics = _train_staged(train, args, group, arguments)
+            metrics = _train_staged(train, args, group)
         else:
             with tempfile.TemporaryDirectory() as scratch:
                 metrics = train(args, scratch)
@@ -124,43 +205,53 @@ def run_staged_training(train, args, group):
     return 0
 
 
-def _train_staged(train, args, group, arguments):
-    """`train` in `OUT/.in_progress/`, which then replaces `OUT`; returns the metrics."""
+def _train_staged(train, args, group):
+    """`train` in `OUT/.in_progress/`, whose files then go into `OUT`; returns the metrics."""
+    check_out(args, STAGING)
     out_existed = os.path.isdir(args.out)
     staging = os.path.join(args.out, STAGING)
-    _prepare_staging(staging, arguments, group)
     try:
-        metrics = train(args, staging)
-    except BaseException:
-        if os.listdir(staging) == [ARGUMENTS_FILE]:  # failed before writing anything: nothing to resume
-            shutil.rmtree(staging)
-            if not out_existed:
-                os.rmdir(args.out)
-        raise
-    os.remove(os.path.join(staging, ARGUMENTS_FILE))
-    parent = os.path.dirname(os.path.abspath(args.out))
-    finished = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(args.out))}.", suffix=".done", dir=parent)
-    os.rename(staging, os.path.join(finished, "out"))  # out of --out, which it replaces
-    replace_path(os.path.join(finished, "out"), args.out)
-    shutil.rmtree(finished, ignore_errors=True)
+        with out_lock(args.out, lambda message: log(group, message)):
+            _prepare_staging(staging, args, group)
+            try:
+                metrics = train(args, staging)
+            except BaseException:
+                if os.listdir(staging) == [ARGUMENTS_FILE]:  # failed before writing anything: nothing to resume
+                    shutil.rmtree(staging)
+                raise
+            diverged = non_finite(metrics)
+            if diverged:
+                shutil.rmtree(staging)
+                raise ValueError(f"training diverged ({', '.join(diverged)} not finite): --out keeps what it held; "
+                                 "try a lower --learning-rate or gradient clipping (--clipnorm)")
+            os.remove(os.path.join(staging, ARGUMENTS_FILE))
+            install(staging, args.out, f"{group} train")
+    finally:
+        if not out_existed and os.path.isdir(args.out) and not os.listdir(args.out):
+            os.rmdir(args.out)
     return metrics
 
 
-def _prepare_staging(staging, arguments, group):
-    """Keeps a staging folder of the same command (to resume it), or starts a fresh one."""
+def _prepare_staging(staging, args, group):
+    """Keeps a staging folder of the same command on the same data (to resume it), or starts a fresh one."""
+    arguments = {key: value for key, value in sorted(vars(args).items()) if key not in ("handler", "overwrite")}
+    arguments = json.loads(json.dumps(arguments, default=str))
+    record = {"arguments": arguments, "data": data_fingerprint(args)}
     marker = os.path.join(staging, ARGUMENTS_FILE)
     if os.path.isdir(staging):
         previous = None
         if os.path.isfile(marker):
-            with open(marker, encoding="utf-8") as f:
-                previous = f.read()
-        if previous == arguments:
+            with contextlib.suppress(OSError, ValueError):
+                with open(marker, encoding="utf-8") as f:
+                    previous = json.load(f)
+        if previous == record:
             log(group, f"resuming the interrupted run in {staging}")
         else:
-            log(group, f"{staging} holds a run with other arguments: starting over")
+            changed = "data" if isinstance(previous, dict) and previous.get("arguments") == arguments else "arguments"
+            log(group, f"{staging} holds a run with other {changed}: starting over")
             shutil.rmtree(staging)
     os.makedirs(staging, exist_ok=True)
-    write_text(marker, arguments)
+    write_text(marker, json.dumps(record, indent=1))
 
 
 def _strategy(args, group):
@@ -171,6 +262,23 @@ def _strategy(args, group):
     strategy = get_strategy(name)
     log(group, f"--strategy {name}: {strategy.num_replicas_in_sync} replicas in sync")
     return strategy
+
+
+def add_header_argument(parser):
+    """Adds `--header` / `--no-header`: whether a TSV data set's first line names its columns (default: detected)."""
+    parser.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                        help="the first line of a TSV file is a header (--header) or data (--no-header); by default a "
+                             "first line of column names such as label<TAB>text is detected and skipped")
+
+
+def add_output_arguments(parser):
+    """Adds `--out` and `--overwrite` (what a `train` may do to the folder: `lstm_keras.commands.output`)."""
+    parser.add_argument("--out", required=True,
+                        help="the output folder: new, empty, or an earlier output of lstm-keras (replaced when the run "
+                             "succeeds)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an --out that holds other files too (only lstm-keras's own files are "
+                             "replaced)")
 
 
 def add_strategy_argument(parser):

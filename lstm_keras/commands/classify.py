@@ -18,13 +18,18 @@ progress goes to stderr.
 `train` output folder, and prints one line per text: the label, a tab and its probability.
 """
 
-import argparse
 import inspect
-import os
 import sys
 
 from lstm_keras.commands.arguments import add_strategy_argument
 from lstm_keras.commands.arguments import fraction
+from lstm_keras.commands.arguments import NON_NEGATIVE
+from lstm_keras.commands.arguments import POSITIVE
+from lstm_keras.commands.arguments import RATE
+from lstm_keras.commands.arguments import add_command
+from lstm_keras.commands.arguments import add_header_argument
+from lstm_keras.commands.arguments import read_texts
+from lstm_keras.commands.arguments import add_output_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
@@ -47,8 +52,7 @@ def register(subparsers):
     group = subparsers.add_parser("classify", help="text classification with gated LSTMs", description=__doc__)
     commands = group.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train, evaluate and export a classifier",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = add_command(commands, "train", "train, evaluate and export a classifier")
     data = train.add_argument_group("data")
     data.add_argument("--dataset", required=True,
                       help="imdb, mr, reviews, a label<TAB>text file or a folder of class sub-folders")
@@ -57,6 +61,7 @@ def register(subparsers):
                                      f"test split (default for those: hold out {HOLD_OUT:g}, or --folds)")
     data.add_argument("--valid-split", type=fraction, default=DEFAULTS["valid_split"],
                       help="share of the training data used for validation (early stopping)")
+    add_header_argument(data)
     data.add_argument("--folds", type=int_at_least(2), help="k-fold cross-validation on the training data")
     model = train.add_argument_group("model (defaults: TextClassifier's)")
     model.add_argument("--gating", choices=tuple(VARIANTS), default=model_defaults["gating"], help="gating preset")
@@ -64,8 +69,8 @@ def register(subparsers):
     model.add_argument("--units", type=int_at_least(1), default=model_defaults["units"], help="units per LSTM layer (per direction)")
     model.add_argument("--layers", type=int_at_least(1), default=model_defaults["num_layers"], help="stacked LSTM layers")
     model.add_argument("--pooling", choices=POOLINGS, default=model_defaults["pooling"], help="LSTM outputs to one vector")
-    model.add_argument("--dropout", type=float, default=model_defaults["dropout"], help="on embeddings and pooled vector")
-    model.add_argument("--word-dropout", type=float, default=model_defaults["word_dropout"],
+    model.add_argument("--dropout", type=RATE, default=model_defaults["dropout"], help="on embeddings and pooled vector")
+    model.add_argument("--word-dropout", type=RATE, default=model_defaults["word_dropout"],
                        help="share of whole tokens dropped in training")
     model.add_argument("--embedding-dim", type=int_at_least(1), default=model_defaults["embedding_dim"], help="embedding size")
     model.add_argument("--embeddings", help="pretrained vectors (GloVe / word2vec text format) to start from")
@@ -85,11 +90,11 @@ def register(subparsers):
     training = train.add_argument_group("training")
     training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"], help="most epochs (early stopping)")
     training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"], help="texts per step")
-    training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"], help="Adam's learning rate")
-    training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
+    training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"], help="Adam's learning rate")
+    training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"],
                           help="epochs without a better validation loss before stopping")
-    training.add_argument("--time-budget", type=float, help="minutes per training run (each fold, each trial)")
+    training.add_argument("--time-budget", type=POSITIVE, help="minutes per training run (each fold, each trial)")
     training.add_argument("--seed", type=int, default=0, help="seed of the weights, splits and shuffling")
     training.add_argument("--tune", type=int_at_least(1), metavar="TRIALS",
                           help="search gating, units, layers, dropout and learning rate first (KerasTuner)")
@@ -101,10 +106,10 @@ def register(subparsers):
                           help="train K classifiers (seeds --seed ... --seed+K-1, each with its own validation split) "
                                "and average their probabilities; with --folds, K per fold")
     add_strategy_argument(training)
-    train.add_argument("--out", required=True, help="the output folder")
+    add_output_arguments(train)
     train.set_defaults(handler=run_train)
 
-    predict = commands.add_parser("predict", help="classify texts with a trained model")
+    predict = add_command(commands, "predict", "classify texts with a trained model")
     predict.add_argument("--model", required=True, help="the --out folder of `classify train`")
     predict.add_argument("texts", nargs="*", help="texts to classify (default: one a line on stdin)")
     predict.set_defaults(handler=run_predict)
@@ -117,8 +122,7 @@ def run_train(args):
 
 def run_predict(args):
     """Runs `classify predict`: one `label<TAB>probability` line per text."""
-    # Arguments back to their original bytes (undecodable ones included); stdin as bytes.
-    texts = [os.fsencode(text) for text in args.texts] if args.texts else sys.stdin.buffer.read().splitlines()
+    texts = read_texts(args.texts)
     for label, probability in predict_saved_model(args.model, texts):
         print(f"{label}\t{probability:.4f}", flush=False)
     sys.stdout.flush()

@@ -17,17 +17,21 @@ perplexity of every epoch, timings) are printed as one JSON line on stdout; prog
 stderr.
 
 `generate` continues a prompt (one continuation a line: the sentence is completed up to its
-end, or `--tokens` tokens); `score` reads sentences, one a line on stdin, and prints for each
+end, or `--tokens` tokens); `score` reads sentences (its arguments, or one a line on stdin) and prints for each
 its natural-log probability and the number of tokens scored (`[END]` included), tab-separated.
 """
 
-import argparse
 import contextlib
-import math
 import os
 import sys
 
+from lstm_keras.commands.arguments import NON_NEGATIVE
+from lstm_keras.commands.arguments import POSITIVE
+from lstm_keras.commands.arguments import RATE
+from lstm_keras.commands.arguments import add_command
+from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
+from lstm_keras.commands.arguments import add_output_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.commands.arguments import sampler_from_arguments
@@ -43,8 +47,7 @@ def register(subparsers):
     group = subparsers.add_parser("lm", help="LSTM language models", description=__doc__)
     commands = group.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train and evaluate a language model, export it",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = add_command(commands, "train", "train and evaluate a language model, export it")
     data = train.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="ptb, wikitext-2, or a text file or folder")
     data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
@@ -63,24 +66,24 @@ def register(subparsers):
     model.add_argument("--project-output", action="store_true",
                        help="a linear projection to --embedding-dim after the last LSTM (to tie weights when the "
                             "sizes differ)")
-    model.add_argument("--dropout", type=float, default=DEFAULTS["dropout"],
+    model.add_argument("--dropout", type=RATE, default=DEFAULTS["dropout"],
                        help="locked dropout on the embeddings, between layers and on the outputs")
     training = train.add_argument_group("training")
     training.add_argument("--bptt", type=int_at_least(1), default=DEFAULTS["bptt"], help="time steps per batch")
     training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"],
                           help="parallel streams")
     training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"])
-    training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
-    training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"],
+    training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"])
+    training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"],
                           help="gradient clipping by global norm; 0 for none")
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
-    training.add_argument("--time-budget", type=float, default=DEFAULTS["time_budget"], metavar="MINUTES",
+    training.add_argument("--time-budget", type=POSITIVE, default=DEFAULTS["time_budget"], metavar="MINUTES",
                           help="stop training after this long")
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    train.add_argument("--out", required=True, help="the output folder")
+    add_output_arguments(train)
     train.set_defaults(handler=run_train)
 
-    generate = commands.add_parser("generate", help="continue a prompt with a trained model")
+    generate = add_command(commands, "generate", "continue a prompt with a trained model")
     generate.add_argument("--model", required=True, help="the --out folder of `lm train`")
     generate.add_argument("--prompt", default="", help="the text to continue (empty: a new sentence)")
     generate.add_argument("--tokens", type=int, default=50,
@@ -90,7 +93,8 @@ def register(subparsers):
     generate.add_argument("--samples", type=int_at_least(1), default=1, help="continuations to generate")
     generate.set_defaults(handler=run_generate)
 
-    score = commands.add_parser("score", help="log-probabilities of sentences (one a line on stdin)")
+    score = add_command(commands, "score", "log-probabilities of sentences")
+    score.add_argument("sentences", nargs="*", help="sentences to score (default: one a line on stdin)")
     score.add_argument("--model", required=True, help="the --out folder of `lm train`")
     score.set_defaults(handler=run_score)
 
@@ -103,14 +107,6 @@ def run_train(args):
 
 
 def _check_train_arguments(args):
-    if not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), received {args.dropout}")
-    if not args.learning_rate > 0:
-        raise ValueError(f"--learning-rate must be positive, received {args.learning_rate}")
-    if args.clipnorm < 0:
-        raise ValueError(f"--clipnorm must be >= 0, received {args.clipnorm}")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise ValueError(f"--time-budget must be positive minutes, received {args.time_budget}")
     embedding_dim = args.embedding_dim or args.units
     if args.tie_weights and embedding_dim != args.units and not args.project_output:
         raise ValueError(
@@ -124,12 +120,6 @@ def run_generate(args):
     """Runs `lm generate`: one continuation a line."""
     if not 1 <= args.tokens <= MAX_GENERATED_TOKENS:
         raise ValueError(f"--tokens must be in [1, {MAX_GENERATED_TOKENS}], received {args.tokens}")
-    if not (args.temperature > 0 and math.isfinite(args.temperature)):
-        raise ValueError(f"--temperature must be a finite number > 0, received {args.temperature}")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise ValueError(f"--top-p must be in (0, 1], received {args.top_p}")
-    if args.top_k is not None and args.top_k < 1:
-        raise ValueError(f"--top-k must be >= 1, received {args.top_k}")
     if sum(option is not None and option is not False for option in (args.top_k, args.top_p, args.greedy or None)) > 1:
         raise ValueError("--greedy, --top-k and --top-p exclude one another: give at most one")
     sampler = sampler_from_arguments(args)
@@ -143,8 +133,8 @@ def run_generate(args):
 
 
 def run_score(args):
-    """Runs `lm score`: `log_probability<TAB>num_tokens` for every line of stdin."""
-    sentences = sys.stdin.buffer.read().splitlines()
+    """Runs `lm score`: `log_probability<TAB>num_tokens` for every sentence."""
+    sentences = read_texts(args.sentences)
     with contextlib.redirect_stdout(sys.stderr):
         scores = load_language_model(args.model).score_texts(sentences)
     for log_probability, count in scores:

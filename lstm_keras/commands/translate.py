@@ -21,13 +21,19 @@ translation a line (an empty line for an empty or whitespace-only sentence). `ev
 a `source<TAB>target` TSV file and prints BLEU and chrF as one JSON line.
 """
 
-import argparse
 import contextlib
 import os
 import sys
 
+from lstm_keras.commands.arguments import NON_NEGATIVE
+from lstm_keras.commands.arguments import POSITIVE
+from lstm_keras.commands.arguments import RATE
+from lstm_keras.commands.arguments import add_command
+from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
+from lstm_keras.commands.arguments import add_header_argument
 from lstm_keras.commands.arguments import add_strategy_argument
+from lstm_keras.commands.arguments import add_output_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.attention import ATTENTIONS
@@ -46,13 +52,13 @@ def register(subparsers):
     group = subparsers.add_parser("translate", help="attention LSTM translation", description=__doc__)
     commands = group.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train, evaluate and export a translator",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = add_command(commands, "train", "train, evaluate and export a translator")
     data = train.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="multi30k-de-en, spa-eng or a source<TAB>target TSV file")
     data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
     data.add_argument("--valid", help="validation TSV (for a TSV --dataset; default: 10%% of it)")
     data.add_argument("--test", help="test TSV (for a TSV --dataset; default: 10%% of it)")
+    add_header_argument(data)
     text = train.add_argument_group("text")
     text.add_argument("--tokenizer", choices=("word", "wordpiece"), default=DEFAULTS["tokenizer"])
     text.add_argument("--vocab-size", type=int_at_least(5), default=DEFAULTS["vocab_size"],
@@ -71,30 +77,30 @@ def register(subparsers):
     model.add_argument("--units", type=int_at_least(1), default=DEFAULTS["units"],
                        help="encoder units per direction (the decoder has twice as many)")
     model.add_argument("--layers", type=int_at_least(1), default=DEFAULTS["layers"], help="encoder layers")
-    model.add_argument("--dropout", type=float, default=DEFAULTS["dropout"])
+    model.add_argument("--dropout", type=RATE, default=DEFAULTS["dropout"])
     training = train.add_argument_group("training")
     training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"])
     training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"])
-    training.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"],
+    training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"],
                           help="peak learning rate (linear warm-up, then cosine decay to a tenth)")
-    training.add_argument("--clipnorm", type=float, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
-    training.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
+    training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
+    training.add_argument("--label-smoothing", type=RATE, default=DEFAULTS["label_smoothing"])
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
-    training.add_argument("--time-budget", type=float, default=DEFAULTS["time_budget"], metavar="MINUTES",
+    training.add_argument("--time-budget", type=POSITIVE, default=DEFAULTS["time_budget"], metavar="MINUTES",
                           help="stop training after this long")
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     add_decoding_arguments(train, {name: DEFAULTS[name] for name in DECODING})
     add_strategy_argument(training)
-    train.add_argument("--out", required=True, help="the output folder")
+    add_output_arguments(train)
     train.set_defaults(handler=run_train)
 
-    run = commands.add_parser("run", help="translate sentences with a trained model")
+    run = add_command(commands, "run", "translate sentences with a trained model")
     run.add_argument("--model", required=True, help="the --out folder of `translate train`")
     add_decoding_arguments(run, dict.fromkeys(DECODING), note=" (default: the model's)")
     run.add_argument("sentences", nargs="*", help="sentences to translate (default: one a line on stdin)")
     run.set_defaults(handler=run_run)
 
-    evaluate = commands.add_parser("eval", help="score a trained model on a TSV file with sacreBLEU")
+    evaluate = add_command(commands, "eval", "score a trained model on a TSV file with sacreBLEU")
     evaluate.add_argument("--model", required=True, help="the --out folder of `translate train`")
     evaluate.add_argument("--test", required=True, help="a source<TAB>target TSV file")
     add_decoding_arguments(evaluate, dict.fromkeys(DECODING), note=" (default: the model's)")
@@ -108,14 +114,6 @@ def run_train(args):
 
 
 def _check_train_arguments(args):
-    if not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), received {args.dropout}")
-    if not 0 <= args.label_smoothing < 1:
-        raise ValueError(f"--label-smoothing must be in [0, 1), received {args.label_smoothing}")
-    if args.learning_rate <= 0:
-        raise ValueError(f"--learning-rate must be positive, received {args.learning_rate}")
-    if args.length_penalty < 0:
-        raise ValueError(f"--length-penalty must be >= 0, received {args.length_penalty}")
     for name in ("valid", "test"):
         path = getattr(args, name)
         if path is not None and not os.path.isfile(path):
@@ -124,8 +122,7 @@ def _check_train_arguments(args):
 
 def run_run(args):
     """Runs `translate run`: one translation a line."""
-    # Arguments back to their original bytes (undecodable ones included); stdin as bytes.
-    sentences = [os.fsencode(s) for s in args.sentences] if args.sentences else sys.stdin.buffer.read().splitlines()
+    sentences = read_texts(args.sentences)
     with contextlib.redirect_stdout(sys.stderr):
         module = load_for_decoding(args.model, args.beam_size, args.length_penalty)
         translations = module(sentences)

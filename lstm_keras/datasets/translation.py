@@ -169,7 +169,7 @@ def _is_path(dataset):
     return os.path.exists(dataset) or os.sep in dataset or dataset.endswith((".tsv", ".txt"))
 
 
-def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0):
+def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0, header=None):
     """Loads a translation corpus as `(train, valid, test)` lists of `(source, target)` pairs.
 
     Args:
@@ -180,6 +180,8 @@ def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0)
         test: for a TSV `dataset`, an optional TSV file of test pairs.
         seed: the seed of the random split. A TSV without `valid` and `test` is split 80/10/10;
             with only one of them given, the other is taken as 10% of the `dataset` file.
+        header: for TSV files, whether the first line is a header; None to detect one
+            (`lstm_keras.io.read_tsv`).
 
     Returns:
         `(train, valid, test)`, each a list of `(source, target)` string pairs.
@@ -212,9 +214,9 @@ def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0)
             f"`dataset` must be one of {DATASETS} or the path of a TSV file; "
             f"received: dataset={dataset!r}"
         )
-    pairs = read_tsv(dataset, min_columns=2)
-    valid_pairs = None if valid is None else read_tsv(valid, min_columns=2)
-    test_pairs = None if test is None else read_tsv(test, min_columns=2)
+    pairs = read_tsv(dataset, min_columns=2, header=header)
+    valid_pairs = None if valid is None else read_tsv(valid, min_columns=2, header=header)
+    test_pairs = None if test is None else read_tsv(test, min_columns=2, header=header)
     if valid_pairs is None and test_pairs is None:
         return split_pairs(pairs, seed=seed)
     if valid_pairs is None:

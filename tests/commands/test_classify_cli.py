@@ -1,13 +1,17 @@
 """`lstm-keras classify train | predict` end to end, in process, on tiny TSV files."""
 
+import glob
 import json
 import os
 import re
+import shutil
 
 import keras
 import numpy as np
 import pytest
 
+from cli_runner import DAMAGES
+from cli_runner import damage_folder
 from cli_runner import run_cli
 
 TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "8"]
@@ -176,3 +180,59 @@ def test_failing_run_leaves_nothing_half_written(data, tmp_path, monkeypatch):
     assert "saved_model" not in names and "metrics.json" not in names
     assert not [name for name in names if name.startswith(".")], names  # no temporaries left
     assert "model.keras" in names  # complete: written before the export failed
+
+
+def write_foreign_saved_model(path):
+    """A SavedModel whose `serving_default` is not a classifier's (no `label` output)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.serve = tf.function(lambda texts: {"lengths": tf.strings.length(texts)},
+                               input_signature=[tf.TensorSpec([None], tf.string)])
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+
+
+@pytest.mark.parametrize("damage", ["truncated variables", "corrupt graph", "foreign model", "other task",
+                                    "newer version"])
+def test_damaged_saved_models_are_one_line_errors(trained, tmp_path, damage):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained[0], copy)
+    saved_model = copy / "saved_model"
+    if damage == "truncated variables":
+        for path in glob.glob(str(saved_model / "variables" / "variables.data-*")):
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 3)
+    elif damage == "corrupt graph":
+        (saved_model / "saved_model.pb").write_bytes(b"\x00garbage" * 10)
+    elif damage == "foreign model":
+        shutil.rmtree(saved_model)
+        os.remove(copy / ".lstm_keras.json")
+        write_foreign_saved_model(saved_model)
+    else:
+        damage_folder(copy, damage, "metrics.json")
+    code, stdout, stderr = run_cli(["classify", "predict", "--model", str(copy), "the film was good"])
+    expected = DAMAGES.get(damage, "is damaged or not a classifier's SavedModel")
+    assert code == 2 and stdout == "" and expected in stderr and "Traceback" not in stderr, stderr
+
+
+def test_a_data_set_too_small_to_hold_out_a_test_split_is_refused(tmp_path):
+    data = write_tsv(tmp_path / "four.tsv", toy_rows(4, seed=0))
+    out = tmp_path / "run"
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data, "--out", str(out), *TINY])
+    assert code == 2 and stdout == "" and "too few to split off 10%" in stderr and not out.exists()
+
+
+def test_a_header_row_is_not_a_class(tmp_path):
+    data = write_tsv(tmp_path / "with_header.tsv", ["label\ttext"] + toy_rows(40, seed=1))
+    out = tmp_path / "run"
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data, "--out", str(out), *TINY])
+    assert code == 0, stderr[-2000:]
+    assert json.loads(stdout)["label_names"] == ["negative", "positive"]
+
+
+@pytest.mark.parametrize("option", [["--learning-rate", "-1"], ["--clipnorm", "-1"], ["--time-budget", "0"],
+                                    ["--time-budget", "-1"], ["--dropout", "1"]])
+def test_bad_numbers_are_refused_before_anything_runs(tmp_path, option):
+    data = write_tsv(tmp_path / "d.tsv", toy_rows(20, seed=1))
+    code, _, stderr = run_cli(["classify", "train", "--dataset", data, "--out", str(tmp_path / "run"), *option])
+    assert code == 2 and option[0] in stderr and not (tmp_path / "run").exists()

@@ -2,12 +2,15 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
 from lstm_keras.commands import lm as lm_command
 from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+from cli_runner import DAMAGES
+from cli_runner import damage_folder
 from cli_runner import run_cli
 
 TINY = ["--units", "8", "--layers", "1", "--epochs", "1", "--bptt", "6", "--batch-size", "4", "--seed", "1"]
@@ -111,3 +114,22 @@ def test_classify_train_with_language_model_pretraining(tmp_path):
     code, _, stderr = run_cli(["classify", "train", "--dataset", str(data), "--pretrain-lm", "1", "--bidirectional",
                                "--out", str(tmp_path / "bidirectional"), *tiny])
     assert code == 2 and "bidirectional" in stderr
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_damaged_model_folders_are_one_line_errors(trained, tmp_path, damage):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained["out"], copy)
+    damage_folder(copy, damage, "language_model.json")
+    for command in (["generate", "--model", str(copy), "--prompt", "the"], ["score", "--model", str(copy), "a b"]):
+        code, stdout, stderr = run_cli(["lm", *command])
+        assert code == 2 and stdout == "" and DAMAGES[damage] in stderr and "Traceback" not in stderr, stderr
+
+
+def test_score_takes_texts_as_arguments_and_refuses_a_huge_line(trained):
+    code, stdout, stderr = run_cli(["lm", "score", "--model", trained["out"], "the cat sat", "a dog"])
+    assert code == 0 and len(stdout.splitlines()) == 2, stderr[-2000:]
+    _, from_stdin, _ = run_cli(["lm", "score", "--model", trained["out"]], stdin=b"the cat sat\na dog\n")
+    assert from_stdin == stdout
+    code, stdout, stderr = run_cli(["lm", "score", "--model", trained["out"]], stdin=b"ok\n" + b"word " * 300_000)
+    assert code == 2 and stdout == "" and "text 2 has 1,500,000 bytes, more than the 1,048,576" in stderr

@@ -14,6 +14,7 @@ import pytest
 
 from lstm_keras.commands.arguments import STAGING
 from lstm_keras.commands.arguments import run_staged_training
+from lstm_keras.saving import MARKER_FILE
 
 
 def fake_train(files, fail=False):
@@ -30,21 +31,25 @@ def fake_train(files, fail=False):
     return train
 
 
+def earlier_run(out):
+    """`out` holding an earlier run's output (`old.txt`), as `run_staged_training` leaves it."""
+    run_staged_training(fake_train({"old.txt": "earlier run"}), argparse.Namespace(out=str(out), epochs=1), "test")
+
+
 def test_success_replaces_out_and_leaves_nothing_staged(tmp_path, capsys):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "old.txt").write_text("earlier run")
+    earlier_run(out)
+    capsys.readouterr()
     args = argparse.Namespace(out=str(out), epochs=3)
     assert run_staged_training(fake_train({"model.txt": "new"}), args, "test") == 0
-    assert sorted(os.listdir(out)) == ["model.txt"]  # the earlier run's files are replaced
+    assert sorted(os.listdir(out)) == [MARKER_FILE, "model.txt"]  # the earlier run's files are replaced
     assert os.listdir(tmp_path) == ["run"]  # no temporaries beside it
     assert json.loads(capsys.readouterr().out) == {"seen": ["arguments.json", "model.txt"]}
 
 
 def test_failure_keeps_out_and_the_same_command_resumes_the_staging(tmp_path, capsys):
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "old.txt").write_text("earlier run")
+    earlier_run(out)
     args = argparse.Namespace(out=str(out), epochs=3)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_staged_training(fake_train({"backup.txt": "epoch 1"}, fail=True), args, "test")
@@ -61,7 +66,7 @@ def test_failure_keeps_out_and_the_same_command_resumes_the_staging(tmp_path, ca
     run_staged_training(resume, args, "test")
     assert seen == [["arguments.json", "backup.txt"]]
     assert "resuming the interrupted run" in capsys.readouterr().err
-    assert sorted(os.listdir(out)) == ["backup.txt", "model.txt"]
+    assert sorted(os.listdir(out)) == [MARKER_FILE, "backup.txt", "model.txt"]
 
 
 def test_other_arguments_start_over(tmp_path, capsys):
@@ -107,7 +112,7 @@ def epochs_logged(out):
 def test_a_training_process_killed_mid_epoch_resumes_and_finishes_the_same_epochs(tmp_path):
     import keras
 
-    from lstm_keras.io import load_keras_model
+    from lstm_keras.saving import load_keras_model
 
     data = write_reviews(tmp_path / "reviews.tsv")
     uninterrupted, _ = run_to_end(train_command(data, tmp_path / "whole"))

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import sys
 
 import keras
@@ -11,6 +12,8 @@ import pytest
 if keras.backend.backend() != "tensorflow":
     pytest.skip("the translate commands export SavedModels: TensorFlow backend only", allow_module_level=True)
 
+from cli_runner import DAMAGES  # noqa: E402
+from cli_runner import damage_folder  # noqa: E402
 from lstm_keras import cli  # noqa: E402
 
 WORDS = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis"]
@@ -123,3 +126,15 @@ def test_bad_arguments_are_reported(corpus, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["translate", "train", "--dataset", corpus, "--attention", "cosine", "--out", str(tmp_path / "x")])
     assert not os.path.exists(tmp_path / "x")
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_damaged_model_folders_are_one_line_errors(trained, tmp_path, capsys, damage):
+    out, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    damage_folder(copy, damage, "translation.json")
+    for command in (["run", "uno dos"], ["eval", "--test", os.path.join(out, "test_translations.tsv")]):
+        status, stdout, stderr = run_cli(capsys, "translate", command[0], "--model", str(copy), *command[1:])
+        assert status == 2 and stdout == "" and DAMAGES[damage] in stderr and "Traceback" not in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1

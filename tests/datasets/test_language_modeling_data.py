@@ -158,3 +158,9 @@ def test_tiny_corpus_is_reproducible_and_committed():
     words = " ".join(sentences).split()
     pairs = set(zip(words, words[1:]))
     assert ("a", "dogs") not in pairs and ("some", "dog") not in pairs and ("a", "dog") in pairs
+
+
+def test_a_byte_order_mark_does_not_stick_to_the_first_word(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes("\ufeffevery word counts\nevery line\n".encode("utf-8"))
+    assert lm.read_lines(str(path))[0] == "every word counts"

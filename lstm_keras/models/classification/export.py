@@ -26,9 +26,12 @@ import os
 import tensorflow as tf
 
 from lstm_keras.models.classification.text_classifier import PREDICT_BATCH_SIZE
+from lstm_keras.saving import check_marker
+from lstm_keras.saving import check_model_directory
 from lstm_keras.saving import write_saved_model
 
 SIGNATURE_NAME = "serving_default"
+COMMAND = "classify train"  # writes such model folders
 
 
 def export_saved_model(classifier, path):
@@ -44,8 +47,13 @@ def export_saved_model(classifier, path):
     label_names = tf.constant(classifier.label_names)  # (C,)
     binary = classifier.head == "binary"
 
+    width = 1 if binary else len(classifier.label_names)
+
     def serve(texts):
-        probabilities = classifier(texts, training=False)  # (batch, 1) or (batch, C)
+        # An empty batch gets an empty answer (the vectoriser cannot read zero texts).
+        probabilities = tf.cond(
+            tf.size(texts) > 0, lambda: classifier(texts, training=False), lambda: tf.zeros([0, width])
+        )  # (batch, 1) or (batch, C)
         if binary:
             probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)  # (batch, 2)
         best = tf.argmax(probabilities, axis=-1)  # (batch,)
@@ -77,11 +85,17 @@ def predict_saved_model(directory, texts, batch_size=PREDICT_BATCH_SIZE):
     import tensorflow_text  # noqa: F401  (registers the ops of a tokenizer="unicode_script" classifier)
 
     saved_model = os.path.join(directory, "saved_model")
-    for required in (directory, os.path.join(saved_model, "saved_model.pb")):
-        if not os.path.exists(required):
-            raise FileNotFoundError(f"model folder {directory!r} is incomplete: {required} not found "
-                                    "(expected the --out folder of `lstm-keras classify train`)")
-    serve = tf.saved_model.load(saved_model).signatures[SIGNATURE_NAME]
+    check_model_directory(directory, [os.path.join("saved_model", "saved_model.pb")], COMMAND)
+    check_marker(directory, COMMAND)
+    try:
+        serve = tf.saved_model.load(saved_model).signatures[SIGNATURE_NAME]
+        if "label" not in serve.structured_outputs:
+            raise KeyError("label")
+    except Exception as error:  # TensorFlow raises many kinds for a damaged or foreign SavedModel
+        raise ValueError(
+            f"{saved_model} is damaged or not a classifier's SavedModel ({type(error).__name__}: "
+            f"{str(error)[:200]}): train it again with `lstm-keras {COMMAND}`"
+        ) from error
     texts = list(texts)
     predictions = []
     for start in range(0, len(texts), batch_size):

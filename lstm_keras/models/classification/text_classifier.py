@@ -294,13 +294,17 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             without padding and "[UNK]") and `oov_rate` (the share of those without a vector).
 
         Raises:
-            ValueError: the vectors' size is not `embedding_dim`, or the vocabulary is empty.
+            ValueError: the vectors' size is not `embedding_dim`, the vocabulary is empty, or no
+                token of the vocabulary has a vector (an empty file, another language).
             FileNotFoundError: `path` does not exist.
         """
         tokens = self.vocabulary[2:]
         if not tokens:
             raise ValueError("load_embeddings: the vocabulary is empty; call adapt(texts) first")
         vectors = _read_word_vectors(path, set(tokens) | {t.lower() for t in tokens}, self.embedding_dim)
+        if not vectors:
+            raise ValueError(f"{path} has a vector for none of the {len(tokens)} words of the vocabulary: is it empty, "
+                             "or for another language or tokenisation?")
         matrix = np.array(self.token_embedding.embeddings)  # (vocabulary_size, embedding_dim)
         matrix[0] = 0.0
         found = 0

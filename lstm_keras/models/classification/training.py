@@ -7,6 +7,7 @@ time budget) and the classifier's default optimizer (Adam with gradient clipping
 """
 
 import json
+import math
 import os
 import time
 
@@ -59,7 +60,11 @@ def split_validation(labels, fraction, seed=0):
         group = rng.permutation(group)
         valid.extend(group[: int(round(fraction * len(group)))])
     valid = np.sort(np.asarray(valid, dtype="int64"))
-    return np.setdiff1d(np.arange(len(labels)), valid), valid
+    train = np.setdiff1d(np.arange(len(labels)), valid)
+    if not len(valid) or not len(train):
+        raise ValueError(f"{len(labels)} examples are too few to split off {fraction:.0%}: give at least "
+                         f"{math.ceil(1 / min(fraction, 1 - fraction))} examples")
+    return train, valid
 
 
 def fit_classifier(
@@ -308,7 +313,8 @@ def train_text_classifier(config, out):
     if config.embeddings and not os.path.isfile(config.embeddings):
         raise FileNotFoundError(f"--embeddings file not found: {config.embeddings}")
     set_seed(config.seed)
-    data = load_classification_data(config.dataset, data_dir=config.data_dir, test=_test_argument(config.test), seed=config.seed)
+    data = load_classification_data(config.dataset, data_dir=config.data_dir, test=_test_argument(config.test),
+                                   seed=config.seed, header=config.header)
     texts, labels = list(data.train_texts), np.asarray(data.train_labels)
     test_texts, test_labels = data.test_texts, data.test_labels
     metrics = {"dataset": str(config.dataset), "label_names": data.label_names}

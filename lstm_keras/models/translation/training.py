@@ -63,7 +63,7 @@ DEFAULTS = {
     "strategy": "default",
 }
 # The data keys of a config, besides `DEFAULTS`.
-DATA_KEYS = {"dataset": None, "data_dir": None, "valid": None, "test": None}
+DATA_KEYS = {"dataset": None, "data_dir": None, "valid": None, "test": None, "header": None}
 
 
 
@@ -114,7 +114,8 @@ def train_translator(config, out):
 def load_corpus(config):
     """The `(train, valid, test)` lists of `(source, target)` pairs named by `--dataset`."""
     train_pairs, valid_pairs, test_pairs = load_translation_data(
-        config.dataset, data_dir=config.data_dir, valid=config.valid, test=config.test, seed=config.seed
+        config.dataset, data_dir=config.data_dir, valid=config.valid, test=config.test, seed=config.seed,
+        header=config.header,
     )
     for name, pairs in (("training", train_pairs), ("validation", valid_pairs), ("test", test_pairs)):
         if not pairs:

@@ -230,6 +230,14 @@ def test_load_embeddings(tmp_path, header):
     path.write_text("good 1 2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 1: a vector of size 2.*embedding_dim is 3"):
         classifier.load_embeddings(str(path))
+    path.write_text("", encoding="utf-8")  # an empty file would train with every word out of vocabulary
+    with pytest.raises(ValueError, match="vectors.txt has a vector for none of the 3 words"):
+        classifier.load_embeddings(str(path))
+
+
+def test_too_few_examples_to_split_name_the_minimum():
+    with pytest.raises(ValueError, match="4 examples are too few to split off 10%: give at least 10 examples"):
+        split_validation([0, 0, 1, 1], 0.1)
 
 
 # ---- Metrics, against hand-computed values ------------------------------------------------------
