@@ -4,29 +4,46 @@ No backend is forced: notebooks keep their inline backend, and headless runs (th
 matplotlib's own fallback, Agg.
 """
 
+import csv
+import math
+import os
+
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from lstm_keras.io import atomic_path
 
 
 def plot_history(history, path=None, metrics=None):
-    """Plots training curves (one panel per metric, train and validation) from a Keras history.
+    """Plots training curves (one panel per metric, train and validation) against the epoch number.
 
     Args:
-        history: a `keras.callbacks.History` or its `.history` dict.
+        history: a `keras.callbacks.History`, its `.history` dict, or the path of a `CSVLogger`
+            file (`history.csv`: a run resumed after an interruption logged every epoch there,
+            while its `History` holds only the epochs since the resumption).
         path: where to save a PNG (written atomically), or None.
         metrics: metric names to plot; default: every metric without the `val_` prefix.
 
     Returns:
         The matplotlib figure.
     """
-    logs = getattr(history, "history", history)
+    if isinstance(history, (str, os.PathLike)):
+        with open(history, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        epochs = [int(row["epoch"]) + 1 for row in rows]
+        logs = {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows]
+                for key in (rows[0] if rows else {}) if key != "epoch"}
+    else:
+        logs = getattr(history, "history", history)
+        first = getattr(history, "epoch", None) or [0]
+        epochs = [first[0] + 1 + i for i in range(len(next(iter(logs.values()), [])))]
     names = metrics or [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
-        ax.plot(range(1, len(logs[name]) + 1), logs[name], marker="o", label="train")
+        ax.plot(epochs[: len(logs[name])], logs[name], marker="o", label="train")
         if f"val_{name}" in logs:
-            ax.plot(range(1, len(logs[f"val_{name}"]) + 1), logs[f"val_{name}"], marker="o", label="validation")
+            ax.plot(epochs[: len(logs[f"val_{name}"])], logs[f"val_{name}"], marker="o", label="validation")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend()

@@ -55,7 +55,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            kept = f"; the last good checkpoint is kept at {self.checkpoint}" if self.checkpoint else ""
+            kept = ""
+            if self.checkpoint and os.path.exists(self.checkpoint):
+                kept = f"; the last good checkpoint is kept at {self.checkpoint}"
+            elif self.checkpoint:
+                kept = "; no epoch had ended, so there is no checkpoint to keep"
             raise NonFiniteLossError(
                 f"training stopped: the loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1} "
                 f"(try a lower learning rate or stronger gradient clipping){kept}"
@@ -217,6 +221,12 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
     if time_budget:
         callbacks.append(TimeBudget(time_budget))
     return callbacks
+
+
+def logged_history(out_dir, history):
+    """The run's whole history for its curves: `out_dir/history.csv` (every epoch, resumptions included) if logged, else `history`."""
+    path = os.path.join(out_dir, "history.csv")
+    return path if os.path.isfile(path) else history
 
 
 def epochs_completed(history):

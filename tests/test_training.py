@@ -47,6 +47,40 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
     assert os.path.exists(tmp_path / "history.csv")
 
 
+def test_a_nan_in_the_first_epoch_names_no_checkpoint_that_does_not_exist(tmp_path):
+    set_seed(0)
+    model = keras.Sequential([keras.Input((8, 3)), GatedLSTM(4), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x = np.full((16, 8, 3), np.nan, "float32")
+    with pytest.raises(NonFiniteLossError, match="no epoch had ended, so there is no checkpoint") as error:
+        model.fit(x, np.zeros((16, 1), "float32"), batch_size=16, epochs=1, verbose=0,
+                  callbacks=standard_callbacks(str(tmp_path), patience=5))
+    assert "best.weights.h5" not in str(error.value)
+
+
+def test_curves_of_a_resumed_run_show_every_epoch_on_integer_ticks(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from lstm_keras.plots import plot_history
+    from lstm_keras.training import logged_history
+
+    history_csv = tmp_path / "history.csv"
+    history_csv.write_text("epoch,loss,val_loss\n0,2.0,2.5\n1,1.5,2.0\n2,1.0,1.8\n")  # 2 epochs, then 1 resumed
+    resumed = keras.callbacks.History()
+    resumed.epoch, resumed.history = [2], {"loss": [1.0], "val_loss": [1.8]}
+    assert logged_history(str(tmp_path), resumed) == str(history_csv)
+    figure = plot_history(logged_history(str(tmp_path), resumed), metrics=["loss"])
+    axis = figure.axes[0]
+    assert [list(line.get_xdata()) for line in axis.get_lines()] == [[1, 2, 3], [1, 2, 3]]
+    assert list(axis.get_lines()[0].get_ydata()) == [2.0, 1.5, 1.0]
+    assert all(float(tick).is_integer() for tick in axis.get_xticks())
+    plt.close(figure)
+    # Without a CSV, the History's own epochs are numbered from where it resumed.
+    figure = plot_history(resumed, metrics=["loss"])
+    assert list(figure.axes[0].get_lines()[0].get_xdata()) == [3]
+    plt.close(figure)
+
+
 def test_anneal_before_budget_lowers_the_learning_rate_once_before_the_last_epoch(monkeypatch):
     from lstm_keras import training
 

@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import copy
 import json
 import math
 import os
@@ -30,6 +31,12 @@ MAX_LINE_BYTES = 1 << 20
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default in `--help`, once: not for options without one (None, off) or whose help names it."""
+
+    def _format_action(self, action):
+        if action.help is None and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
 
     def _get_help_string(self, action):
         if action.default in (None, False) or "default" in (action.help or ""):
@@ -162,7 +169,8 @@ def sampler_from_arguments(args):
     from lstm_keras import decoding
 
     names = ("beam_size", "length_penalty", "greedy", "top_k", "top_p", "seed")
-    return decoding.from_options(**{name: getattr(args, name) for name in names if getattr(args, name, None) is not None})
+    options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    return decoding.from_options(**options)
 
 
 def run_staged_training(train, args, group):

@@ -166,5 +166,6 @@ def data_fingerprint(args):
         paths = [value] if os.path.isfile(value) else sorted(
             os.path.join(root, file) for root, _, files in os.walk(value) for file in files)
         stats = [os.stat(path) for path in paths]
-        fingerprint[name] = [len(stats), sum(st.st_size for st in stats), max((st.st_mtime_ns for st in stats), default=0)]
+        newest = max((st.st_mtime_ns for st in stats), default=0)
+        fingerprint[name] = [len(stats), sum(st.st_size for st in stats), newest]
     return fingerprint

@@ -31,6 +31,7 @@ from lstm_keras.plots import plot_history
 from lstm_keras.plots import save_figure
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
+from lstm_keras.training import logged_history
 from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
@@ -218,7 +219,8 @@ def evaluate_classifier(classifier, texts, labels, out_dir=None, history=None, t
             save_figure(figure, os.path.join(out_dir, "confusion_matrix.png"))
             _close(figure)
     if out_dir is not None and history is not None and history.history:
-        _close(plot_history(history, os.path.join(out_dir, "training_curves.png"), metrics=["loss", "accuracy"]))
+        _close(plot_history(logged_history(out_dir, history), os.path.join(out_dir, "training_curves.png"),
+                            metrics=["loss", "accuracy"]))
     return report
 
 
@@ -313,6 +315,7 @@ def train_text_classifier(config, out):
     if config.embeddings and not os.path.isfile(config.embeddings):
         raise FileNotFoundError(f"--embeddings file not found: {config.embeddings}")
     set_seed(config.seed)
+    log("classify", f"loading {config.dataset}")
     data = load_classification_data(config.dataset, data_dir=config.data_dir, test=_test_argument(config.test),
                                    seed=config.seed, header=config.header)
     texts, labels = list(data.train_texts), np.asarray(data.train_labels)
@@ -322,7 +325,8 @@ def train_text_classifier(config, out):
         keep, held = split_validation(labels, HOLD_OUT, seed=config.seed)
         test_texts, test_labels = [texts[i] for i in held], labels[held]
         texts, labels = [texts[i] for i in keep], labels[keep]
-        log("classify", f"{config.dataset} has no test split: holding out {len(held)} examples ({HOLD_OUT:.0%}) for testing")
+        log("classify", f"{config.dataset} has no test split: holding out {len(held)} examples ({HOLD_OUT:.0%}) "
+                        "for testing")
     metrics["evaluation"] = "test" if test_texts is not None else f"{config.folds}-fold cross-validation"
 
     model_kwargs = classifier_options(config)
@@ -347,7 +351,8 @@ def train_text_classifier(config, out):
             embeddings=config.embeddings,
         )
         best = search["best"]
-        log("classify", f"tuning: best of {len(search['trials'])} trials {best} (val_accuracy {search['best_val_accuracy']:.4f})")
+        log("classify", f"tuning: best of {len(search['trials'])} trials {best} "
+                        f"(val_accuracy {search['best_val_accuracy']:.4f})")
         model_kwargs.update({key: best[key] for key in ("gating", "units", "num_layers", "dropout")})
         fit_kwargs["learning_rate"] = best["learning_rate"]
         write_text(os.path.join(out, "tuning.json"), json.dumps(search, indent=1))
@@ -364,7 +369,8 @@ def train_text_classifier(config, out):
         )
         write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})
-        log("classify", f"{config.folds}-fold cross-validation: accuracy {cv['accuracy']:.4f} ± {cv['accuracy_std']:.4f}")
+        log("classify", f"{config.folds}-fold cross-validation: accuracy {cv['accuracy']:.4f} "
+                        f"± {cv['accuracy_std']:.4f}")
 
     # The final model: trained on the training data, less the validation share (of each member).
     classifier, runs = train_classifier(
@@ -378,15 +384,17 @@ def train_text_classifier(config, out):
         member = f"member {number} (seed {run['seed']}): " if len(runs) > 1 else ""
         if run["embeddings"]:
             summary["embeddings_oov_rate"] = run["embeddings"]["oov_rate"]
-            log("classify", f"{member}pretrained embeddings: {run['embeddings']['found']} of {run['embeddings']['vocabulary']} "
-                 f"tokens found, out-of-vocabulary rate {run['embeddings']['oov_rate']:.2%}")
+            log("classify", f"{member}pretrained embeddings: {run['embeddings']['found']} of "
+                            f"{run['embeddings']['vocabulary']} tokens found, out-of-vocabulary rate "
+                            f"{run['embeddings']['oov_rate']:.2%}")
         if run["pretraining"]:
             summary["pretraining"] = run["pretraining"]
             log("classify", f"{member}language-model pretraining: {run['pretraining']['lm_epochs']} epochs, "
-                 f"training perplexity {run['pretraining']['lm_train_perplexity']:.2f}")
+                            f"training perplexity {run['pretraining']['lm_train_perplexity']:.2f}")
         if run["history"].history:  # empty when a resumed run had no epoch left
             curves_dir = out if len(runs) == 1 else os.path.join(out, f"member_{number}")
-            plot_history(run["history"], os.path.join(curves_dir, "training_curves.png"), metrics=["loss", "accuracy"])
+            plot_history(logged_history(curves_dir, run["history"]), os.path.join(curves_dir, "training_curves.png"),
+                         metrics=["loss", "accuracy"])
         summaries.append(summary)
     if len(runs) == 1:
         metrics.update(summaries[0])
@@ -394,6 +402,7 @@ def train_text_classifier(config, out):
         metrics["members"] = summaries
         metrics["seconds_per_epoch"] = float(np.mean([summary["seconds_per_epoch"] for summary in summaries]))
     if test_texts is not None:
+        log("classify", f"testing on {len(test_texts)} texts")
         report = evaluate_classifier(classifier, test_texts, test_labels, out_dir=out)
         metrics = {"accuracy": report.pop("accuracy"), "macro_f1": report.pop("macro_f1"), **metrics, **report}
     else:

@@ -36,6 +36,7 @@ from lstm_keras.models.truncated_bptt import evaluate_perplexity
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.plots import plot_history
 from lstm_keras.training import log
+from lstm_keras.training import logged_history
 from lstm_keras.training import set_seed
 
 # All defaults of `lm train`: the truncated-BPTT ones, and the corpus and model ones.
@@ -74,6 +75,7 @@ def train_language_model(config, out):
         The metrics dict (also written to `out/metrics.json`).
     """
     set_seed(config.seed)
+    log("lm", f"loading {config.dataset}")
     data = load_language_modeling_data(config.dataset, data_dir=config.data_dir)
     benchmark = bool(data.unknown_token)
     tokenizer = make_tokenizer(data, kind=config.tokenizer if not benchmark else "word",
@@ -112,12 +114,14 @@ def train_language_model(config, out):
     valid_per_epoch = [round(float(p), 3) for p in history.history.get("val_perplexity", [])]
     for epoch, perplexity in enumerate(valid_per_epoch, start=1):
         log("lm", f"epoch {epoch}: validation perplexity {perplexity:.2f}")
+    log("lm", "computing the validation and test perplexity over every token")
     valid = evaluate_perplexity(model, streams["valid"], config.bptt)
     test = evaluate_perplexity(model, streams["test"], config.bptt)
     log("lm", f"validation perplexity {valid['perplexity']:.2f}, test perplexity {test['perplexity']:.2f}")
     generation_speed = measure_generation(model)
 
-    plt.close(plot_history(history, os.path.join(out, "training_curves.png"), metrics=["loss", "perplexity"]))
+    plt.close(plot_history(logged_history(out, history), os.path.join(out, "training_curves.png"),
+                           metrics=["loss", "perplexity"]))
     save_language_model(out, module, extra_settings=settings)
     export_saved_model(module, os.path.join(out, "saved_model"))
     metrics = {

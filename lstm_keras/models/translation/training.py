@@ -31,6 +31,7 @@ from lstm_keras.io import write_text
 from lstm_keras.models.translation.translator import Translator
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
+from lstm_keras.training import logged_history
 from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
@@ -113,6 +114,7 @@ def train_translator(config, out):
 
 def load_corpus(config):
     """The `(train, valid, test)` lists of `(source, target)` pairs named by `--dataset`."""
+    _log(f"loading {config.dataset}")
     train_pairs, valid_pairs, test_pairs = load_translation_data(
         config.dataset, data_dir=config.data_dir, valid=config.valid, test=config.test, seed=config.seed,
         header=config.header,
@@ -207,6 +209,7 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
     from lstm_keras.models.translation.export import save_translation_model
     from lstm_keras.models.translation.metrics import score_translations
 
+    _log(f"testing: scoring and translating {len(test_pairs)} sentence pairs")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         test_metrics = module.translator.evaluate(translation_dataset(config, module, test_pairs, shuffle=False),
@@ -247,7 +250,7 @@ def _save_plots(history, module, sources, hypotheses, out):
     from lstm_keras.plots import plot_heatmap
     from lstm_keras.plots import plot_history
 
-    plt.close(plot_history(history, os.path.join(out, "training_curves.png"),
+    plt.close(plot_history(logged_history(out, history), os.path.join(out, "training_curves.png"),
                            metrics=["loss", "masked_accuracy", "perplexity"]))
     for index, (source_tokens, target_tokens, weights) in enumerate(module.attention_tokens(sources), start=1):
         title = f"{sources[index - 1][:60]}  →  {hypotheses[index - 1][:60]}"

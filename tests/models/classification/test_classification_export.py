@@ -85,6 +85,15 @@ def test_saved_model_serves_raw_strings_with_tensorflow_only(classifier, tmp_pat
     np.testing.assert_allclose(served["probability"], expected.max(-1), atol=1e-5)
 
 
+def test_saved_model_answers_an_empty_batch(classifier, tmp_path):
+    import tensorflow as tf
+
+    path = export_saved_model(classifier, str(tmp_path / "saved_model"))
+    outputs = tf.saved_model.load(path).signatures["serving_default"](texts=tf.constant([], tf.string))
+    shapes = {name: tuple(value.shape) for name, value in outputs.items()}
+    assert shapes == {"probabilities": (0, 2), "label_names": (0, 2), "label": (0,), "probability": (0,)}
+
+
 def test_failed_export_leaves_previous_export_and_no_temporaries(classifier, tmp_path, monkeypatch):
     path = export_saved_model(classifier, str(tmp_path / "saved_model"))
     before = sorted(os.listdir(path))
