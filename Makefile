@@ -33,7 +33,7 @@ test-jax: install
 
 demo: install
 	KERAS_BACKEND=tensorflow $(PY) -m lstm_keras translate train --dataset data/dates.tsv \
-		--epochs 3 --time-budget 6 --out runs/demo
+		--epochs 3 --time-budget 6 --overwrite --out runs/demo
 	KERAS_BACKEND=tensorflow $(PY) -m lstm_keras translate run --model runs/demo \
 		"26 de noviembre de 2026" "Nov 3, 1999" "le 14 juillet 1789"
 

@@ -223,6 +223,15 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
     return callbacks
 
 
+def progress_verbosity():
+    """Keras' `fit` verbosity for a command: a progress bar inside each epoch at a terminal, one line per epoch in a log.
+
+    Keras redraws its bar in place only on a terminal; written to a file or a pipe, every redraw
+    would be a new line.
+    """
+    return 1 if sys.stderr.isatty() else 2
+
+
 def logged_history(out_dir, history):
     """The run's whole history for its curves: `out_dir/history.csv` (every epoch, resumptions included) if logged, else `history`."""
     path = os.path.join(out_dir, "history.csv")

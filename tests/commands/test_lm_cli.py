@@ -133,3 +133,14 @@ def test_score_takes_texts_as_arguments_and_refuses_a_huge_line(trained):
     assert from_stdin == stdout
     code, stdout, stderr = run_cli(["lm", "score", "--model", trained["out"]], stdin=b"ok\n" + b"word " * 300_000)
     assert code == 2 and stdout == "" and "text 2 has 1,500,000 bytes, more than the 1,048,576" in stderr
+
+
+def test_a_diverging_run_keeps_the_good_model(trained, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(trained["out"], out)
+    before = (out / "metrics.json").read_text()
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--tie-weights", "--out", str(out),
+                                    *TINY, "--learning-rate", "1e30", "--clipnorm", "0"])
+    assert code == 2 and stdout == "" and "Traceback" not in stderr
+    assert "loss became" in stderr or "diverged" in stderr
+    assert (out / "metrics.json").read_text() == before  # the good model's folder as it was

@@ -32,6 +32,7 @@ from lstm_keras.plots import save_figure
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
 from lstm_keras.training import logged_history
+from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
@@ -337,6 +338,7 @@ def train_text_classifier(config, out):
         "clipnorm": config.clipnorm or None,
         "patience": config.patience,
         "time_budget": config.time_budget,
+        "verbose": progress_verbosity(),
     }
     fit_index, valid_index = split_validation(labels, config.valid_split, seed=config.seed)
     fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]

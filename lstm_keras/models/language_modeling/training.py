@@ -37,6 +37,7 @@ from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.plots import plot_history
 from lstm_keras.training import log
 from lstm_keras.training import logged_history
+from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
 
 # All defaults of `lm train`: the truncated-BPTT ones, and the corpus and model ones.
@@ -109,7 +110,7 @@ def train_language_model(config, out):
 
     history, stats = fit_language_model(
         model, streams["train"], streams["valid"], bptt=config.bptt, epochs=config.epochs, out_dir=out,
-        patience=config.patience, time_budget=config.time_budget, verbose=2,
+        patience=config.patience, time_budget=config.time_budget, verbose=progress_verbosity(),
     )
     valid_per_epoch = [round(float(p), 3) for p in history.history.get("val_perplexity", [])]
     for epoch, perplexity in enumerate(valid_per_epoch, start=1):

@@ -32,6 +32,7 @@ from lstm_keras.models.translation.translator import Translator
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
 from lstm_keras.training import logged_history
+from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
@@ -106,7 +107,8 @@ def train_translator(config, out):
         history = module.translator.fit(
             translation_dataset(config, module, train_pairs, shuffle=True),
             validation_data=translation_dataset(config, module, valid_pairs, shuffle=False),
-            epochs=config.epochs, callbacks=callbacks, shuffle=False, verbose=1,  # the data set shuffles itself
+            epochs=config.epochs, callbacks=callbacks, verbose=progress_verbosity(),
+            shuffle=False,  # the data set shuffles itself
         )
     return evaluate_and_save(config, out, module, history, time.monotonic() - started, train_pairs, valid_pairs,
                              test_pairs)
