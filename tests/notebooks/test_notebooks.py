@@ -1,55 +1,28 @@
-"""Every notebook runs: tutorials in QUICK mode, assignment solutions pass, student versions run to the end.
+"""Every notebook is stripped and parameterised; assignment solutions pass, student versions run to the end.
 
 Tutorials are `notebooks/*.ipynb` (a glob: new tutorials are picked up without changing this file);
 assignments are `notebooks/assignments/*.ipynb`. Executed copies go to `build/test-notebooks/`;
-a cell error fails the test with the notebook, the cell index, its source and the error.
+a cell error fails the test with the notebook, the cell index, its source and the error. The
+tutorials run in QUICK mode in `test_tutorials_odd.py` and `test_tutorials_even.py`.
 """
 
 import os
 import re
-import sys
 
-import keras
 import nbformat
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "notebooks", "tools"))
-
-import make_assignments  # noqa: E402
-import run_notebooks  # noqa: E402
-
-OUT = os.path.join(ROOT, "build", "test-notebooks")
-TUTORIALS = run_notebooks.tutorial_notebooks()
-SOLUTIONS = make_assignments.solution_notebooks()
-ALL = TUTORIALS + SOLUTIONS
-# QUICK should take about a minute on 2 CPU cores; this bound only catches a notebook whose QUICK
-# mode is not quick at all (a shared machine can easily be 2-3 times slower).
-QUICK_LIMIT_SECONDS = 240
-
-needs_tensorflow = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="the notebooks are TensorFlow tutorials (KERAS_BACKEND=tensorflow)"
-)
-
-
-def name_of(path):
-    return os.path.relpath(path, os.path.join(ROOT, "notebooks"))
-
-
-def run(path, out_dir, out_name=None):
-    """Runs a notebook with QUICK=True; a cell error fails the test with its message."""
-    try:
-        result = run_notebooks.run_notebook(path, {"QUICK": True}, out_dir=out_dir, html=False, timeout=600,
-                                            out_name=out_name)
-    except run_notebooks.NotebookError as error:
-        pytest.fail(str(error), pytrace=False)
-    print(f"{name_of(path) if path.startswith(ROOT) else path}: {result.seconds:.1f} s")
-    return result
-
-
-def code_cells(nb):
-    return [cell for cell in nb.cells if cell.cell_type == "code"]
-
+from notebook_checks import ALL
+from notebook_checks import OUT
+from notebook_checks import ROOT
+from notebook_checks import SOLUTIONS
+from notebook_checks import TUTORIALS
+from notebook_checks import code_cells
+from notebook_checks import make_assignments
+from notebook_checks import name_of
+from notebook_checks import needs_tensorflow
+from notebook_checks import run
+from notebook_checks import run_notebooks
 
 # Structure: cheap checks on every committed notebook.
 
@@ -143,15 +116,6 @@ def test_student_version_replaces_every_solution():
 
 
 # Running them.
-
-
-@needs_tensorflow
-@pytest.mark.parametrize("path", TUTORIALS, ids=name_of)
-def test_tutorial_runs_quick(path):
-    result = run(path, OUT)
-    assert result.seconds < QUICK_LIMIT_SECONDS, (
-        f"{name_of(path)} took {result.seconds:.0f} s with QUICK=True; QUICK should take about a minute"
-    )
 
 
 @needs_tensorflow

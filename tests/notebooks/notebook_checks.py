@@ -1,0 +1,57 @@
+"""What the notebook tests share: the notebooks, running one in QUICK mode, its code cells.
+
+The tutorials run in three files (the structure and assignments in `test_notebooks.py`, the
+odd- and even-numbered tutorials in `test_tutorials_odd.py` / `test_tutorials_even.py`): `make
+test` hands whole files to its two workers, and a few minutes of notebooks in one file would keep
+one worker busy long after the other is done.
+"""
+
+import os
+import sys
+
+import keras
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "notebooks", "tools"))
+
+import make_assignments  # noqa: E402
+import run_notebooks  # noqa: E402
+
+OUT = os.path.join(ROOT, "build", "test-notebooks")
+TUTORIALS = run_notebooks.tutorial_notebooks()
+SOLUTIONS = make_assignments.solution_notebooks()
+ALL = TUTORIALS + SOLUTIONS
+# QUICK should take about a minute on 2 CPU cores; this bound only catches a notebook whose QUICK
+# mode is not quick at all (a shared machine can easily be 2-3 times slower).
+QUICK_LIMIT_SECONDS = 240
+
+needs_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the notebooks are TensorFlow tutorials (KERAS_BACKEND=tensorflow)"
+)
+
+
+def name_of(path):
+    return os.path.relpath(path, os.path.join(ROOT, "notebooks"))
+
+
+def run(path, out_dir, out_name=None):
+    """Runs a notebook with QUICK=True; a cell error fails the test with its message."""
+    try:
+        result = run_notebooks.run_notebook(path, {"QUICK": True}, out_dir=out_dir, html=False, timeout=600,
+                                            out_name=out_name)
+    except run_notebooks.NotebookError as error:
+        pytest.fail(str(error), pytrace=False)
+    print(f"{name_of(path) if path.startswith(ROOT) else path}: {result.seconds:.1f} s")
+    return result
+
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def check_tutorial_runs_quick(path):
+    result = run(path, OUT)
+    assert result.seconds < QUICK_LIMIT_SECONDS, (
+        f"{name_of(path)} took {result.seconds:.0f} s with QUICK=True; QUICK should take about a minute"
+    )

@@ -1,0 +1,14 @@
+"""The even-numbered (02, 04, ...) tutorials run in QUICK mode (see `notebook_checks` for why they are split)."""
+
+import pytest
+
+from notebook_checks import TUTORIALS
+from notebook_checks import check_tutorial_runs_quick
+from notebook_checks import name_of
+from notebook_checks import needs_tensorflow
+
+
+@needs_tensorflow
+@pytest.mark.parametrize("path", TUTORIALS[1::2], ids=name_of)
+def test_tutorial_runs_quick(path):
+    check_tutorial_runs_quick(path)
