@@ -4,7 +4,8 @@ Each command group lives in `lstm_keras/commands/<group>.py` and exposes `regist
 which adds its sub-commands; every sub-command's handler returns an exit code. A user's mistake
 (a bad argument, a missing or damaged file, an `--out` that is not the run's to write) is one
 line on stderr and exit code 2, never a traceback; Ctrl-C is one line and exit code 130.
-TensorFlow's native start-up logs are silenced unless `--verbose`.
+TensorFlow's C++ logs (start-up lines, harmless error-level lines while training) are silenced
+unless `--verbose`.
 """
 
 import argparse
@@ -36,7 +37,7 @@ def main(argv=None):
     verbose = "--verbose" in argv
     argv = [argument for argument in argv if argument != "--verbose"]
     if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ logs, errors included ("NodeDef mentions ...")
     with contextlib.nullcontext() if verbose else _native_stderr_silenced():
         parser = build_parser()
         _start_devices()

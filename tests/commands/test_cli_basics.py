@@ -1,6 +1,7 @@
 """The `lstm-keras` entry point as a user meets it: `--version`, defaults in `--help`, quiet start-up."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -30,10 +31,20 @@ def test_help_shows_the_defaults(command, shown):
     assert "(default: None)" not in flat and flat.count("(default: the model's) (default") == 0
 
 
-def test_start_up_is_quiet_unless_verbose(tmp_path):
-    env = {**os.environ}
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    quiet = subprocess.run([sys.executable, "-m", "lstm_keras", "classify", "predict", "--model",
-                            str(tmp_path / "missing"), "text"], capture_output=True, text=True, env=env, timeout=300)
-    assert quiet.returncode == 2 and quiet.stderr.strip().splitlines() == [
-        f"lstm-keras: error: model folder not found: {tmp_path / 'missing'}"]
+def test_tensorflow_logs_are_silenced_unless_verbose(tmp_path):
+    """A tiny `translate train` prints no native log line, even with TF_CPP_MIN_LOG_LEVEL=2; `--verbose` shows them."""
+    data = tmp_path / "pairs.tsv"
+    words = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis"]
+    data.write_text("".join(f"{a} {b}\t{words.index(a)} {words.index(b)}\n" for a in words for b in words))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "lstm_keras", "translate", "train", "--dataset", str(data), "--epochs", "1",
+               "--units", "4", "--embedding-dim", "4", "--beam-size", "1"]
+    quiet = subprocess.run(command + ["--out", str(tmp_path / "a")], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    native = re.compile(r"^[IWE]\d{4} |absl::InitializeLog|cuda", re.MULTILINE)
+    assert not native.findall(quiet.stderr), quiet.stderr[:2000]
+    missing = subprocess.run([sys.executable, "-m", "lstm_keras", "--verbose", "classify", "predict", "--model",
+                              str(tmp_path / "missing"), "text"], capture_output=True, text=True, env=env, timeout=300)
+    assert missing.returncode == 2 and native.findall(missing.stderr)  # the import's own lines, shown
+    assert missing.stderr.strip().splitlines()[-1] == f"lstm-keras: error: model folder not found: {tmp_path / 'missing'}"
