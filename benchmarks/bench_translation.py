@@ -110,12 +110,13 @@ def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
     """
     import tensorflow as tf
 
-    from lstm_keras.models.translation.training import make_sampler
+    from lstm_keras import decoding
     from lstm_keras.models.translation.export import TranslationModule
     from lstm_keras.models.translation.export import load_translation_model
 
     loaded = load_translation_model(model_dir)
-    samplers = {"greedy": make_sampler(1, 0.0), f"beam{beam_size}": make_sampler(beam_size, 0.6)}
+    samplers = {"greedy": decoding.from_options(beam_size=1),
+                f"beam{beam_size}": decoding.from_options(beam_size=beam_size, length_penalty=0.6)}
     modules = {name: TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
                                        sampler=sampler, max_source_length=loaded.max_source_length)
                for name, sampler in samplers.items()}

@@ -184,6 +184,7 @@ def decode(args):
     """
     import jax
 
+    from lstm_keras import decoding
     from lstm_keras.models.translation import Translator
 
     translator = Translator.from_config(_read_json(args.folder, CONFIG_FILE))
@@ -193,8 +194,9 @@ def decode(args):
     results = []
     for batch_size in args.batch_sizes:
         row = {"device": _device(), "batch": batch_size}
-        for name, sampler in (("greedy", recipe.make_sampler(1, 0.0)),
-                              ("beam5", recipe.make_sampler(5, recipe.DEFAULTS["length_penalty"]))):
+        for name, sampler in (("greedy", decoding.from_options(beam_size=1)),
+                              ("beam5", decoding.from_options(beam_size=5,
+                                                              length_penalty=recipe.DEFAULTS["length_penalty"]))):
             def run(weights, ids, sampler=sampler):
                 with keras.StatelessScope(state_mapping=list(zip(translator.weights, weights))):
                     return translator.decode(ids, sampler, return_attention=False, length_bound=translator.max_length)[0]

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 import warnings
 
+from lstm_keras._deprecation import moved_attribute
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -160,11 +162,5 @@ def read_tsv(path, min_columns, header=None, line_numbers=False):
 
 
 def __getattr__(name):
-    if name == "load_keras_model":  # moved to `lstm_keras.saving` (this alias goes in the next release)
-        import importlib
-        import warnings
-
-        warnings.warn("lstm_keras.io.load_keras_model moved to lstm_keras.saving.load_keras_model",
-                      DeprecationWarning, stacklevel=2)
-        return importlib.import_module("lstm_keras.saving").load_keras_model
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # `load_keras_model` moved to `lstm_keras.saving` (this alias goes in the next release).
+    return moved_attribute(__name__, {"load_keras_model": "lstm_keras.saving"}, name)

@@ -74,6 +74,7 @@ def check_model_directory(directory, files, command):
                 f"(expected the --out folder of `lstm-keras {command}`)"
             )
 
+
 def save_model_folder(directory, model, vocabularies, settings_file, settings):
     """Writes a model folder: `model.keras`, the tokenizers' vocabularies and a JSON settings file (each atomically).
 

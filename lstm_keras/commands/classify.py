@@ -42,7 +42,6 @@ from lstm_keras.models.classification.training import HOLD_OUT
 from lstm_keras.models.classification.training import train_text_classifier
 
 
-
 def register(subparsers):
     """Adds the `classify` group with its `train` and `predict` sub-commands."""
     model_defaults = {

@@ -50,9 +50,8 @@ def check_out(args, staging):
         return
     if not os.path.isdir(out):
         raise ValueError(f"--out {args.out} is a file, not a folder")
-    marker = read_marker(out)
-    own = set(marker["files"]) if marker else set()
-    foreign = sorted(set(os.listdir(out)) - own - {staging, LOCK_FILE, MARKER_FILE})
+    _, foreign = _own_and_foreign(out, staging)
+    foreign = sorted(foreign)
     if foreign and not getattr(args, "overwrite", False):
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise ValueError(
@@ -108,9 +107,7 @@ def install(staging, out, command):
 
     files = sorted(os.listdir(staging))
     write_marker(staging, command, files)
-    marker = read_marker(out)
-    own = set(marker["files"]) if marker else set()
-    foreign = set(os.listdir(out)) - own - {os.path.basename(staging), LOCK_FILE, MARKER_FILE}
+    own, foreign = _own_and_foreign(out, os.path.basename(staging))
     parent = os.path.dirname(os.path.abspath(out))
     if not foreign:
         finished = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.", suffix=".done", dir=parent)
@@ -120,10 +117,23 @@ def install(staging, out, command):
         return
     for name in sorted(own - set(files)):
         path = os.path.join(out, name)
-        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
     for name in files + [MARKER_FILE]:
         replace_path(os.path.join(staging, name), os.path.join(out, name))
     shutil.rmtree(staging)
+
+
+def _own_and_foreign(out, staging):
+    """The names in `out` that an earlier lstm-keras run wrote (its marker lists them), and the others.
+
+    The staging folder `staging`, the lock and the marker itself are neither.
+    """
+    marker = read_marker(out)
+    own = set(marker["files"]) if marker else set()
+    return own, set(os.listdir(out)) - own - {staging, LOCK_FILE, MARKER_FILE}
 
 
 def _inside(path, folder):

@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 
-
 @keras.saving.register_keras_serializable(package="lstm_keras")
 class Sampler:
     """Base class of the decoding strategies (keras-hub samplers style).

@@ -39,7 +39,6 @@ class WordPieceTokenizer(Tokenizer):
     'unaffable!'
     """
 
-
     @classmethod
     def learn_vocabulary(cls, normalized_texts, vocab_size):
         """Returns a WordPiece vocabulary learned from normalised texts.

@@ -36,6 +36,7 @@ from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
+
 def split_validation(labels, fraction, seed=0):
     """Splits example indices into training and validation, the same share of each class.
 
@@ -308,9 +309,6 @@ def train_text_classifier(config, out):
     Returns:
         The metrics dict.
     """
-    for option, rate in (("--dropout", config.dropout), ("--word-dropout", config.word_dropout)):
-        if not 0 <= rate < 1:
-            raise ValueError(f"{option} must be in [0, 1), received {rate}")
     if config.stop_words and not os.path.isfile(config.stop_words):
         raise FileNotFoundError(f"--stop-words file not found: {config.stop_words}")
     if config.embeddings and not os.path.isfile(config.embeddings):

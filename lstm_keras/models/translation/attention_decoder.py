@@ -10,7 +10,6 @@ from lstm_keras.layers.attention import get_attention
 from lstm_keras.layers.gating import gating_options
 
 
-
 @keras.saving.register_keras_serializable(package="lstm_keras")
 class AttentionDecoder(keras.layers.Layer):
     """An attention decoder: a `GatedLSTM` that attends to the encoder outputs at every step.

@@ -68,7 +68,6 @@ DEFAULTS = {
 DATA_KEYS = {"dataset": None, "data_dir": None, "valid": None, "test": None, "header": None}
 
 
-
 def make_config(**overrides):
     """A `train_translator` config: `DEFAULTS` and the data keys, with `overrides` (unknown keys raise).
 
@@ -78,11 +77,6 @@ def make_config(**overrides):
     (64, 'bahdanau')
     """
     return training.make_config({**DATA_KEYS, **DEFAULTS}, overrides, "translation")
-
-
-def make_sampler(beam_size, length_penalty=DEFAULTS["length_penalty"]):
-    """Greedy decoding for a beam of 1, else beam search."""
-    return decoding.from_options(beam_size=beam_size, length_penalty=length_penalty)
 
 
 def train_translator(config, out):
@@ -151,7 +145,8 @@ def build_module(config, train_pairs):
         max_length=config.max_length,
     )
     return TranslationModule(translator, source_tokenizer, target_tokenizer,
-                             sampler=make_sampler(config.beam_size, config.length_penalty),
+                             sampler=decoding.from_options(beam_size=config.beam_size,
+                                                           length_penalty=config.length_penalty),
                              max_source_length=config.max_length)
 
 
@@ -285,7 +280,7 @@ def load_for_decoding(directory, beam_size=None, length_penalty=None):
         saved = read_settings(directory)["sampler"]["config"]
         beam_size = beam_size if beam_size is not None else saved.get("num_beams", 1)
         alpha = length_penalty if length_penalty is not None else saved.get("length_penalty", DEFAULTS["length_penalty"])
-        sampler = make_sampler(beam_size, alpha)
+        sampler = decoding.from_options(beam_size=beam_size, length_penalty=alpha)
     return load_translation_model(directory, sampler=sampler)
 
 
