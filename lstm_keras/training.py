@@ -284,11 +284,12 @@ def non_finite(metrics, prefix=""):
     >>> non_finite({"loss": float("nan"), "scores": {"bleu": 3.0, "per_epoch": [1.0, float("inf")]}})
     ['loss', 'scores.per_epoch[1]']
     """
+    if isinstance(metrics, dict):
+        named = [(f"{prefix}.{key}" if prefix else str(key), value) for key, value in metrics.items()]
+    else:
+        named = [(f"{prefix}[{index}]", value) for index, value in enumerate(metrics)]
     found = []
-    items = metrics.items() if isinstance(metrics, dict) else enumerate(metrics)
-    for key, value in items:
-        name = f"{prefix}.{key}" if isinstance(metrics, dict) and prefix else (
-            str(key) if isinstance(metrics, dict) else f"{prefix}[{key}]")
+    for name, value in named:
         if isinstance(value, (dict, list, tuple)):
             found += non_finite(value, name)
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
