@@ -1,5 +1,9 @@
-"""Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs, attention, pooling, token embeddings."""
+"""Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs, attention, pooling, token embeddings,
+an adaptive softmax."""
 
+from lstm_keras.layers.adaptive_softmax import AdaptiveSoftmax
+from lstm_keras.layers.adaptive_softmax import check_cutoffs
+from lstm_keras.layers.adaptive_softmax import default_cutoffs
 from lstm_keras.layers.attention import ATTENTIONS
 from lstm_keras.layers.attention import get_attention
 from lstm_keras.layers.attention_pooling import AttentionPooling
