@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import os
 import sys
+import time
 
 COMMAND_GROUPS = ("classify", "translate", "lm")
 
@@ -33,6 +34,7 @@ def build_parser():
 
 def main(argv=None):
     """Runs the command line; returns the exit status."""
+    started = time.monotonic()  # a --time-budget covers the whole command, imports included
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
     argv = [argument for argument in argv if argument != "--verbose"]
@@ -42,8 +44,11 @@ def main(argv=None):
         parser = build_parser()
         _start_devices()
     args = parser.parse_args(argv)
+    from lstm_keras.training import command_clock
+
     try:
-        return args.handler(args) or 0
+        with command_clock(started):
+            return args.handler(args) or 0
     except KeyboardInterrupt:
         from lstm_keras.commands.arguments import resume_hint
 

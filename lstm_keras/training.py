@@ -1,5 +1,6 @@
 """Training conveniences shared by every task: seeding, a wall-clock budget and standard callbacks."""
 
+import contextlib
 import csv
 import json
 import math
@@ -66,69 +67,283 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             )
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training once a wall-clock budget is spent (checked after every batch).
+# The time of an evaluation batch as a share of a training batch's (a forward pass against a forward and a
+# backward pass), used to project an evaluation before one has been timed. The LSTM models here measure about
+# 0.3-0.4 on CPU; rounded up, so that a projection errs on the side of stopping early.
+EVAL_BATCH_COST = 0.5
+
+_command_clock = {"started": None}
+
+
+def _monotonic():
+    return time.monotonic()
+
+
+@contextlib.contextmanager
+def command_clock(started=None):
+    """Marks a command's run: its `--time-budget` counts from `started` (a `time.monotonic()` reading; default now).
+
+    The CLI's `main` runs every command inside it, from the moment it starts (before its imports).
+    """
+    _command_clock["started"] = time.monotonic() if started is None else started
+    try:
+        yield
+    finally:
+        _command_clock["started"] = None
+
+
+class Deadline:
+    """The end of a command's time budget, and what is left of it.
+
+    A `--time-budget` covers the whole command: loading, training, the final evaluation and the
+    export. A `Deadline` counts from the command's start (`command_clock`; from its own
+    creation outside a command, e.g. a recipe called from Python); `TimeBudget`
+    stops training in time for what follows it.
 
     Args:
-        minutes: the budget in minutes; None or 0 means no budget.
+        minutes: the budget in minutes; None or 0 for none (`remaining()` is then infinite).
+        started: the clock reading the budget counts from (default: the command's start, or now).
+        clock: a function returning seconds (default `time.monotonic`; a fake clock in tests).
 
     Example:
-    >>> budget = TimeBudget(minutes=5)
-    >>> budget.seconds
-    300.0
+    >>> clock = iter([100.0, 130.0]).__next__
+    >>> Deadline(2, started=90.0, clock=clock).remaining()  # 120 s from 90 s, read at 100 s
+    110.0
     """
 
-    def __init__(self, minutes):
-        super().__init__()
+    def __init__(self, minutes, started=None, clock=None):
+        self.minutes = minutes or None
         self.seconds = float(minutes) * 60.0 if minutes else None
-        self._start = None
+        self.clock = clock or _monotonic
+        if started is None:
+            started = _command_clock["started"] if clock is None and _command_clock["started"] else self.clock()
+        self.started = started
+
+    def __bool__(self):
+        return self.seconds is not None
+
+    def remaining(self):
+        """The seconds left (`math.inf` without a budget; negative once it is spent)."""
+        return math.inf if self.seconds is None else self.started + self.seconds - self.clock()
+
+    def share(self, parts, reserve=0.0):
+        """A deadline for the next of `parts` runs that share what is left, `reserve` seconds kept for what follows.
+
+        Example:
+        >>> clock = lambda: 0.0
+        >>> Deadline(10, clock=clock).share(3, reserve=60).remaining()  # (600 - 60) / 3
+        180.0
+        """
+        if not self:
+            return self
+        seconds = max(self.remaining() - reserve, 1e-3) / max(parts, 1)
+        return Deadline(seconds / 60.0, started=self.clock(), clock=self.clock)
+
+    def runs(self, count, reserve=0.0):
+        """`count` training runs that share what is left, one after the other (`TimeBudget(deadline.runs(...))`)."""
+        return RunDeadlines(self, count, reserve)
+
+    def check_room(self, seconds, needed_for):
+        """Raises ValueError (naming `--time-budget`) if fewer than `seconds` are left for `needed_for`."""
+        left = self.remaining()
+        if left < seconds:
+            raise ValueError(
+                f"--time-budget {self.minutes:g} minutes is too small: {max(left, 0.0):.0f} s are left and "
+                f"{needed_for} needs about {seconds:.0f} s: give a larger --time-budget, or none"
+            )
+
+
+class RunDeadlines:
+    """The deadlines of `count` training runs that share a command's `Deadline`, `reserve` seconds kept after them.
+
+    Each run, when it starts (`next_run`), gets an equal share of the time then left to the runs
+    not yet started, so a run that ends early leaves its time to the next ones.
+
+    Example:
+    >>> clock = lambda: 0.0
+    >>> runs = Deadline(10, clock=clock).runs(3, reserve=60)
+    >>> runs.next_run().remaining()  # (600 - 60) / 3
+    180.0
+    """
+
+    def __init__(self, deadline, count, reserve=0.0):
+        self.deadline = deadline
+        self.count = count
+        self.reserve = reserve
+        self.started = 0
+
+    def next_run(self):
+        """The `Deadline` of the next run."""
+        left = max(self.count - self.started, 1)
+        self.started += 1
+        return self.deadline.share(left, self.reserve)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training in time for the command to end within its `Deadline`.
+
+    After every batch it projects what the command still needs if training stopped after one
+    more batch: that batch, the validation Keras runs at the end of an interrupted epoch, and
+    `reserve`, the seconds of the work after training (the final evaluation, the export). It
+    stops training as soon as the time left would not cover them; the best weights so far are
+    then kept by the other callbacks (`EarlyStopping(restore_best_weights=True)`). Batch times
+    are measured as training goes (`speeds`); an evaluation batch counts as `EVAL_BATCH_COST`
+    training batches until a validation has been timed.
+
+    Args:
+        deadline: a `Deadline`, minutes (from the command's start; None or 0: no budget), or
+            `RunDeadlines`: then every `fit` it is passed to is one of the runs, with a deadline
+            of its own and its own measurements.
+        reserve: seconds, or a function `reserve(speeds) -> seconds` of the measured speeds.
+        validation_batches: the batches of each epoch's validation (None: counted in the first one).
+
+    Example:
+    >>> budget = TimeBudget(5, reserve=30.0)
+    >>> budget.deadline.seconds, budget.reserve(budget.speeds)
+    (300.0, 30.0)
+    """
+
+    def __init__(self, deadline, reserve=0.0, validation_batches=None):
+        super().__init__()
+        self.runs = deadline if isinstance(deadline, RunDeadlines) else None
+        if self.runs:
+            deadline = self.runs.deadline
+        self.deadline = deadline if isinstance(deadline, Deadline) else Deadline(deadline)
+        self.reserve = reserve if callable(reserve) else (lambda speeds, seconds=float(reserve): seconds)
+        self.validation_batches = self._given_validation_batches = validation_batches
+        self.stopped = False
+        self._train = BatchTimes()
+        self._eval = BatchTimes()
+        self._counted = 0
 
     def on_train_begin(self, logs=None):
-        self._start = time.monotonic()
+        if self.runs:
+            self.deadline = self.runs.next_run()
+            self.validation_batches = self._given_validation_batches
+            self._train, self._eval = BatchTimes(), BatchTimes()
+
+    @property
+    def speeds(self):
+        """Seconds per batch so far: `train_batch` (0 before one is timed) and `eval_batch` (measured or projected)."""
+        train_batch = self._train.mean(first_counts=False) or 0.0  # the first batch compiles: not a measure
+        eval_batch = self._eval.mean()
+        return types.SimpleNamespace(
+            train_batch=train_batch, eval_batch=EVAL_BATCH_COST * train_batch if eval_batch is None else eval_batch
+        )
+
+    def needed(self):
+        """The seconds the command needs after one more batch: that batch, an epoch's validation, the reserve."""
+        speeds = self.speeds
+        return speeds.train_batch + (self.validation_batches or 0) * speeds.eval_batch + self.reserve(speeds)
+
+    def training_left(self):
+        """The seconds of training left before this callback stops it (infinite without a budget)."""
+        return self.deadline.remaining() - self.needed()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._train.begin(self.deadline.clock())
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.seconds is not None and time.monotonic() - self._start > self.seconds:
+        self._train.end(self.deadline.clock())
+        if self.training_left() < 0:
+            self.stopped = True
             self.model.stop_training = True
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._eval.begin(self.deadline.clock())
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._eval.end(self.deadline.clock())
+        self._counted += 1
+
+    def on_test_end(self, logs=None):
+        if self.validation_batches is None:
+            self.validation_batches = self._counted
+        self._counted = 0
+
+
+class BatchTimes:
+    """The mean duration of batches, the first one (which compiles the step) left out unless it is the only one.
+
+    Example:
+    >>> times = BatchTimes()
+    >>> for begin, end in ((0.0, 5.0), (5.0, 6.0), (6.0, 8.0)):
+    ...     times.begin(begin)
+    ...     times.end(end)
+    >>> times.mean()
+    1.5
+    """
+
+    def __init__(self):
+        self.first = None
+        self.count = 0
+        self.total = 0.0
+        self._begun = None
+
+    def begin(self, now):
+        self._begun = now
+
+    def end(self, now):
+        if self._begun is None:
+            return
+        seconds, self._begun = now - self._begun, None
+        if self.first is None:
+            self.first = seconds
+        else:
+            self.count += 1
+            self.total += seconds
+
+    def mean(self, first_counts=True):
+        """Seconds per batch, or None before any batch (or before the second, if `first_counts` is False)."""
+        if self.count:
+            return self.total / self.count
+        return self.first if first_counts else None
 
 
 class AnnealBeforeBudget(keras.callbacks.Callback):
-    """Multiplies the learning rate by `factor` once, for the last epoch a time budget leaves room for.
+    """Multiplies the learning rate by `factor` once, for the last `share` of the training time a budget leaves.
 
     A run cut off by its budget (`TimeBudget`) often never reaches the plateau at which
-    `ReduceLROnPlateau` would lower the learning rate, and loses the large gain of the first
-    annealed epoch. After every epoch this callback projects the next one from the mean epoch
-    time so far; when fewer than two epochs of the budget remain (the next epoch is the last
-    full one the budget leaves room for), it lowers the learning rate once.
+    `ReduceLROnPlateau` would lower the learning rate, and loses the large gain of training
+    with a lower rate at the end. After every batch this callback reads how much training time
+    is left (`budget.training_left()`: the time left before `budget` stops training) and lowers
+    the rate once when that is less than `share` of the whole training time (elapsed + left),
+    inside an epoch if need be (a corpus whose epoch outlasts the budget).
 
     Args:
-        minutes: the training budget in minutes (the same as `TimeBudget`'s).
+        budget: the run's `TimeBudget` (placed before this callback).
         factor: the learning-rate multiplier.
+        share: the share of the training time run at the lower rate.
 
     Example:
-    >>> AnnealBeforeBudget(minutes=60, factor=0.25).seconds
-    3600.0
+    >>> AnnealBeforeBudget(TimeBudget(60), factor=0.25).share
+    0.25
     """
 
-    def __init__(self, minutes, factor):
+    def __init__(self, budget, factor, share=0.25):
         super().__init__()
-        self.seconds = float(minutes) * 60.0
+        self.budget = budget
         self.factor = factor
-        self.annealed_after_epoch = None
+        self.share = share
+        self.annealed_at = None  # (epoch, batch)
         self._start = None
-        self._epochs = 0
+        self._epoch = 0
 
     def on_train_begin(self, logs=None):
-        self._start = time.monotonic()
-        self._epochs = 0
+        self._start = self.budget.deadline.clock()
 
-    def on_epoch_end(self, epoch, logs=None):
-        self._epochs += 1
-        elapsed = time.monotonic() - self._start
-        epoch_seconds = elapsed / self._epochs  # the mean so far, validation included
-        if self.annealed_after_epoch is None and self.seconds - elapsed < 2 * epoch_seconds:
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.annealed_at is not None or not self.budget.deadline:
+            return
+        elapsed = self.budget.deadline.clock() - self._start
+        left = self.budget.training_left()
+        if left < self.share * (elapsed + max(left, 0.0)):
             learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             self.model.optimizer.learning_rate = learning_rate * self.factor
-            self.annealed_after_epoch = epoch
+            self.annealed_at = (self._epoch, batch)
 
 
 class ResumeBestState(keras.callbacks.Callback):
@@ -195,7 +410,8 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         out_dir: the run's output folder.
         monitor: the metric to watch.
         patience: epochs without improvement before stopping.
-        time_budget: minutes, or None.
+        time_budget: None, minutes or a `Deadline` (`TimeBudget` stops training in time for
+            the epoch's validation), or a `TimeBudget`.
         mode: `"min"` (a loss, a perplexity) or `"max"` (an accuracy): which way `monitor` improves.
 
     Returns:
@@ -219,7 +435,7 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False),
     ]
     if time_budget:
-        callbacks.append(TimeBudget(time_budget))
+        callbacks.append(time_budget if isinstance(time_budget, TimeBudget) else TimeBudget(time_budget))
     return callbacks
 
 

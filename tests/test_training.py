@@ -1,6 +1,8 @@
 """Seeding, the NaN stop and the standard callbacks (`lstm_keras.training`)."""
 
+import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -81,25 +83,111 @@ def test_curves_of_a_resumed_run_show_every_epoch_on_integer_ticks(tmp_path):
     plt.close(figure)
 
 
-def test_anneal_before_budget_lowers_the_learning_rate_once_before_the_last_epoch(monkeypatch):
-    from lstm_keras import training
+class FakeClock:
+    """A clock that the training batches of a test move forward."""
 
-    clock = [0.0]
-    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class AdvanceClock(keras.callbacks.Callback):
+    """Moves a `FakeClock` by `train` seconds every training batch and `test` seconds every evaluation batch."""
+
+    def __init__(self, clock, train, test=0.0):
+        super().__init__()
+        self.clock, self.train, self.test = clock, train, test
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.clock.now += self.train
+        self.batches += 1
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.clock.now += self.test
+
+
+def tiny_regression():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(learning_rate=1.0), "mse")
-    callback = training.AnnealBeforeBudget(minutes=1.5, factor=0.25)  # 90 s
-    callback.set_model(model)
-    callback.on_train_begin()
+    x = np.zeros((40, 2), "float32")
+    return model, x, np.zeros((40, 1), "float32")
+
+
+def test_time_budget_stops_inside_an_epoch_leaving_the_reserve_and_the_validation():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    # 100 s from a command that started 10 s ago; batches of 2 s; 30 s kept for what follows training.
+    deadline = training.Deadline(100 / 60, started=clock.now - 10.0, clock=clock)
+    budget = training.TimeBudget(deadline, reserve=30.0)
+    model, x, y = tiny_regression()
+    advance = AdvanceClock(clock, train=2.0, test=1.0)
+    # The callbacks run in order: the clock moves at a batch's begin, the budget reads it at the end.
+    history = model.fit(x[:20], y[:20], batch_size=1, epochs=3, validation_data=(x[:4], y[:4]),
+                        callbacks=[advance, budget], verbose=0)
+    # Epoch 1: 10 s gone + 20 batches of 2 s + a validation of 4 batches of 1 s (counted then): 46 s left.
+    # Epoch 2 stops after the batch that leaves less than 2 (a batch) + 4 (its validation) + 30 s: the 6th,
+    # with 34 s left, then validates: 30 s are left for the work after training.
+    assert budget.stopped and history.epoch == [0, 1]
+    assert advance.batches == 26
+    assert deadline.remaining() == pytest.approx(30.0)
+    assert budget.speeds.train_batch == pytest.approx(2.0) and budget.speeds.eval_batch == pytest.approx(1.0)
+    assert budget.validation_batches == 4
+
+
+def test_time_budget_reserve_follows_the_measured_evaluation_speed():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    deadline = training.Deadline(1, clock=clock)  # 60 s
+    # The work after training: 10 evaluation batches.
+    budget = training.TimeBudget(deadline, reserve=lambda speeds: 10 * speeds.eval_batch)
+    model, x, y = tiny_regression()
+    model.fit(x, y, batch_size=1, epochs=5, callbacks=[AdvanceClock(clock, train=1.0), budget], verbose=0)
+    # No validation timed: an evaluation batch is projected at EVAL_BATCH_COST (0.5) training batches, so the
+    # reserve is 5 s and training stops after the batch that leaves less than 1 + 5 s.
+    assert budget.stopped
+    assert 5.0 <= deadline.remaining() < 6.0
+
+
+def test_deadline_counts_from_the_command_start_and_shares_what_is_left():
+    from lstm_keras import training
+
+    with training.command_clock(started=time.monotonic() - 50.0):
+        deadline = training.Deadline(1)
+        assert 9.0 < deadline.remaining() <= 10.0  # 60 s budget, 50 s already gone
+        with pytest.raises(ValueError, match="--time-budget 1 minutes is too small"):
+            deadline.check_room(20.0, "the evaluation")
+    assert training.Deadline(1).remaining() > 59.0  # outside a command: from now
+    assert training.Deadline(None).remaining() == math.inf and not training.Deadline(None)
+    clock = FakeClock()
+    part = training.Deadline(10, clock=clock).share(4, reserve=200.0)
+    assert part.remaining() == pytest.approx(100.0)
+
+
+def test_anneal_before_budget_lowers_the_rate_once_for_the_last_quarter_of_training():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    budget = training.TimeBudget(training.Deadline(100 / 60, clock=clock))
+    anneal = training.AnnealBeforeBudget(budget, factor=0.25)
+    model, x, y = tiny_regression()
     rates = []
-    for epoch in range(4):  # epochs of 20 s: 70 s left after the first, 50, 30, 10
-        clock[0] += 20.0
-        callback.on_epoch_end(epoch)
-        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
-    # Two epochs = 40 s: not with 50 s left; with 30 s left the next epoch is the last full
-    # one, so the rate drops then, once.
-    assert rates == [1.0, 1.0, 0.25, 0.25]
-    assert callback.annealed_after_epoch == 2
+
+    class RecordRate(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    model.fit(x, y, batch_size=1, epochs=10, callbacks=[AdvanceClock(clock, train=2.0), budget, anneal, RecordRate()],
+              verbose=0)
+    # 2 s batches in 100 s: about 49 batches; the rate drops when fewer than a quarter of them are left, once.
+    assert budget.stopped
+    annealed = rates.index(0.25)
+    assert set(rates[:annealed]) == {1.0} and set(rates[annealed:]) == {0.25}
+    assert 0.2 <= (len(rates) - annealed) / len(rates) <= 0.3
 
 
 class ScriptedValLoss(keras.callbacks.Callback):

@@ -289,6 +289,16 @@ def add_output_arguments(parser):
                              "replaced)")
 
 
+def add_time_budget_argument(parser):
+    """Adds `--time-budget MINUTES`: a limit on the whole command (`lstm_keras.training.Deadline`)."""
+    parser.add_argument(
+        "--time-budget", type=POSITIVE, metavar="MINUTES",
+        help="the most the whole command may take, from start to exit (loading, training, the final evaluation, the "
+             "export): training stops in time for what follows it, keeping the best weights so far; several training "
+             "runs (trials, folds, members) share it",
+    )
+
+
 def add_strategy_argument(parser):
     """Adds `--strategy default | mirrored | multi-worker` (see `lstm_keras.distribute`)."""
     parser.add_argument(

@@ -30,6 +30,7 @@ from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import add_header_argument
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_output_arguments
+from lstm_keras.commands.arguments import add_time_budget_argument
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
@@ -93,7 +94,7 @@ def register(subparsers):
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"],
                           help="epochs without a better validation loss before stopping")
-    training.add_argument("--time-budget", type=POSITIVE, help="minutes per training run (each fold, each trial)")
+    add_time_budget_argument(training)
     training.add_argument("--seed", type=int, default=0, help="seed of the weights, splits and shuffling")
     training.add_argument("--tune", type=int_at_least(1), metavar="TRIALS",
                           help="search gating, units, layers, dropout and learning rate first (KerasTuner)")

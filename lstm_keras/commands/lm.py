@@ -32,6 +32,7 @@ from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
 from lstm_keras.commands.arguments import add_output_arguments
+from lstm_keras.commands.arguments import add_time_budget_argument
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.commands.arguments import sampler_from_arguments
@@ -77,8 +78,7 @@ def register(subparsers):
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"],
                           help="gradient clipping by global norm; 0 for none")
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
-    training.add_argument("--time-budget", type=POSITIVE, default=DEFAULTS["time_budget"], metavar="MINUTES",
-                          help="stop training after this long")
+    add_time_budget_argument(training)
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     add_output_arguments(train)
     train.set_defaults(handler=run_train)

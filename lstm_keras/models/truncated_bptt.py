@@ -56,6 +56,7 @@ def fit_language_model(
     patience=DEFAULTS["patience"],
     time_budget=None,
     anneal_factor=DEFAULTS["anneal_factor"],
+    validation_steps=None,
     callbacks=None,
     verbose=1,
 ):
@@ -70,19 +71,26 @@ def fit_language_model(
         out_dir: a folder for the standard callbacks (best weights, backup, history, ...), or None.
         patience: epochs without a better validation perplexity before stopping (with a
             validation stream).
-        time_budget: minutes, or None: training stops after the batch that exceeds it (the
-            epoch's validation still runs).
+        time_budget: None, minutes or a `Deadline` (training stops in time for the epoch's
+            validation to end within it), or a `TimeBudget` that also reserves time for what
+            follows training.
         anneal_factor: the learning rate is multiplied by it after every epoch without a better
-            validation perplexity (`ReduceLROnPlateau`), and, with a `time_budget`, once more
-            before the last epoch the budget leaves room for (`AnnealBeforeBudget`); None for a
+            validation perplexity (`ReduceLROnPlateau`), and, with a `time_budget`, once more for
+            the last quarter of the training time it leaves (`AnnealBeforeBudget`); None for a
             constant rate.
+        validation_steps: None (the whole validation stream after every epoch), or the number
+            of windows validated after every epoch (the first `validation_steps * bptt` tokens
+            of each of the `batch_size` rows): a cheaper estimate, for a budget.
         callbacks: more callbacks.
         verbose: Keras' `fit` verbosity.
 
     Returns:
-        `(history, stats)`: the Keras `History` and a dict with `train_seconds`,
-        `seconds_per_epoch`, `train_tokens_per_second` (target tokens processed per second,
-        padding included) and `epochs_trained`.
+        `(history, stats)`: the Keras `History` and a dict with `train_seconds` (the wall time
+        of `fit`), `seconds_per_epoch`, `train_tokens_per_second` (the target tokens of the
+        training batches, padding included, over the wall time of training: `fit`'s time less
+        its validations), `train_batches` (the batches trained: Keras' progress line shows the
+        epoch's full count even when a budget stopped it early), `epochs_trained` and
+        `stopped_by_time_budget`.
 
     Raises:
         ValueError: the model is not stateful, or the training stream is shorter than one window.
@@ -102,10 +110,15 @@ def fit_language_model(
             valid_stream, model.batch_size, bptt, model.end_token_id, model.pad_token_id
         )
     monitor = "val_perplexity" if valid_data is not None else "perplexity"
-    counter = _BatchCounter()
-    all_callbacks = [ResetStates(), counter]
+    if valid_data is not None and validation_steps:
+        validation_steps = min(validation_steps, len(valid_data[0]) // model.batch_size)
+    budget = time_budget if isinstance(time_budget, TimeBudget) else TimeBudget(time_budget)
+    if budget.validation_batches is None and valid_data is not None:
+        budget.validation_batches = validation_steps or len(valid_data[0]) // model.batch_size
+    clock = _TrainingClock()
+    all_callbacks = [ResetStates(), clock]
     if out_dir is not None:
-        all_callbacks += standard_callbacks(out_dir, monitor=monitor, patience=patience, time_budget=time_budget)
+        all_callbacks += standard_callbacks(out_dir, monitor=monitor, patience=patience, time_budget=budget)
         if importlib.util.find_spec("tensorboard") is None:
             # TensorFlow 2.21 no longer installs TensorBoard, without which its callback fails.
             all_callbacks = [c for c in all_callbacks if not isinstance(c, keras.callbacks.TensorBoard)]
@@ -114,12 +127,11 @@ def fit_language_model(
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
             )
-        if time_budget:
-            all_callbacks.append(TimeBudget(time_budget))
+        all_callbacks.append(budget)
     if anneal_factor and valid_data is not None:
         all_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=anneal_factor, patience=0))
-    if anneal_factor and time_budget:
-        all_callbacks.append(AnnealBeforeBudget(time_budget, anneal_factor))
+    if anneal_factor and budget.deadline:
+        all_callbacks.append(AnnealBeforeBudget(budget, anneal_factor))
     all_callbacks += list(callbacks or [])
     started = time.monotonic()
     # Ordered windows of `batch_size` rows: row r of a batch continues row r of the previous one.
@@ -129,6 +141,7 @@ def fit_language_model(
         batch_size=model.batch_size,
         validation_data=valid_data,
         validation_batch_size=model.batch_size,
+        validation_steps=validation_steps or None,
         epochs=epochs,
         shuffle=False,
         callbacks=all_callbacks,
@@ -136,12 +149,14 @@ def fit_language_model(
     )
     seconds = time.monotonic() - started
     epochs_trained = max(len(history.epoch), 1)
-    tokens = counter.batches * model.batch_size * bptt
+    tokens = clock.batches * model.batch_size * bptt
     stats = {
         "epochs_trained": epochs_completed(history),
         "train_seconds": round(seconds, 1),
         "seconds_per_epoch": round(seconds / epochs_trained, 1),
-        "train_tokens_per_second": round(tokens / max(counter.seconds, 1e-9), 1),
+        "train_batches": clock.batches,
+        "train_tokens_per_second": round(tokens / max(clock.training_seconds, 1e-9), 1),
+        "stopped_by_time_budget": budget.stopped,
     }
     return history, stats
 
@@ -179,26 +194,28 @@ def evaluate_perplexity(model, stream, bptt=DEFAULTS["bptt"]):
     return {"perplexity": perplexity, "nll": math.log(perplexity), "tokens": int(len(stream))}
 
 
-class _BatchCounter(keras.callbacks.Callback):
-    """Counts training batches and the seconds they take (for the tokens-per-second figure).
-
-    The time of a batch is the interval between two batch ends of the same epoch, so the first
-    batch of every epoch (the very first one traces and compiles the training step) and the
-    validation are not counted.
-    """
+class _TrainingClock(keras.callbacks.Callback):
+    """Counts the training batches of a `fit` and its wall time of training (its validations left out)."""
 
     def __init__(self):
         super().__init__()
         self.batches = 0
-        self.seconds = 0.0
-        self._last = None
+        self.training_seconds = 0.0
+        self._started = None
+        self._validation_started = None
+        self._validation_seconds = 0.0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._last = None
+    def on_train_begin(self, logs=None):
+        self._started = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.monotonic()
-        if self._last is not None:
-            self.batches += 1
-            self.seconds += now - self._last
-        self._last = now
+        self.batches += 1
+
+    def on_test_begin(self, logs=None):
+        self._validation_started = time.monotonic()
+
+    def on_test_end(self, logs=None):
+        self._validation_seconds += time.monotonic() - self._validation_started
+
+    def on_train_end(self, logs=None):
+        self.training_seconds = time.monotonic() - self._started - self._validation_seconds

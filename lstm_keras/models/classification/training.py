@@ -21,6 +21,7 @@ from lstm_keras.io import write_text
 from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
 from lstm_keras.models.classification.data import make_text_dataset
 from lstm_keras.models.classification.defaults import DEFAULTS
+from lstm_keras.models.classification.defaults import EXPORT_SECONDS
 from lstm_keras.models.classification.defaults import HOLD_OUT
 from lstm_keras.models.classification.export import export_saved_model
 from lstm_keras.models.classification.metrics import classification_report
@@ -29,6 +30,8 @@ from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.plots import plot_heatmap
 from lstm_keras.plots import plot_history
 from lstm_keras.plots import save_figure
+from lstm_keras.training import Deadline
+from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
 from lstm_keras.training import logged_history
@@ -313,6 +316,7 @@ def train_text_classifier(config, out):
         raise FileNotFoundError(f"--stop-words file not found: {config.stop_words}")
     if config.embeddings and not os.path.isfile(config.embeddings):
         raise FileNotFoundError(f"--embeddings file not found: {config.embeddings}")
+    deadline = Deadline(config.time_budget)
     set_seed(config.seed)
     log("classify", f"loading {config.dataset}")
     data = load_classification_data(config.dataset, data_dir=config.data_dir, test=_test_argument(config.test),
@@ -335,7 +339,7 @@ def train_text_classifier(config, out):
         "learning_rate": config.learning_rate,
         "clipnorm": config.clipnorm or None,
         "patience": config.patience,
-        "time_budget": config.time_budget,
+        "time_budget": run_budget(deadline, config, len(test_texts) if test_texts is not None else 0),
         "verbose": progress_verbosity(),
     }
     fit_index, valid_index = split_validation(labels, config.valid_split, seed=config.seed)
@@ -347,7 +351,7 @@ def train_text_classifier(config, out):
         search = tune_classifier(
             data.label_names, fit_texts, labels[fit_index], valid_texts, labels[valid_index], config.tune,
             os.path.join(out, "tuning"), model_kwargs=model_kwargs, epochs=config.epochs,
-            batch_size=config.batch_size, patience=config.patience, time_budget=config.time_budget, seed=config.seed,
+            batch_size=config.batch_size, patience=config.patience, time_budget=fit_kwargs["time_budget"], seed=config.seed,
             embeddings=config.embeddings,
         )
         best = search["best"]
@@ -413,6 +417,20 @@ def train_text_classifier(config, out):
     export_saved_model(classifier, os.path.join(out, "saved_model"))
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
+
+
+def run_budget(deadline, config, test_size):
+    """The `TimeBudget` every training run of `classify train` shares: tuning trials, folds, members, pretraining.
+
+    The command's deadline is shared by its runs one after the other (`Deadline.runs`), with
+    `EXPORT_SECONDS` kept for saving and exporting the final model; each run also keeps the time
+    the test evaluation will take at the measured speed.
+    """
+    per_member = 1 + bool(config.pretrain_lm)
+    runs = (config.tune or 0) + ((config.folds or 0) + 1) * config.ensemble * per_member
+    test_batches = math.ceil(test_size / config.batch_size)
+    return TimeBudget(deadline.runs(runs, reserve=EXPORT_SECONDS if deadline else 0.0),
+                      reserve=lambda speeds: test_batches * speeds.eval_batch)
 
 
 def classifier_options(config):

@@ -22,6 +22,7 @@ import numpy as np
 
 from lstm_keras import decoding
 from lstm_keras import training
+from lstm_keras.datasets.language_modeling import language_modeling_arrays
 from lstm_keras.datasets.language_modeling import load_language_modeling_data
 from lstm_keras.datasets.language_modeling import make_tokenizer
 from lstm_keras.datasets.language_modeling import text_to_stream
@@ -35,6 +36,9 @@ from lstm_keras.models.truncated_bptt import check_training_stream
 from lstm_keras.models.truncated_bptt import evaluate_perplexity
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.plots import plot_history
+from lstm_keras.training import EVAL_BATCH_COST
+from lstm_keras.training import ResetStates
+from lstm_keras.training import TimeBudget
 from lstm_keras.training import log
 from lstm_keras.training import logged_history
 from lstm_keras.training import progress_verbosity
@@ -57,6 +61,8 @@ DEFAULTS = {
 }
 DATA_KEYS = {"dataset": None, "data_dir": None}
 GENERATION_BENCHMARK = {"prompts": 16, "tokens": 50}
+# With a time budget, the most of it the validation after every epoch may take (more: a subset is validated).
+VALIDATION_SHARE = 0.05
 
 
 def make_config(**overrides):
@@ -75,6 +81,7 @@ def train_language_model(config, out):
     Returns:
         The metrics dict (also written to `out/metrics.json`).
     """
+    deadline = training.Deadline(config.time_budget)
     set_seed(config.seed)
     log("lm", f"loading {config.dataset}")
     data = load_language_modeling_data(config.dataset, data_dir=config.data_dir)
@@ -107,11 +114,16 @@ def train_language_model(config, out):
     settings = {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
     # The model folder first (vocabulary, settings, untrained model), then training.
     save_language_model(out, module, extra_settings=settings)
+    budget, validation_steps = plan_time_budget(deadline, model, module, streams, config, out)
 
     history, stats = fit_language_model(
         model, streams["train"], streams["valid"], bptt=config.bptt, epochs=config.epochs, out_dir=out,
-        patience=config.patience, time_budget=config.time_budget, verbose=progress_verbosity(),
+        patience=config.patience, time_budget=budget, validation_steps=validation_steps,
+        verbose=progress_verbosity(),
     )
+    if stats["stopped_by_time_budget"]:
+        log("lm", f"training stopped by the time budget ({deadline.remaining():.0f} s left for the evaluation and "
+                  "export); the best weights so far are kept")
     valid_per_epoch = [round(float(p), 3) for p in history.history.get("val_perplexity", [])]
     for epoch, perplexity in enumerate(valid_per_epoch, start=1):
         log("lm", f"epoch {epoch}: validation perplexity {perplexity:.2f}")
@@ -138,6 +150,51 @@ def train_language_model(config, out):
     }
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
+
+
+def plan_time_budget(deadline, model, module, streams, config, out):
+    """The `TimeBudget` of training and the validation windows per epoch, fitted to `deadline`.
+
+    With a budget, what follows training is timed before it starts: one export of the untrained
+    model (which also checks the export before any training), the generation benchmark and a
+    few evaluation batches. Training then stops when the time left would not cover the full
+    validation and test evaluation at the measured speed plus that export (`TimeBudget`), and
+    the validation after every epoch reads at most `VALIDATION_SHARE` of the budget.
+
+    Returns:
+        `(budget, validation_steps)`: a `TimeBudget` and None (the whole validation stream) or
+        a number of windows.
+
+    Raises:
+        ValueError: the budget left cannot cover one training batch, the evaluation and the export.
+    """
+    if not deadline:
+        return TimeBudget(None), None
+    started = time.monotonic()
+    measure_generation(model)
+    export_saved_model(module, os.path.join(out, "saved_model"))
+    finish_seconds = time.monotonic() - started
+    rows = model.batch_size * config.bptt
+    windows = {split: -(-len(streams[split]) // rows) for split in ("valid", "test")}
+    budget = TimeBudget(deadline, reserve=lambda speeds: (windows["valid"] + windows["test"]) * speeds.eval_batch
+                        + finish_seconds)
+    # Times the evaluation step (compiled once, for the validations and the final evaluation too).
+    probe = language_modeling_arrays(streams["valid"][: 3 * rows + 1], model.batch_size, config.bptt,
+                                     model.end_token_id, model.pad_token_id)
+    model.evaluate(*probe, batch_size=model.batch_size, verbose=0, callbacks=[ResetStates(), budget])
+    eval_batch = budget.speeds.eval_batch
+    validation_steps = max(1, int(VALIDATION_SHARE * deadline.seconds / max(eval_batch, 1e-9)))
+    validation_steps = None if validation_steps >= windows["valid"] else validation_steps
+    budget.validation_batches = validation_steps or windows["valid"]
+    deadline.check_room(
+        (windows["valid"] + windows["test"] + budget.validation_batches + 1 / EVAL_BATCH_COST) * eval_batch
+        + finish_seconds,
+        f"one training batch, the evaluation of {windows['valid'] + windows['test']} windows and the export",
+    )
+    log("lm", f"time budget: {deadline.remaining():.0f} s left; the evaluation and export will take about "
+              f"{budget.reserve(budget.speeds):.0f} s"
+              + (f"; validating {validation_steps} of {windows['valid']} windows per epoch" if validation_steps else ""))
+    return budget, validation_steps
 
 
 def measure_generation(model, prompts=GENERATION_BENCHMARK["prompts"], tokens=GENERATION_BENCHMARK["tokens"]):

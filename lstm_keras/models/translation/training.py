@@ -34,9 +34,14 @@ from lstm_keras.training import log
 from lstm_keras.training import logged_history
 from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
+from lstm_keras.training import TimeBudget
 from lstm_keras.training import standard_callbacks
 
 ATTENTION_PLOTS = 3
+# With a time budget: the least share of it kept for translating the test set, and the time of the work after
+# training (saving, plots, export) as a multiple of the export's time measured before training.
+TRANSLATION_SHARE = 0.1
+FINISH_FACTOR = 2.0
 
 # All defaults of `translate train` in one place.
 DEFAULTS = {
@@ -87,13 +92,15 @@ def train_translator(config, out):
     """
     from lstm_keras.models.translation.export import save_translation_model
 
+    deadline = training.Deadline(config.time_budget)
     set_seed(config.seed)
     train_pairs, valid_pairs, test_pairs = load_corpus(config)
     module = build_module(config, train_pairs)
     # The model folder first (vocabularies, settings, untrained model), then training.
     save_translation_model(out, module, extra_settings=training_settings(config))
     compile_for_training(module.translator, config, len(train_pairs))
-    callbacks = standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=config.time_budget)
+    budget, export_allowance = plan_time_budget(deadline, config, module, out, valid_pairs, test_pairs)
+    callbacks = standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=budget)
     started = time.monotonic()
     with warnings.catch_warnings():
         # The number of length-bucketed batches is unknown until the first epoch ends.
@@ -105,7 +112,53 @@ def train_translator(config, out):
             shuffle=False,  # the data set shuffles itself
         )
     return evaluate_and_save(config, out, module, history, time.monotonic() - started, train_pairs, valid_pairs,
-                             test_pairs)
+                             test_pairs, deadline=deadline, export_allowance=export_allowance)
+
+
+def plan_time_budget(deadline, config, module, out, valid_pairs, test_pairs):
+    """The `TimeBudget` of training, reserving what the test and the export after it will take.
+
+    With a budget, what follows training is timed before it starts: one export of the untrained
+    model (which also checks the export before any training) and the translation of a batch of
+    test sentences (which compiles the decoder for the test too), of which the projection keeps
+    at least `TRANSLATION_SHARE` of the budget (an untrained decoder may stop at once). Training
+    stops when the time left would not cover the test
+    (teacher-forced batches at the measured evaluation speed, the translation) and the export
+    (`FINISH_FACTOR` times the first one: the plots and the model file come with it). The test
+    translation itself stops at the deadline if it must (`translate_within`).
+
+    Returns:
+        `(budget, export_allowance)`: the `TimeBudget`, and the seconds kept for the work after
+        the test translation (0 without a budget).
+
+    Raises:
+        ValueError: the budget left cannot cover the test and the export.
+    """
+    from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE
+    from lstm_keras.models.translation.export import export_saved_model
+
+    validation_batches = math.ceil(len(valid_pairs) / config.batch_size)
+    if not deadline:
+        return TimeBudget(None, validation_batches=validation_batches), 0.0
+    started = time.monotonic()
+    export_saved_model(module, os.path.join(out, "saved_model"))
+    export_seconds = time.monotonic() - started
+    sources = [s for s, _ in test_pairs]
+    module(sources[:2])  # compiles the decoder
+    started = time.monotonic()
+    module(sources[:TRANSLATE_BATCH_SIZE])
+    probe_seconds = (time.monotonic() - started) * len(sources) / min(len(sources), TRANSLATE_BATCH_SIZE)
+    # An untrained decoder may stop at once or run to max_length: the projection keeps a share of the budget.
+    translate_seconds = max(probe_seconds, TRANSLATION_SHARE * deadline.seconds)
+    test_batches = math.ceil(len(test_pairs) / config.batch_size)
+    export_allowance = FINISH_FACTOR * export_seconds
+    finish_seconds = export_allowance + translate_seconds
+    budget = TimeBudget(deadline, reserve=lambda speeds: test_batches * speeds.eval_batch + finish_seconds,
+                        validation_batches=validation_batches)
+    deadline.check_room(finish_seconds, f"translating {len(sources)} test sentences and the export")
+    _log(f"time budget: {deadline.remaining():.0f} s left; after training, translating the test set will take "
+         f"about {translate_seconds:.0f} s, the export {export_seconds:.0f} s")
+    return budget, export_allowance
 
 
 def load_corpus(config):
@@ -184,7 +237,8 @@ def compile_for_training(translator, config, train_size):
     translator.compile(learning_rate=schedule, clipnorm=config.clipnorm or None, label_smoothing=config.label_smoothing)
 
 
-def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, valid_pairs, test_pairs):
+def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, valid_pairs, test_pairs,
+                      deadline=None, export_allowance=0.0):
     """Tests a trained, compiled `module.translator`, then writes the model folder, plots and metrics into `out`.
 
     The test split is scored teacher-forced (loss, perplexity, token accuracy) and translated with
@@ -198,6 +252,10 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
         history: the `keras.callbacks.History` of training.
         train_seconds: the training time.
         train_pairs, valid_pairs, test_pairs: the corpus splits.
+        deadline: None, or the command's `Deadline`: the test translation stops in time for
+            `export_allowance` seconds to be left, and only the sentences translated are scored
+            (`metrics["sentences"]`, with `test_sentences_skipped`).
+        export_allowance: the seconds the work after the translation needs.
 
     Returns:
         The metrics dict.
@@ -213,8 +271,12 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
                                                   verbose=0, return_dict=True)
     test_sources, test_references = [s for s, _ in test_pairs], [t for _, t in test_pairs]
     started = time.monotonic()
-    hypotheses = module(test_sources)
+    hypotheses = translate_within(module, test_sources, deadline, export_allowance)
     translate_seconds = time.monotonic() - started
+    skipped = len(test_sources) - len(hypotheses)
+    if skipped:
+        _log(f"the time budget ran out after {len(hypotheses)} test sentences: scoring those, {skipped} skipped")
+        test_sources, test_references = test_sources[:len(hypotheses)], test_references[:len(hypotheses)]
     scores = score_translations(hypotheses, test_references, module.target_tokenizer)
     _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f}; chrF = {scores['chrf']:.2f}")
 
@@ -236,9 +298,30 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
         "seconds_per_epoch": round(train_seconds / max(len(history.epoch), 1), 1),
         "decoding": "greedy" if config.beam_size == 1 else f"beam {config.beam_size}, alpha {config.length_penalty}",
         "test_sentences_per_second": round(len(test_sources) / max(translate_seconds, 1e-9), 1),
+        "test_sentences_skipped": skipped,
     }
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
+
+
+def translate_within(module, sources, deadline=None, keep_seconds=0.0):
+    """Translates `sources` a graph batch at a time, stopping when the next batch would leave less than `keep_seconds`.
+
+    Returns:
+        The translations of the first sources (all of them without a deadline).
+    """
+    from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE
+
+    if not deadline:
+        return module(sources)
+    hypotheses, batch_seconds = [], 0.0
+    for start in range(0, len(sources), TRANSLATE_BATCH_SIZE):
+        if hypotheses and deadline.remaining() - batch_seconds < keep_seconds:
+            break
+        started = time.monotonic()
+        hypotheses += module(sources[start:start + TRANSLATE_BATCH_SIZE])
+        batch_seconds = time.monotonic() - started
+    return hypotheses
 
 
 def _save_plots(history, module, sources, hypotheses, out):
