@@ -80,6 +80,19 @@ def read_texts(texts):
     return lines
 
 
+def int_list(value):
+    """An argparse type: comma-separated integers.
+
+    Example:
+    >>> int_list("2000,10000")
+    [2000, 10000]
+    """
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2000,10000, received {value!r}") from None
+
+
 def int_at_least(minimum):
     """An argparse type: an integer >= `minimum`.
 

@@ -34,11 +34,14 @@ from lstm_keras.commands.arguments import add_decoding_arguments
 from lstm_keras.commands.arguments import add_output_arguments
 from lstm_keras.commands.arguments import add_time_budget_argument
 from lstm_keras.commands.arguments import int_at_least
+from lstm_keras.commands.arguments import int_list
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.commands.arguments import sampler_from_arguments
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
+from lstm_keras.models.language_model import SOFTMAXES
 from lstm_keras.models.language_modeling import load_language_model
+from lstm_keras.models.language_modeling.training import ADAPTIVE_SOFTMAX_ABOVE
 from lstm_keras.models.language_modeling.training import DEFAULTS
 from lstm_keras.models.language_modeling.training import train_language_model
 
@@ -67,6 +70,13 @@ def register(subparsers):
     model.add_argument("--project-output", action="store_true",
                        help="a linear projection to --embedding-dim after the last LSTM (to tie weights when the "
                             "sizes differ)")
+    model.add_argument("--softmax", choices=SOFTMAXES, default=DEFAULTS["softmax"],
+                       help=f"the output layer: full, or adaptive (Grave et al. 2017: a frequent-word head and rare-word "
+                            f"clusters, several times faster over a large vocabulary, exact probabilities); default: "
+                            f"adaptive above {ADAPTIVE_SOFTMAX_ABOVE} tokens of vocabulary, else full")
+    model.add_argument("--cutoffs", type=int_list, default=DEFAULTS["cutoffs"], metavar="N,N,...",
+                       help="the adaptive softmax's cluster boundaries in frequency rank, e.g. 2000,10000 (default: "
+                            "2000, then 5 times the previous, below the vocabulary size)")
     model.add_argument("--dropout", type=RATE, default=DEFAULTS["dropout"],
                        help="locked dropout on the embeddings, between layers and on the outputs")
     training = train.add_argument_group("training")

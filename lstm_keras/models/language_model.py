@@ -9,6 +9,7 @@ from keras import ops
 
 from lstm_keras import decoding
 from lstm_keras.decoding.compiled import CompiledGenerate
+from lstm_keras.layers.adaptive_softmax import AdaptiveSoftmax
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.layers.gating import gating_options
 from lstm_keras.layers.masking import MASKED_VALUE
@@ -18,6 +19,7 @@ from lstm_keras.models.masked_sequence_losses import Perplexity
 
 # The most tokens one call of `generate` may produce (`max_length`), `[END]` included.
 MAX_GENERATED_TOKENS = 1024
+SOFTMAXES = ("full", "adaptive")
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -32,7 +34,10 @@ class LanguageModel(keras.Model):
         -> num_layers x [GatedLSTM(units_l, gating) -> locked dropout]   (batch, T, units_l)
            (`dropout` between layers, `output_dropout` after the last one)
         -> [Dense(embedding_dim) if project_output]
-        -> TokenEmbedding(reverse=True)       (batch, T, vocabulary_size) logits, tied or not
+        -> softmax="full":     TokenEmbedding(reverse=True)   (batch, T, vocabulary_size) logits, tied or not
+           softmax="adaptive": the hidden vectors (batch, T, d), which `AdaptiveSoftmax` turns into
+                               exact log-probabilities (`hidden_to_logits`) or, in training, into
+                               the targets' negative log-likelihood (`compute_loss`)
 
     Locked (variational) dropout (Gal & Ghahramani 2016; Merity et al. 2018) draws one mask per
     sequence and feature and keeps it for every time step (`keras.layers.SpatialDropout1D`), so
@@ -41,6 +46,14 @@ class LanguageModel(keras.Model):
     the last LSTM layer must then output `embedding_dim` features, or `project_output` adds a
     linear projection to that size. `[PAD]` and `[START]` get a logit of -1e9: they are never
     predicted, so the distribution is over the real tokens and `[END]` only.
+
+    The adaptive softmax (Grave et al. 2017, `lstm_keras.layers.AdaptiveSoftmax`) splits the
+    frequency-sorted vocabulary into a head and tail clusters of smaller projections: training
+    computes a tail cluster only for the targets in it, several times faster over a large
+    vocabulary, while every probability stays exact (perplexities remain comparable). Its
+    output is then the hidden vectors, and `compile` computes the loss and the perplexity from
+    them; `hidden_to_logits`, `score`, `generate` and the exports see full log-probabilities
+    as with the full softmax. Tied, its word vectors are the embedding rows.
 
     Truncated back-propagation through time: with `batch_size` set, every `GatedLSTM` is
     stateful and the model reads `batch_size` parallel token streams, `bptt` steps per batch
@@ -66,7 +79,8 @@ class LanguageModel(keras.Model):
         gating: the gating of every LSTM: None (standard LSTM), a preset name of
             `lstm_keras.layers.VARIANTS` or a dict of `GatedLSTM` options (e.g.
             `{"variant": "cifg", "recurrent_dropout": 0.1}`).
-        tie_weights: whether the softmax matrix is the embedding matrix.
+        tie_weights: whether the softmax matrix is the embedding matrix (the adaptive softmax's
+            word vectors, for `softmax="adaptive"`).
         project_output: whether a linear `Dense(embedding_dim)` follows the last LSTM layer
             (needed to tie weights when its units differ from `embedding_dim`).
         embedding_dropout: the locked dropout rate on the embeddings.
@@ -74,6 +88,9 @@ class LanguageModel(keras.Model):
         output_dropout: the locked dropout rate on the last LSTM layer's outputs.
         batch_size: the number of parallel streams of truncated BPTT (stateful LSTMs), or None
             for a stateless model.
+        softmax: `"full"` (logits over the whole vocabulary) or `"adaptive"`.
+        cutoffs: the adaptive softmax's cluster boundaries (None: `default_cutoffs` of the
+            vocabulary size); only with `softmax="adaptive"`.
         pad_token_id: the padding id (never predicted; padded targets do not count).
         start_token_id: the `[START]` id (never predicted), or None.
         end_token_id: the `[END]` id: it ends every line and is the context before the first
@@ -84,7 +101,9 @@ class LanguageModel(keras.Model):
         `token_ids`: int `(batch, T)`.
 
     Output:
-        The logits of the next token at every position, `(batch, T, vocabulary_size)`.
+        The logits of the next token at every position, `(batch, T, vocabulary_size)`; with
+        `softmax="adaptive"`, the hidden vectors `(batch, T, d)` (`hidden_to_logits` gives the
+        log-probabilities).
 
     Example:
     >>> import numpy as np
@@ -96,6 +115,11 @@ class LanguageModel(keras.Model):
     [3, 2]
     >>> model.generate_ids(np.array([[5, 6], [0, 0]]), max_length=4, sampler="greedy").shape
     (2, 4)
+    >>> adaptive = LanguageModel(60, embedding_dim=8, units=8, softmax="adaptive", cutoffs=[20, 40])
+    >>> hidden = adaptive(np.array([[2, 5, 6]]))  # (1, 3, 8)
+    >>> probabilities = keras.ops.exp(adaptive.hidden_to_logits(hidden))  # (1, 3, 60)
+    >>> np.allclose(keras.ops.convert_to_numpy(keras.ops.sum(probabilities, axis=-1)), 1.0, atol=1e-5)
+    True
     """
 
     def __init__(
@@ -114,8 +138,11 @@ class LanguageModel(keras.Model):
         pad_token_id=0,
         start_token_id=1,
         end_token_id=2,
+        softmax="full",
+        cutoffs=None,
         **kwargs,
     ):
+        _check_softmax(softmax, cutoffs)
         layer_units = _check_arguments(
             vocabulary_size, embedding_dim, units, num_layers, tie_weights, project_output, batch_size,
             {"embedding_dropout": embedding_dropout, "dropout": dropout, "output_dropout": output_dropout},
@@ -125,12 +152,20 @@ class LanguageModel(keras.Model):
         stateful = batch_size is not None
 
         # === Layers ===
+        adaptive = softmax == "adaptive"
         self.token_embedding = TokenEmbedding(
             vocabulary_size,
             embedding_dim,
-            tie_weights=tie_weights,
-            hidden_dim=embedding_dim if project_output else layer_units[-1],
+            tie_weights=tie_weights or adaptive,  # adaptive: the embedding table only (its own output layer)
+            hidden_dim=embedding_dim if project_output or adaptive else layer_units[-1],
+            use_output_bias=not adaptive,
             name="token_embedding",
+        )
+        excluded = tuple(token_id for token_id in (pad_token_id, start_token_id) if token_id is not None)
+        self.adaptive_softmax = (
+            AdaptiveSoftmax(vocabulary_size, cutoffs, tie_weights=tie_weights, excluded_ids=excluded,
+                            name="adaptive_softmax")
+            if adaptive else None
         )
         self.embedding_dropout = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")
         self.lstm_layers = []
@@ -161,8 +196,14 @@ class LanguageModel(keras.Model):
         for lstm, drop in zip(self.lstm_layers, self.dropout_layers):
             x = lstm(x)  # (batch, T, units_l)
             x = drop(x)
-        logits = self.hidden_to_logits(x)  # (batch, T, V)
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+        if self.output_projection is not None:
+            x = self.output_projection(x)  # (batch, T, embedding_dim)
+        if adaptive:
+            self.adaptive_softmax.build(x.shape)
+            outputs = x  # (batch, T, d): the adaptive softmax reads them in `compute_loss`
+        else:
+            outputs = self.output_logits(x)  # (batch, T, V)
+        super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
@@ -179,6 +220,10 @@ class LanguageModel(keras.Model):
         self.pad_token_id = pad_token_id
         self.start_token_id = start_token_id
         self.end_token_id = end_token_id
+        self.softmax = softmax
+        self.cutoffs = self.adaptive_softmax.cutoffs if adaptive else None
+        # The adaptive softmax's perplexity, which `compute_loss` updates (its output is no logits).
+        self.token_perplexity = Perplexity(pad_token_id=pad_token_id) if adaptive else None
         self._compiled_generate = CompiledGenerate([("int32", (None, None)), ("int32", ()), ("float32", ())])
 
     @property
@@ -203,8 +248,9 @@ class LanguageModel(keras.Model):
                 carried cell states of a stateful PTB model grew to magnitudes of 10^2 to 10^3
                 in the first few hundred steps, and the model then did badly from zero states;
                 SGD with lr 20 and clipping 0.25 kept them below 10 and learned faster.)
-            loss: `"auto"` for `MaskedSparseCategoricalCrossentropy` (padding targets skipped).
-            metrics: `"auto"` for `[Perplexity()]`.
+            loss: `"auto"` for `MaskedSparseCategoricalCrossentropy` (padding targets skipped);
+                with the adaptive softmax, only `"auto"` (or None): its loss is `compute_loss`.
+            metrics: `"auto"` for `[Perplexity()]` (the adaptive softmax's is built in).
             learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
             clipnorm: the global gradient norm of the default optimizer (None: no clipping).
             **kwargs: other `keras.Model.compile` arguments (`jit_compile` defaults to False on
@@ -212,13 +258,18 @@ class LanguageModel(keras.Model):
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.SGD(learning_rate=learning_rate, global_clipnorm=clipnorm)
+        if self.adaptive_softmax is not None:
+            if loss not in ("auto", None) or metrics not in ("auto", None, []):
+                raise ValueError(
+                    "Invalid value for argument `loss` or `metrics` of LanguageModel.compile: with "
+                    "softmax='adaptive' the model computes its own loss and perplexity (its outputs are hidden "
+                    f"vectors, not logits); leave them 'auto'. Received: loss={loss!r}, metrics={metrics!r}"
+                )
+            loss, metrics = None, []
         if loss == "auto":
             loss = MaskedSparseCategoricalCrossentropy(pad_token_id=self.pad_token_id)
         if metrics == "auto":
-            perplexity = Perplexity(pad_token_id=self.pad_token_id)
-            # Lower is better: how Keras' own metrics tell callbacks (EarlyStopping, ...) in "auto" mode.
-            perplexity._direction = "down"
-            metrics = [perplexity]
+            metrics = [Perplexity(pad_token_id=self.pad_token_id)]
         if keras.backend.backend() == "tensorflow":
             kwargs.setdefault("jit_compile", False)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
@@ -229,6 +280,25 @@ class LanguageModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The adaptive softmax's loss: the mean negative log-likelihood of the non-padding targets.
+
+        With the full softmax, Keras' own (the compiled loss on the logits). With the adaptive
+        one, `y_pred` holds the hidden vectors `(batch, T, d)`: `AdaptiveSoftmax.nll` computes
+        each target's cluster only, and the perplexity metric is updated here.
+        """
+        if self.adaptive_softmax is None:
+            return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        targets = ops.cast(y, "int32")  # (batch, T)
+        nll = self.adaptive_softmax.nll(y_pred, targets, **self._tied_embeddings())  # (batch, T)
+        mask = ops.cast(ops.not_equal(targets, self.pad_token_id), "float32")  # (batch, T)
+        self.token_perplexity.update_from_nll(nll, mask)
+        return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    def _tied_embeddings(self):
+        """The adaptive softmax's `embeddings` argument: the embedding table when tied, else none."""
+        return {"embeddings": self.token_embedding.embeddings} if self.tie_weights else {}
+
     def reset_states(self):
         """Zeroes the carried states of the stateful LSTM layers (a no-op when stateless)."""
         for lstm in self.lstm_layers:
@@ -237,9 +307,19 @@ class LanguageModel(keras.Model):
 
     # ------------------------------------------------------------------ graph code for any batch
     def hidden_to_logits(self, hidden):
-        """Logits `(..., V)` from the last LSTM layer's outputs `(..., units)` (projection, softmax matrix)."""
+        """Logits `(..., V)` from the last LSTM layer's outputs `(..., units)` (projection, softmax).
+
+        With the adaptive softmax these are exact log-probabilities (valid logits: their
+        softmax is the same distribution).
+        """
         if self.output_projection is not None:
             hidden = self.output_projection(hidden)  # (..., embedding_dim)
+        return self.output_logits(hidden)
+
+    def output_logits(self, hidden):
+        """Logits `(..., V)` of the vectors `(..., d)` the softmax reads (after any output projection)."""
+        if self.adaptive_softmax is not None:
+            return self.adaptive_softmax(hidden, **self._tied_embeddings())  # (..., V) log-probabilities
         logits = self.token_embedding(hidden, reverse=True)  # (..., V)
         return logits + ops.cast(self._forbidden_logits, logits.dtype)
 
@@ -389,6 +469,8 @@ class LanguageModel(keras.Model):
             "pad_token_id": self.pad_token_id,
             "start_token_id": self.start_token_id,
             "end_token_id": self.end_token_id,
+            "softmax": self.softmax,
+            "cutoffs": self.cutoffs,
         }
 
     @classmethod
@@ -447,6 +529,19 @@ def _check_arguments(vocabulary_size, embedding_dim, units, num_layers, tie_weig
             f"start ids, which are never predicted. Received: {ids}"
         )
     return layer_units
+
+
+def _check_softmax(softmax, cutoffs):
+    if softmax not in SOFTMAXES:
+        raise ValueError(
+            f"Invalid value for argument `softmax` of LanguageModel: expected one of {SOFTMAXES}. "
+            f"Received: softmax={softmax!r}"
+        )
+    if cutoffs is not None and softmax != "adaptive":
+        raise ValueError(
+            f"Invalid value for argument `cutoffs` of LanguageModel: cutoffs are for softmax='adaptive' only. "
+            f"Received: cutoffs={cutoffs!r} with softmax={softmax!r}"
+        )
 
 
 def _check_generation_arguments(max_length, temperature):

@@ -141,12 +141,18 @@ class Perplexity(keras.metrics.Metric):
 
     def __init__(self, pad_token_id=0, name="perplexity", **kwargs):
         super().__init__(name=name, **kwargs)
+        # Lower is better: how Keras' own metrics tell callbacks (EarlyStopping, ...) in "auto" mode.
+        self._direction = "down"
         self.pad_token_id = pad_token_id
         self.total = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         _, nll, mask = _token_log_probs(y_true, y_pred, self.pad_token_id)
+        self.update_from_nll(nll, mask)
+
+    def update_from_nll(self, nll, mask):
+        """Adds tokens' negative log-likelihoods `(...)` where the float `mask` `(...)` is 1 (a model's own loss)."""
         self.total.assign_add(ops.sum(nll * mask))
         self.count.assign_add(ops.sum(mask))
 

@@ -3,6 +3,9 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -22,7 +25,9 @@ def trained(tmp_path_factory):
     corpus = folder / "corpus.txt"
     corpus.write_text("".join(s + "\n" for s in generate_tiny_corpus(150, seed=3)), encoding="utf-8")
     out = folder / "run"
-    code, stdout, stderr = run_cli(["lm", "train", "--dataset", str(corpus), "--tie-weights", "--out", str(out), *TINY])
+    # The adaptive softmax (the full one is trained by the other tests).
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", str(corpus), "--tie-weights", "--softmax", "adaptive",
+                                    "--cutoffs", "20,60", "--out", str(out), *TINY])
     assert code == 0, stderr[-3000:]
     return {"folder": folder, "corpus": str(corpus), "out": str(out), "stdout": stdout, "stderr": stderr}
 
@@ -34,6 +39,7 @@ def test_train_prints_one_json_line_and_writes_the_model_folder(trained):
     assert 1 < metrics["valid_perplexity"] < metrics["vocab_size"] and 1 < metrics["test_perplexity"]
     assert len(metrics["valid_perplexity_per_epoch"]) == metrics["epochs_trained"] == 1
     assert metrics["train_tokens_per_second"] > 0 and metrics["generation_tokens_per_second"] > 0
+    assert metrics["softmax"] == "adaptive" and metrics["cutoffs"] == [20, 60]
     for name in ("model.keras", "vocabulary.txt", "language_model.json", "metrics.json", "training_curves.png",
                  "history.csv", "saved_model"):
         assert os.path.exists(os.path.join(trained["out"], name)), name
@@ -144,3 +150,36 @@ def test_a_diverging_run_keeps_the_good_model(trained, tmp_path):
     assert code == 2 and stdout == "" and "Traceback" not in stderr
     assert "loss became" in stderr or "diverged" in stderr
     assert (out / "metrics.json").read_text() == before  # the good model's folder as it was
+
+
+def test_softmax_options_that_do_not_fit_the_vocabulary_are_one_line_errors(trained, tmp_path):
+    for options, message in ((["--softmax", "adaptive"], "--softmax adaptive needs a vocabulary of at least"),
+                             (["--softmax", "adaptive", "--cutoffs", "60,20"], "--cutoffs 60,20: expected strictly"),
+                             (["--softmax", "adaptive", "--cutoffs", "20,5000"], "below the vocabulary size"),
+                             (["--cutoffs", "20"], "--cutoffs are for --softmax adaptive")):
+        code, _, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--out", str(tmp_path / "x"),
+                                   *options, *TINY])
+        assert code == 2 and message in stderr, stderr[-2000:]
+        assert "Traceback" not in stderr and not (tmp_path / "x").exists()
+
+
+def test_time_budget_bounds_the_whole_command(tmp_path):
+    """A real run in a fresh process, on a corpus whose epochs take about the budget: it ends within it."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(s + "\n" for s in generate_tiny_corpus(20000, seed=5)), encoding="utf-8")
+    budget_minutes = 0.75
+    command = ["lm", "train", "--dataset", str(corpus), "--units", "128", "--layers", "1", "--bptt", "20",
+               "--batch-size", "8", "--time-budget", str(budget_minutes), "--out", str(tmp_path / "run")]
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "lstm_keras", *command], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads(done.stdout.strip().splitlines()[-1])
+    assert metrics["stopped_by_time_budget"]
+    batches_per_epoch = -(-metrics["tokens"][0] // (8 * 20))
+    assert metrics["train_batches"] < metrics["epochs_trained"] * batches_per_epoch  # stopped inside an epoch
+    assert seconds <= 1.05 * budget_minutes * 60, (seconds, done.stderr[-2000:])
+    # The reported speed is the wall clock's: the tokens of the batches trained over the training time.
+    assert metrics["train_tokens_per_second"] == pytest.approx(
+        metrics["train_batches"] * 8 * 20 / metrics["train_seconds"], rel=0.3)

@@ -6,6 +6,7 @@ import pytest
 
 from layers.numpy_lstm import run_lstm
 from layers.numpy_lstm import weights_by_name
+from layers.test_adaptive_softmax import reference_log_probs
 from lstm_keras.decoding import RandomSampler
 from lstm_keras.layers import VARIANTS
 from lstm_keras.layers.masking import MASKED_VALUE as FORBIDDEN_LOGIT
@@ -25,12 +26,14 @@ def numpy_log_probs(model, inputs, mask=None):
 
     Written from the model's equations with the NumPy LSTM of the layer tests, reading the weights
     by name: embedding lookup, stacked LSTMs, `h W + b` with `W = E^T` when tied, the forbidden
-    ids, a float64 log-softmax.
+    ids, a float64 log-softmax (or the adaptive softmax's float64 reference of its layer tests).
     """
     weights = {w.name: np.asarray(w, "float64") for w in model.token_embedding.weights}
     x = weights["embeddings"][np.asarray(inputs)]  # (rows, T, d)
     for lstm in model.lstm_layers:
         x, _, _ = run_lstm(x, weights_by_name(lstm.cell), lstm.cell.get_config(), mask=mask)
+    if model.softmax == "adaptive":
+        return reference_log_probs(model.adaptive_softmax, x, weights["embeddings"] if model.tie_weights else None)
     kernel = weights["embeddings"].T if model.tie_weights else weights["output_kernel"]
     logits = x @ kernel + weights["output_bias"]  # (rows, T, V)
     logits[..., [PAD, START]] += FORBIDDEN_LOGIT
@@ -224,3 +227,73 @@ def test_save_and_load_round_trip(trained, tmp_path):
     sentences = np.array([[5, 6, 7], [8, 9, 0]])
     np.testing.assert_allclose(np.asarray(loaded.score(sentences)[0]), np.asarray(model.score(sentences)[0]), rtol=1e-6)
     assert loaded.optimizer is not None
+
+
+# ------------------------------------------------------------------------------ adaptive softmax
+VA = 40  # a vocabulary for the adaptive softmax: head [0, 10), clusters [10, 25) and [25, 40)
+
+
+def zipf_stream(seed, length):
+    """Ids 2 .. VA-1 ([END] included) with Zipf-like frequencies: the head is frequent, the tail rare."""
+    ids = np.arange(END, VA)
+    p = 1.0 / (ids - 1.0)
+    return np.random.default_rng(seed).choice(ids, size=length, p=p / p.sum()).astype("int32")
+
+
+@pytest.mark.parametrize("tie_weights", [False, True])
+def test_adaptive_softmax_perplexity_and_scores_match_numpy(tie_weights):
+    """The loss path (a tail cluster only where its targets are) against the full NumPy distribution."""
+    keras.utils.set_random_seed(3)
+    model = LanguageModel(VA, embedding_dim=6, units=6, num_layers=1, tie_weights=tie_weights, batch_size=1,
+                          softmax="adaptive", cutoffs=[10, 25])
+    model.compile(learning_rate=1.0)
+    assert model.get_config()["cutoffs"] == [10, 25] and "output_kernel" not in [w.name for w in model.weights]
+    stream = zipf_stream(0, 37)
+    inputs = np.concatenate([[END], stream[:-1]])[None]  # (1, N)
+    reference = numpy_log_probs(model, inputs)  # (1, N, VA)
+    np.testing.assert_allclose(np.exp(reference).sum(-1), 1.0, atol=1e-9)
+    assert np.exp(reference[..., [PAD, START]]).max() < 1e-30  # never predicted
+    log_probs = reference[0, np.arange(37), stream]
+    assert (stream >= 10).any() and (stream >= 25).any()  # targets in every cluster
+    result = evaluate_perplexity(model, stream, bptt=8)
+    np.testing.assert_allclose(result["perplexity"], np.exp(-log_probs.mean()), rtol=1e-5)
+    # hidden_to_logits (generation, scoring) gives the same distribution.
+    hidden = model.encode(inputs)[0]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.hidden_to_logits(hidden)), reference, atol=1e-4)
+    scores, counts = model.score(np.array([[12, 30, 5], [0, 0, 0]]))
+    sequence = [END, 12, 30, 5, END]
+    expected = numpy_log_probs(model, np.array([sequence[:-1]]))[0, np.arange(4), sequence[1:]].sum()
+    np.testing.assert_allclose(float(scores[0]), expected, rtol=1e-5)
+
+
+def test_adaptive_softmax_trains_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(4)
+    model = LanguageModel(VA, embedding_dim=8, units=8, num_layers=1, tie_weights=True, batch_size=4,
+                          softmax="adaptive", cutoffs=[10, 25], embedding_dropout=0.0, dropout=0.0,
+                          output_dropout=0.0)
+    model.compile(learning_rate=1.0)
+    train, valid = zipf_stream(1, 2000), zipf_stream(2, 400)
+    before = evaluate_perplexity(model, valid, bptt=10)["perplexity"]
+    history, _ = fit_language_model(model, train, valid, bptt=10, epochs=2, verbose=0)
+    assert history.history["val_perplexity"][-1] < before
+    assert history.history["perplexity"][-1] == pytest.approx(np.exp(history.history["loss"][-1]), rel=0.05)
+    path = str(tmp_path / "adaptive.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.softmax == "adaptive" and loaded.cutoffs == [10, 25]
+    np.testing.assert_allclose(evaluate_perplexity(loaded, valid, bptt=10)["perplexity"],
+                               evaluate_perplexity(model, valid, bptt=10)["perplexity"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"softmax": "sampled"}, "softmax"),
+    ({"cutoffs": [5]}, "cutoffs"),
+    ({"softmax": "adaptive", "cutoffs": [30, 20]}, "cutoffs"),
+    ({"softmax": "adaptive", "cutoffs": [10, VA]}, "cutoffs"),
+])
+def test_bad_softmax_arguments_name_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=f"argument `{argument}`"):
+        LanguageModel(VA, embedding_dim=4, units=4, num_layers=1, **kwargs)
+    model = LanguageModel(VA, embedding_dim=4, units=4, num_layers=1, softmax="adaptive", cutoffs=[10])
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(loss="mse")

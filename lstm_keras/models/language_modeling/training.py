@@ -27,6 +27,9 @@ from lstm_keras.datasets.language_modeling import load_language_modeling_data
 from lstm_keras.datasets.language_modeling import make_tokenizer
 from lstm_keras.datasets.language_modeling import text_to_stream
 from lstm_keras.io import write_text
+from lstm_keras.layers.adaptive_softmax import DEFAULT_FIRST_CUTOFF
+from lstm_keras.layers.adaptive_softmax import check_cutoffs
+from lstm_keras.layers.adaptive_softmax import default_cutoffs
 from lstm_keras.models.language_model import LanguageModel
 from lstm_keras.models.language_modeling.export import LanguageModelModule
 from lstm_keras.models.language_modeling.export import export_saved_model
@@ -55,12 +58,16 @@ DEFAULTS = {
     "gating": None,
     "tie_weights": False,
     "project_output": False,
+    "softmax": None,
+    "cutoffs": None,
     "dropout": 0.2,
     "time_budget": None,
     "seed": 0,
 }
 DATA_KEYS = {"dataset": None, "data_dir": None}
 GENERATION_BENCHMARK = {"prompts": 16, "tokens": 50}
+# `softmax` None chooses the adaptive softmax for vocabularies above this many tokens, the full one below.
+ADAPTIVE_SOFTMAX_ABOVE = 15000
 # With a time budget, the most of it the validation after every epoch may take (more: a subset is validated).
 VALIDATION_SHARE = 0.05
 
@@ -96,6 +103,8 @@ def train_language_model(config, out):
     log("lm", f"{data.name}: {len(streams['train'])} / {len(streams['valid'])} / {len(streams['test'])} tokens "
          f"(train / valid / test), vocabulary {tokenizer.vocab_size}")
 
+    softmax, cutoffs = choose_softmax(config, tokenizer.vocab_size)
+    log("lm", f"{softmax} softmax" + (f", cutoffs {cutoffs}" if cutoffs else ""))
     model = LanguageModel(
         tokenizer.vocab_size,
         embedding_dim=config.embedding_dim or config.units,
@@ -108,6 +117,8 @@ def train_language_model(config, out):
         dropout=config.dropout,
         output_dropout=config.dropout,
         batch_size=config.batch_size,
+        softmax=softmax,
+        cutoffs=cutoffs,
     )
     model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm or None)
     module = LanguageModelModule(model, tokenizer, sampler="random")
@@ -144,12 +155,48 @@ def train_language_model(config, out):
         "dataset": str(config.dataset),
         "tokens": [len(streams["train"]), valid["tokens"], test["tokens"]],
         "vocab_size": tokenizer.vocab_size,
+        "softmax": model.softmax,
+        "cutoffs": model.cutoffs,
         "parameters": model.count_params(),
         **stats,
         "generation_tokens_per_second": generation_speed,
     }
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
+
+
+def choose_softmax(config, vocabulary_size):
+    """`(softmax, cutoffs)` of `config` for a vocabulary: `softmax` None means adaptive above `ADAPTIVE_SOFTMAX_ABOVE`.
+
+    Raises:
+        ValueError: naming `--softmax` or `--cutoffs`, if they do not fit the vocabulary.
+
+    Example:
+    >>> choose_softmax(make_config(), 33278)
+    ('adaptive', [2000, 10000])
+    >>> choose_softmax(make_config(), 10002)
+    ('full', None)
+    """
+    softmax = config.softmax or ("adaptive" if vocabulary_size > ADAPTIVE_SOFTMAX_ABOVE else "full")
+    if softmax == "full":
+        if config.cutoffs:
+            raise ValueError("--cutoffs are for --softmax adaptive (the full softmax has no clusters)")
+        return softmax, None
+    if not config.cutoffs:
+        try:
+            return softmax, default_cutoffs(vocabulary_size)
+        except ValueError:
+            raise ValueError(
+                f"--softmax adaptive needs a vocabulary of at least {3 * DEFAULT_FIRST_CUTOFF // 2} tokens for its "
+                f"default clusters, this one has {vocabulary_size}: use --softmax full, or give --cutoffs"
+            ) from None
+    try:
+        return softmax, check_cutoffs(config.cutoffs, vocabulary_size)
+    except ValueError:
+        raise ValueError(
+            f"--cutoffs {','.join(map(str, config.cutoffs))}: expected strictly increasing token counts, each above 0 "
+            f"and below the vocabulary size ({vocabulary_size})"
+        ) from None
 
 
 def plan_time_budget(deadline, model, module, streams, config, out):

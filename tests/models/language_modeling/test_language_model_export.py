@@ -26,13 +26,14 @@ SENTENCES = ["the dogs run .", "the dogs runs .", "", "zzz qqq", "the \udcff cat
 PROMPTS = ["the dog", "", "zzz qqq", "every " * 400]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+@pytest.fixture(scope="module", params=["full", "adaptive"])
+def exported(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("lm")
     keras.utils.set_random_seed(0)
-    tokenizer = Tokenizer.from_texts(generate_tiny_corpus(200))
+    tokenizer = Tokenizer.from_texts(generate_tiny_corpus(200))  # 109 tokens
+    softmax = {"softmax": "adaptive", "cutoffs": [20, 60]} if request.param == "adaptive" else {}
     model = LanguageModel(tokenizer.vocab_size, embedding_dim=8, units=8, num_layers=1, tie_weights=True,
-                          batch_size=4)
+                          batch_size=4, **softmax)
     module = LanguageModelModule(model, tokenizer, sampler="top_p", max_prompt_length=16, max_new_tokens=40)
     export_saved_model(module, str(folder / "saved_model"))
     save_language_model(str(folder), module)
