@@ -10,6 +10,10 @@ Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py \\
         --data-dir /work/shared/datasets/ptb --time-budget 3 --epochs 1 --out runs/bench_ptb_short
 
+    # The speed table: training and evaluation tokens/s of the full and the adaptive softmax over
+    # Zipf-distributed synthetic streams with vocabularies of 10k, 33k and 100k tokens.
+    KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py --throughput
+
     # The pretraining gain only (classification of the generated data/reviews.tsv).
     KERAS_BACKEND=tensorflow python benchmarks/bench_language_model.py --skip-ptb
 
@@ -46,6 +50,10 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", help="local copies of the PTB files (default: download)")
     parser.add_argument("--out", default="runs/bench_ptb", help="the `lm train` output folder")
     parser.add_argument("--skip-ptb", action="store_true", help="only the pretraining gain")
+    parser.add_argument("--throughput", action="store_true",
+                        help="only the speed table of the full and adaptive softmax (synthetic Zipf streams)")
+    parser.add_argument("--vocabularies", default="10000,33278,100000", help="the speed table's vocabulary sizes")
+    parser.add_argument("--throughput-batches", type=int, default=40, help="timed batches per row of the speed table")
     parser.add_argument("--time-budget", type=float, default=60.0, help="PTB training minutes")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--units", type=int, default=256)
@@ -90,6 +98,51 @@ def train_ptb(args):
     metrics = json.loads(stdout.getvalue().strip().splitlines()[-1])
     metrics["projected_seconds_per_epoch"] = round(metrics["tokens"][0] / metrics["train_tokens_per_second"], 1)
     return metrics
+
+
+def zipf_stream(vocabulary_size, length, seed=0):
+    """Token ids with Zipf frequencies (p ∝ 1 / rank) over the frequency-sorted ids 2 .. V-1 ([END] the most frequent)."""
+    import numpy as np
+
+    ranks = np.arange(1, vocabulary_size - 1)
+    p = 1.0 / ranks
+    return (np.random.default_rng(seed).choice(len(ranks), size=length, p=p / p.sum()) + 2).astype("int32")
+
+
+def throughput(args):
+    """Training and evaluation tokens/s of `LanguageModel` with the full and the adaptive softmax.
+
+    The model is the `lm train` default (2 x 200 units, batch 20, BPTT 35, untied); each row
+    trains `--throughput-batches` batches (after one compiling pass) with `fit_language_model`,
+    whose `train_tokens_per_second` is the wall clock's, and evaluates as many windows with
+    `evaluate_perplexity`, timed around the call.
+    """
+    from lstm_keras.models.language_model import LanguageModel
+    from lstm_keras.models.language_modeling.training import DEFAULTS
+    from lstm_keras.models.truncated_bptt import evaluate_perplexity
+    from lstm_keras.models.truncated_bptt import fit_language_model
+
+    batch, bptt, units = DEFAULTS["batch_size"], DEFAULTS["bptt"], DEFAULTS["units"]
+    rows = []
+    for vocabulary_size in (int(v) for v in args.vocabularies.split(",")):
+        stream = zipf_stream(vocabulary_size, args.throughput_batches * batch * bptt, seed=args.seed)
+        for softmax in ("full", "adaptive"):
+            model = LanguageModel(vocabulary_size, units, units, DEFAULTS["layers"], batch_size=batch, softmax=softmax)
+            model.compile()
+            warm = stream[: 2 * batch * bptt]
+            fit_language_model(model, warm, bptt=bptt, epochs=1, verbose=0)
+            evaluate_perplexity(model, warm, bptt)
+            _, stats = fit_language_model(model, stream, bptt=bptt, epochs=1, anneal_factor=None, verbose=0)
+            started = time.monotonic()
+            evaluate_perplexity(model, stream, bptt)
+            evaluation = len(stream) / (time.monotonic() - started)
+            rows.append({"vocabulary": vocabulary_size, "softmax": softmax, "cutoffs": model.cutoffs,
+                         "parameters": model.count_params(),
+                         "train_tokens_per_second": stats["train_tokens_per_second"],
+                         "eval_tokens_per_second": round(evaluation, 1)})
+            print(f"V={vocabulary_size} {softmax}: train {rows[-1]['train_tokens_per_second']:.0f} tokens/s, "
+                  f"evaluation {rows[-1]['eval_tokens_per_second']:.0f} tokens/s", file=sys.stderr, flush=True)
+    return rows
 
 
 def build_classifier(args, label_names):
@@ -170,6 +223,10 @@ def main(argv=None):
     results = {"device": "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)",
                "keras": keras.__version__, "tensorflow": tf.__version__}
     lines = []
+    if args.throughput:
+        results["throughput"] = throughput(args)
+        print(json.dumps(results), flush=True)
+        return
     if not args.skip_ptb:
         ptb = train_ptb(args)
         results["ptb"] = ptb

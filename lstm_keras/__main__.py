@@ -1,4 +1,4 @@
-from lstm_keras.cli import main
+from lstm_keras.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

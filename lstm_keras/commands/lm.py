@@ -21,6 +21,7 @@ end, or `--tokens` tokens); `score` reads sentences (its arguments, or one a lin
 its natural-log probability and the number of tokens scored (`[END]` included), tab-separated.
 """
 
+import argparse
 import contextlib
 import os
 import sys
@@ -37,6 +38,7 @@ from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import int_list
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.commands.arguments import sampler_from_arguments
+from lstm_keras.layers.adaptive_softmax import MIN_DEFAULT_VOCABULARY
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
 from lstm_keras.models.language_model import SOFTMAXES
@@ -66,14 +68,17 @@ def register(subparsers):
     model.add_argument("--units", type=int_at_least(1), default=DEFAULTS["units"], help="units of every LSTM layer")
     model.add_argument("--embedding-dim", type=int_at_least(1), default=DEFAULTS["embedding_dim"],
                        help="embedding size (default: --units)")
-    model.add_argument("--tie-weights", action="store_true", help="share the embedding and softmax matrices")
+    model.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=DEFAULTS["tie_weights"],
+                       help="share the embedding and softmax matrices (default: tied when --embedding-dim equals "
+                            "--units or with --project-output)")
     model.add_argument("--project-output", action="store_true",
                        help="a linear projection to --embedding-dim after the last LSTM (to tie weights when the "
                             "sizes differ)")
     model.add_argument("--softmax", choices=SOFTMAXES, default=DEFAULTS["softmax"],
                        help=f"the output layer: full, or adaptive (Grave et al. 2017: a frequent-word head and rare-word "
                             f"clusters, several times faster over a large vocabulary, exact probabilities); default: "
-                            f"adaptive above {ADAPTIVE_SOFTMAX_ABOVE} tokens of vocabulary, else full")
+                            f"adaptive above {ADAPTIVE_SOFTMAX_ABOVE} tokens of vocabulary, or with a --time-budget "
+                            f"(from {MIN_DEFAULT_VOCABULARY} tokens), else full")
     model.add_argument("--cutoffs", type=int_list, default=DEFAULTS["cutoffs"], metavar="N,N,...",
                        help="the adaptive softmax's cluster boundaries in frequency rank, e.g. 2000,10000 (default: "
                             "2000, then 5 times the previous, below the vocabulary size)")

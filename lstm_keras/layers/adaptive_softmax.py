@@ -9,6 +9,8 @@ from lstm_keras.layers.masking import MASKED_VALUE
 # The default cutoffs: 2000, then 5 times the previous one (2000, 10000, 50000, 250000, ...).
 DEFAULT_FIRST_CUTOFF = 2000
 DEFAULT_CUTOFF_GROWTH = 5
+# The smallest vocabulary the default cutoffs split (its one tail cluster holds half as many words as the head).
+MIN_DEFAULT_VOCABULARY = DEFAULT_FIRST_CUTOFF * 3 // 2
 
 
 def default_cutoffs(vocabulary_size):
@@ -38,7 +40,7 @@ def default_cutoffs(vocabulary_size):
         raise ValueError(
             f"Invalid value for argument `vocabulary_size`: a vocabulary of {vocabulary_size} words is too small "
             f"for an adaptive softmax with the default cutoffs (it needs at least "
-            f"{DEFAULT_FIRST_CUTOFF * 3 // 2} words); use a full softmax, or pass explicit `cutoffs`."
+            f"{MIN_DEFAULT_VOCABULARY} words); use a full softmax, or pass explicit `cutoffs`."
         )
     return cutoffs
 

@@ -297,3 +297,14 @@ def test_bad_softmax_arguments_name_the_argument(kwargs, argument):
     model = LanguageModel(VA, embedding_dim=4, units=4, num_layers=1, softmax="adaptive", cutoffs=[10])
     with pytest.raises(ValueError, match="loss"):
         model.compile(loss="mse")
+
+
+def test_validation_and_test_evaluations_share_one_compiled_step(trained):
+    """Streams of other lengths are padded to whole windows: one traced evaluation step serves every split."""
+    model = trained["model"]
+    evaluate_perplexity(model, markov_stream(5, 50), bptt=5)
+    step = model.test_function
+    evaluate_perplexity(model, markov_stream(6, 23), bptt=5)
+    assert model.test_function is step
+    if hasattr(step, "experimental_get_tracing_count"):  # TensorFlow
+        assert step.experimental_get_tracing_count() == 1

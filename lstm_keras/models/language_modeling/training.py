@@ -27,7 +27,7 @@ from lstm_keras.datasets.language_modeling import load_language_modeling_data
 from lstm_keras.datasets.language_modeling import make_tokenizer
 from lstm_keras.datasets.language_modeling import text_to_stream
 from lstm_keras.io import write_text
-from lstm_keras.layers.adaptive_softmax import DEFAULT_FIRST_CUTOFF
+from lstm_keras.layers.adaptive_softmax import MIN_DEFAULT_VOCABULARY
 from lstm_keras.layers.adaptive_softmax import check_cutoffs
 from lstm_keras.layers.adaptive_softmax import default_cutoffs
 from lstm_keras.models.language_model import LanguageModel
@@ -56,7 +56,7 @@ DEFAULTS = {
     "units": 200,
     "embedding_dim": None,
     "gating": None,
-    "tie_weights": False,
+    "tie_weights": None,
     "project_output": False,
     "softmax": None,
     "cutoffs": None,
@@ -68,8 +68,11 @@ DATA_KEYS = {"dataset": None, "data_dir": None}
 GENERATION_BENCHMARK = {"prompts": 16, "tokens": 50}
 # `softmax` None chooses the adaptive softmax for vocabularies above this many tokens, the full one below.
 ADAPTIVE_SOFTMAX_ABOVE = 15000
-# With a time budget, the most of it the validation after every epoch may take (more: a subset is validated).
+# With a time budget: the most of it the validation after every epoch may take (more: a subset is validated),
+# the evaluation windows timed before training, and the margin on the projected time of the work after training.
 VALIDATION_SHARE = 0.05
+PROBE_WINDOWS = 6
+RESERVE_MARGIN = 1.2
 
 
 def make_config(**overrides):
@@ -104,14 +107,18 @@ def train_language_model(config, out):
          f"(train / valid / test), vocabulary {tokenizer.vocab_size}")
 
     softmax, cutoffs = choose_softmax(config, tokenizer.vocab_size)
+    embedding_dim = config.embedding_dim or config.units
+    tie_weights = config.tie_weights
+    if tie_weights is None:  # tied wherever the sizes allow: better on PTB and on IMDB text (BENCHMARKS.md)
+        tie_weights = embedding_dim == config.units or config.project_output
     log("lm", f"{softmax} softmax" + (f", cutoffs {cutoffs}" if cutoffs else ""))
     model = LanguageModel(
         tokenizer.vocab_size,
-        embedding_dim=config.embedding_dim or config.units,
+        embedding_dim=embedding_dim,
         units=config.units,
         num_layers=config.layers,
         gating=config.gating,
-        tie_weights=config.tie_weights,
+        tie_weights=tie_weights,
         project_output=config.project_output,
         embedding_dropout=config.dropout,
         dropout=config.dropout,
@@ -166,7 +173,12 @@ def train_language_model(config, out):
 
 
 def choose_softmax(config, vocabulary_size):
-    """`(softmax, cutoffs)` of `config` for a vocabulary: `softmax` None means adaptive above `ADAPTIVE_SOFTMAX_ABOVE`.
+    """`(softmax, cutoffs)` of `config` for a vocabulary; `softmax` None chooses from the vocabulary and the budget.
+
+    The adaptive softmax is chosen above `ADAPTIVE_SOFTMAX_ABOVE` tokens of vocabulary, and with a
+    time budget for any vocabulary its default cutoffs fit: it trains and evaluates several times
+    faster (2.4x at 10k tokens, 5.6x at 33k), which within a budget outweighs what the full
+    softmax gains per token (6-minute runs on PTB: test perplexity 145 against 159; BENCHMARKS.md).
 
     Raises:
         ValueError: naming `--softmax` or `--cutoffs`, if they do not fit the vocabulary.
@@ -174,10 +186,13 @@ def choose_softmax(config, vocabulary_size):
     Example:
     >>> choose_softmax(make_config(), 33278)
     ('adaptive', [2000, 10000])
-    >>> choose_softmax(make_config(), 10002)
-    ('full', None)
+    >>> choose_softmax(make_config(), 10002), choose_softmax(make_config(time_budget=6), 10002)
+    (('full', None), ('adaptive', [2000]))
     """
-    softmax = config.softmax or ("adaptive" if vocabulary_size > ADAPTIVE_SOFTMAX_ABOVE else "full")
+    softmax = config.softmax
+    if softmax is None:
+        budgeted = bool(config.time_budget) and vocabulary_size >= MIN_DEFAULT_VOCABULARY
+        softmax = "adaptive" if vocabulary_size > ADAPTIVE_SOFTMAX_ABOVE or budgeted else "full"
     if softmax == "full":
         if config.cutoffs:
             raise ValueError("--cutoffs are for --softmax adaptive (the full softmax has no clusters)")
@@ -187,7 +202,7 @@ def choose_softmax(config, vocabulary_size):
             return softmax, default_cutoffs(vocabulary_size)
         except ValueError:
             raise ValueError(
-                f"--softmax adaptive needs a vocabulary of at least {3 * DEFAULT_FIRST_CUTOFF // 2} tokens for its "
+                f"--softmax adaptive needs a vocabulary of at least {MIN_DEFAULT_VOCABULARY} tokens for its "
                 f"default clusters, this one has {vocabulary_size}: use --softmax full, or give --cutoffs"
             ) from None
     try:
@@ -206,7 +221,8 @@ def plan_time_budget(deadline, model, module, streams, config, out):
     model (which also checks the export before any training), the generation benchmark and a
     few evaluation batches. Training then stops when the time left would not cover the full
     validation and test evaluation at the measured speed plus that export (`TimeBudget`), and
-    the validation after every epoch reads at most `VALIDATION_SHARE` of the budget.
+    the validation after every epoch reads at most `VALIDATION_SHARE` of the budget. The
+    projection of the work after training carries a `RESERVE_MARGIN`.
 
     Returns:
         `(budget, validation_steps)`: a `TimeBudget` and None (the whole validation stream) or
@@ -223,10 +239,10 @@ def plan_time_budget(deadline, model, module, streams, config, out):
     finish_seconds = time.monotonic() - started
     rows = model.batch_size * config.bptt
     windows = {split: -(-len(streams[split]) // rows) for split in ("valid", "test")}
-    budget = TimeBudget(deadline, reserve=lambda speeds: (windows["valid"] + windows["test"]) * speeds.eval_batch
-                        + finish_seconds)
+    budget = TimeBudget(deadline, reserve=lambda speeds: RESERVE_MARGIN * (
+        (windows["valid"] + windows["test"]) * speeds.eval_batch + finish_seconds))
     # Times the evaluation step (compiled once, for the validations and the final evaluation too).
-    probe = language_modeling_arrays(streams["valid"][: 3 * rows + 1], model.batch_size, config.bptt,
+    probe = language_modeling_arrays(streams["valid"][: PROBE_WINDOWS * rows + 1], model.batch_size, config.bptt,
                                      model.end_token_id, model.pad_token_id)
     model.evaluate(*probe, batch_size=model.batch_size, verbose=0, callbacks=[ResetStates(), budget])
     eval_batch = budget.speeds.eval_batch
@@ -234,8 +250,7 @@ def plan_time_budget(deadline, model, module, streams, config, out):
     validation_steps = None if validation_steps >= windows["valid"] else validation_steps
     budget.validation_batches = validation_steps or windows["valid"]
     deadline.check_room(
-        (windows["valid"] + windows["test"] + budget.validation_batches + 1 / EVAL_BATCH_COST) * eval_batch
-        + finish_seconds,
+        (budget.validation_batches + 1 / EVAL_BATCH_COST) * eval_batch + budget.reserve(budget.speeds),
         f"one training batch, the evaluation of {windows['valid'] + windows['test']} windows and the export",
     )
     log("lm", f"time budget: {deadline.remaining():.0f} s left; the evaluation and export will take about "
