@@ -254,3 +254,20 @@ def test_a_resumed_run_keeps_the_best_value_the_patience_spent_and_the_best_weig
     best.load_weights(tmp_path / "resumed" / "checkpoints" / "best.weights.h5")
     for a, b in zip(best.get_weights(), weights[1]):  # not overwritten by the worse epochs 3 and 4
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_runs_share_a_deadline_one_after_the_other():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    deadline = training.Deadline(100 / 60, clock=clock)
+    budget = training.TimeBudget(deadline.runs(2, reserve=20.0))  # 80 s for two runs
+    advance = AdvanceClock(clock, train=1.0)
+    model, x, y = tiny_regression()
+    model.fit(x, y, batch_size=1, epochs=5, callbacks=[advance, budget], verbose=0)
+    first = advance.batches
+    assert budget.stopped and 38 <= first <= 40  # half of the 80 s, less a batch
+    model.fit(x, y, batch_size=1, epochs=5, callbacks=[advance, budget], verbose=0)
+    second = advance.batches - first
+    assert 38 <= second <= 41  # what is left of the 80 s
+    assert 19.0 <= deadline.remaining() <= 22.0  # the reserve is kept for the command's last step

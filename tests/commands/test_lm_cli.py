@@ -163,6 +163,13 @@ def test_softmax_options_that_do_not_fit_the_vocabulary_are_one_line_errors(trai
         assert "Traceback" not in stderr and not (tmp_path / "x").exists()
 
 
+def test_a_budget_too_small_for_the_evaluation_is_refused_before_training(trained, tmp_path):
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--time-budget", "0.05",
+                                    "--out", str(tmp_path / "x"), *TINY])
+    assert code == 2 and "--time-budget 0.05 minutes is too small" in stderr, stderr[-2000:]
+    assert "Epoch 1" not in stderr and stdout == "" and not (tmp_path / "x").exists()
+
+
 def test_time_budget_bounds_the_whole_command(tmp_path):
     """A real run in a fresh process, on a corpus whose epochs take about the budget: it ends within it."""
     corpus = tmp_path / "corpus.txt"
@@ -180,6 +187,7 @@ def test_time_budget_bounds_the_whole_command(tmp_path):
     batches_per_epoch = -(-metrics["tokens"][0] // (8 * 20))
     assert metrics["train_batches"] < metrics["epochs_trained"] * batches_per_epoch  # stopped inside an epoch
     assert seconds <= 1.05 * budget_minutes * 60, (seconds, done.stderr[-2000:])
-    # The reported speed is the wall clock's: the tokens of the batches trained over the training time.
-    assert metrics["train_tokens_per_second"] == pytest.approx(
-        metrics["train_batches"] * 8 * 20 / metrics["train_seconds"], rel=0.3)
+    # The reported speed is the wall clock's: the training time it implies lies within the process' time and
+    # within the time of `fit` (which adds the validations), and is most of the latter.
+    implied = metrics["train_batches"] * 8 * 20 / metrics["train_tokens_per_second"]
+    assert 0.6 * metrics["train_seconds"] <= implied <= metrics["train_seconds"] < seconds

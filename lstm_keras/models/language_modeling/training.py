@@ -15,6 +15,7 @@ defaults; `make_config` fills them in) plus `dataset` and `data_dir`.
 
 import json
 import os
+import tempfile
 import time
 
 import matplotlib.pyplot as plt
@@ -72,7 +73,7 @@ ADAPTIVE_SOFTMAX_ABOVE = 15000
 # the evaluation windows timed before training, and the margin on the projected time of the work after training.
 VALIDATION_SHARE = 0.05
 PROBE_WINDOWS = 6
-RESERVE_MARGIN = 1.2
+RESERVE_MARGIN = 1.4
 
 
 def make_config(**overrides):
@@ -130,9 +131,10 @@ def train_language_model(config, out):
     model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm or None)
     module = LanguageModelModule(model, tokenizer, sampler="random")
     settings = {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
-    # The model folder first (vocabulary, settings, untrained model), then training.
+    # The budget's plan (nothing written yet if it is refused), the model folder (vocabulary, settings, untrained
+    # model), then training.
+    budget, validation_steps = plan_time_budget(deadline, model, module, streams, config)
     save_language_model(out, module, extra_settings=settings)
-    budget, validation_steps = plan_time_budget(deadline, model, module, streams, config, out)
 
     history, stats = fit_language_model(
         model, streams["train"], streams["valid"], bptt=config.bptt, epochs=config.epochs, out_dir=out,
@@ -214,7 +216,7 @@ def choose_softmax(config, vocabulary_size):
         ) from None
 
 
-def plan_time_budget(deadline, model, module, streams, config, out):
+def plan_time_budget(deadline, model, module, streams, config):
     """The `TimeBudget` of training and the validation windows per epoch, fitted to `deadline`.
 
     With a budget, what follows training is timed before it starts: one export of the untrained
@@ -235,7 +237,8 @@ def plan_time_budget(deadline, model, module, streams, config, out):
         return TimeBudget(None), None
     started = time.monotonic()
     measure_generation(model)
-    export_saved_model(module, os.path.join(out, "saved_model"))
+    with tempfile.TemporaryDirectory() as scratch:
+        export_saved_model(module, os.path.join(scratch, "saved_model"))
     finish_seconds = time.monotonic() - started
     rows = model.batch_size * config.bptt
     windows = {split: -(-len(streams[split]) // rows) for split in ("valid", "test")}

@@ -18,6 +18,7 @@ plus the data set: `dataset`, `data_dir`, `valid`, `test`.
 import json
 import math
 import os
+import tempfile
 import time
 import warnings
 
@@ -96,10 +97,11 @@ def train_translator(config, out):
     set_seed(config.seed)
     train_pairs, valid_pairs, test_pairs = load_corpus(config)
     module = build_module(config, train_pairs)
-    # The model folder first (vocabularies, settings, untrained model), then training.
-    save_translation_model(out, module, extra_settings=training_settings(config))
+    # The budget's plan (nothing written yet if it is refused), the model folder (vocabularies, settings, untrained
+    # model), then training.
     compile_for_training(module.translator, config, len(train_pairs))
-    budget, export_allowance = plan_time_budget(deadline, config, module, out, valid_pairs, test_pairs)
+    budget, export_allowance = plan_time_budget(deadline, config, module, valid_pairs, test_pairs)
+    save_translation_model(out, module, extra_settings=training_settings(config))
     callbacks = standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=budget)
     started = time.monotonic()
     with warnings.catch_warnings():
@@ -115,7 +117,7 @@ def train_translator(config, out):
                              test_pairs, deadline=deadline, export_allowance=export_allowance)
 
 
-def plan_time_budget(deadline, config, module, out, valid_pairs, test_pairs):
+def plan_time_budget(deadline, config, module, valid_pairs, test_pairs):
     """The `TimeBudget` of training, reserving what the test and the export after it will take.
 
     With a budget, what follows training is timed before it starts: one export of the untrained
@@ -141,7 +143,8 @@ def plan_time_budget(deadline, config, module, out, valid_pairs, test_pairs):
     if not deadline:
         return TimeBudget(None, validation_batches=validation_batches), 0.0
     started = time.monotonic()
-    export_saved_model(module, os.path.join(out, "saved_model"))
+    with tempfile.TemporaryDirectory() as scratch:
+        export_saved_model(module, os.path.join(scratch, "saved_model"))
     export_seconds = time.monotonic() - started
     sources = [s for s, _ in test_pairs]
     module(sources[:2])  # compiles the decoder
