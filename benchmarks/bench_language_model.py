@@ -101,7 +101,7 @@ def train_ptb(args):
 
 
 def zipf_stream(vocabulary_size, length, seed=0):
-    """Token ids with Zipf frequencies (p ∝ 1 / rank) over the frequency-sorted ids 2 .. V-1 ([END] the most frequent)."""
+    """Token ids with Zipf frequencies (p ∝ 1 / rank) over the frequency-sorted ids 2 .. V-1 ([END] most frequent)."""
     import numpy as np
 
     ranks = np.arange(1, vocabulary_size - 1)

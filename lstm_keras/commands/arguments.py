@@ -90,7 +90,9 @@ def int_list(value):
     try:
         return [int(part) for part in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 2000,10000, received {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 2000,10000, received {value!r}"
+        ) from None
 
 
 def int_at_least(minimum):
@@ -319,4 +321,3 @@ def add_strategy_argument(parser):
         help="default: one device; mirrored: all GPUs of this machine; multi-worker: several machines, configured "
              "by TF_CONFIG. --batch-size is the global batch, split evenly across the replicas",
     )
-

@@ -75,8 +75,8 @@ def register(subparsers):
                        help="a linear projection to --embedding-dim after the last LSTM (to tie weights when the "
                             "sizes differ)")
     model.add_argument("--softmax", choices=SOFTMAXES, default=DEFAULTS["softmax"],
-                       help=f"the output layer: full, or adaptive (Grave et al. 2017: a frequent-word head and rare-word "
-                            f"clusters, several times faster over a large vocabulary, exact probabilities); default: "
+                       help=f"the output layer: full, or adaptive (Grave et al. 2017: a frequent-word head and "
+                            f"rare-word clusters, several times faster over a large vocabulary, exact probabilities); default: "
                             f"adaptive above {ADAPTIVE_SOFTMAX_ABOVE} tokens of vocabulary, or with a --time-budget "
                             f"(from {MIN_DEFAULT_VOCABULARY} tokens), else full")
     model.add_argument("--cutoffs", type=int_list, default=DEFAULTS["cutoffs"], metavar="N,N,...",

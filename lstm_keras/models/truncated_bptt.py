@@ -129,7 +129,9 @@ def fit_language_model(
             )
         all_callbacks.append(budget)
     if anneal_factor and valid_data is not None:
-        all_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=anneal_factor, patience=0))
+        all_callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=anneal_factor, patience=0)
+        )
     if anneal_factor and budget.deadline:
         all_callbacks.append(AnnealBeforeBudget(budget, anneal_factor))
     all_callbacks += list(callbacks or [])

@@ -351,7 +351,8 @@ def train_text_classifier(config, out):
         search = tune_classifier(
             data.label_names, fit_texts, labels[fit_index], valid_texts, labels[valid_index], config.tune,
             os.path.join(out, "tuning"), model_kwargs=model_kwargs, epochs=config.epochs,
-            batch_size=config.batch_size, patience=config.patience, time_budget=fit_kwargs["time_budget"], seed=config.seed,
+            batch_size=config.batch_size, patience=config.patience, time_budget=fit_kwargs["time_budget"],
+            seed=config.seed,
             embeddings=config.embeddings,
         )
         best = search["best"]

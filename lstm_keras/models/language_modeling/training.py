@@ -258,7 +258,8 @@ def plan_time_budget(deadline, model, module, streams, config):
     )
     log("lm", f"time budget: {deadline.remaining():.0f} s left; the evaluation and export will take about "
               f"{budget.reserve(budget.speeds):.0f} s"
-              + (f"; validating {validation_steps} of {windows['valid']} windows per epoch" if validation_steps else ""))
+              + (f"; validating {validation_steps} of {windows['valid']} windows per epoch"
+                 if validation_steps else ""))
     return budget, validation_steps
 
 
