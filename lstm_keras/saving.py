@@ -8,6 +8,8 @@ model, the vocabularies of its tokenizers and a JSON file of settings) through
 import importlib
 import json
 import os
+import tempfile
+import time
 import zipfile
 
 import keras
@@ -54,6 +56,19 @@ def write_saved_model(path, tracked, endpoints):
             archive.add_endpoint(name, endpoint)
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
+
+
+def seconds_to_export(export_saved_model, module):
+    """Exports `module` into a scratch folder (`export_saved_model(module, path)`) and returns the seconds it took.
+
+    A recipe with a time budget calls it before training: it checks the export before any
+    training is spent, times the export that will follow training, and traces the graphs that
+    export will reuse.
+    """
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as scratch:
+        export_saved_model(module, os.path.join(scratch, "saved_model"))
+    return time.monotonic() - started
 
 
 def check_model_directory(directory, files, command):

@@ -75,10 +75,6 @@ EVAL_BATCH_COST = 0.5
 _command_clock = {"started": None}
 
 
-def _monotonic():
-    return time.monotonic()
-
-
 @contextlib.contextmanager
 def command_clock(started=None):
     """Marks a command's run: its `--time-budget` counts from `started` (a `time.monotonic()` reading; default now).
@@ -114,7 +110,7 @@ class Deadline:
     def __init__(self, minutes, started=None, clock=None):
         self.minutes = minutes or None
         self.seconds = float(minutes) * 60.0 if minutes else None
-        self.clock = clock or _monotonic
+        self.clock = clock or time.monotonic
         if started is None:
             started = _command_clock["started"] if clock is None and _command_clock["started"] else self.clock()
         self.started = started
@@ -215,6 +211,11 @@ class TimeBudget(keras.callbacks.Callback):
         self._train = BatchTimes()
         self._eval = BatchTimes()
         self._counted = 0
+
+    @classmethod
+    def of(cls, time_budget):
+        """`time_budget` itself if it is a `TimeBudget`, else a `TimeBudget` of it (minutes, a `Deadline`, None)."""
+        return time_budget if isinstance(time_budget, cls) else cls(time_budget)
 
     def on_train_begin(self, logs=None):
         if self.runs:
@@ -435,7 +436,7 @@ def standard_callbacks(out_dir, monitor="val_loss", patience=3, time_budget=None
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs"), write_graph=False),
     ]
     if time_budget:
-        callbacks.append(time_budget if isinstance(time_budget, TimeBudget) else TimeBudget(time_budget))
+        callbacks.append(TimeBudget.of(time_budget))
     return callbacks
 
 

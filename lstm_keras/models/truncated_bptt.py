@@ -112,7 +112,7 @@ def fit_language_model(
     monitor = "val_perplexity" if valid_data is not None else "perplexity"
     if valid_data is not None and validation_steps:
         validation_steps = min(validation_steps, len(valid_data[0]) // model.batch_size)
-    budget = time_budget if isinstance(time_budget, TimeBudget) else TimeBudget(time_budget)
+    budget = TimeBudget.of(time_budget)
     if budget.validation_batches is None and valid_data is not None:
         budget.validation_batches = validation_steps or len(valid_data[0]) // model.batch_size
     clock = _TrainingClock()

@@ -430,7 +430,7 @@ def run_budget(deadline, config, test_size):
     per_member = 1 + bool(config.pretrain_lm)
     runs = (config.tune or 0) + ((config.folds or 0) + 1) * config.ensemble * per_member
     test_batches = math.ceil(test_size / config.batch_size)
-    return TimeBudget(deadline.runs(runs, reserve=EXPORT_SECONDS if deadline else 0.0),
+    return TimeBudget(deadline.runs(runs, reserve=EXPORT_SECONDS),
                       reserve=lambda speeds: test_batches * speeds.eval_batch)
 
 

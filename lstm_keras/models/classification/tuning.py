@@ -147,7 +147,7 @@ def tune_classifier(
     )
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
     if time_budget:
-        callbacks.append(time_budget if isinstance(time_budget, TimeBudget) else TimeBudget(time_budget))
+        callbacks.append(TimeBudget.of(time_budget))
     tuner.search(
         make_text_dataset(train_texts, train_labels, batch_size, shuffle=True, seed=seed),
         validation_data=make_text_dataset(valid_texts, valid_labels, batch_size),

@@ -15,7 +15,6 @@ defaults; `make_config` fills them in) plus `dataset` and `data_dir`.
 
 import json
 import os
-import tempfile
 import time
 
 import matplotlib.pyplot as plt
@@ -40,6 +39,7 @@ from lstm_keras.models.truncated_bptt import check_training_stream
 from lstm_keras.models.truncated_bptt import evaluate_perplexity
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.plots import plot_history
+from lstm_keras.saving import seconds_to_export
 from lstm_keras.training import EVAL_BATCH_COST
 from lstm_keras.training import ResetStates
 from lstm_keras.training import TimeBudget
@@ -237,9 +237,7 @@ def plan_time_budget(deadline, model, module, streams, config):
         return TimeBudget(None), None
     started = time.monotonic()
     measure_generation(model)
-    with tempfile.TemporaryDirectory() as scratch:
-        export_saved_model(module, os.path.join(scratch, "saved_model"))
-    finish_seconds = time.monotonic() - started
+    finish_seconds = time.monotonic() - started + seconds_to_export(export_saved_model, module)
     rows = model.batch_size * config.bptt
     windows = {split: -(-len(streams[split]) // rows) for split in ("valid", "test")}
     budget = TimeBudget(deadline, reserve=lambda speeds: RESERVE_MARGIN * (

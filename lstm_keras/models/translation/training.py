@@ -18,7 +18,6 @@ plus the data set: `dataset`, `data_dir`, `valid`, `test`.
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 
@@ -30,12 +29,13 @@ from lstm_keras.datasets.translation import load_translation_data
 from lstm_keras.io import read_tsv
 from lstm_keras.io import write_text
 from lstm_keras.models.translation.translator import Translator
+from lstm_keras.saving import seconds_to_export
+from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
 from lstm_keras.training import logged_history
 from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
-from lstm_keras.training import TimeBudget
 from lstm_keras.training import standard_callbacks
 
 ATTENTION_PLOTS = 3
@@ -142,10 +142,7 @@ def plan_time_budget(deadline, config, module, valid_pairs, test_pairs):
     validation_batches = math.ceil(len(valid_pairs) / config.batch_size)
     if not deadline:
         return TimeBudget(None, validation_batches=validation_batches), 0.0
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory() as scratch:
-        export_saved_model(module, os.path.join(scratch, "saved_model"))
-    export_seconds = time.monotonic() - started
+    export_seconds = seconds_to_export(export_saved_model, module)
     sources = [s for s, _ in test_pairs]
     module(sources[:2])  # compiles the decoder
     started = time.monotonic()
