@@ -26,12 +26,15 @@ class GatedLSTM(keras.layers.RNN):
     TensorFlow, JAX or PyTorch; it declines masks that are not right-padded). Every other
     configuration projects the inputs of all time steps in one matrix product outside the
     recurrence and runs the recurrence as a compiled backend loop (`tf.while_loop`,
-    `jax.lax.scan`), XLA-compiled where the backend allows it.
+    `jax.lax.scan`), XLA-compiled where the backend allows it. `variant="slstm"` is the sLSTM of
+    xLSTM (Beck et al. 2024; equations, weight layout and states `[h, c, n, m]` in `GatedLSTMCell`):
+    its block-diagonal recurrent kernel is laid out as one matrix once per call, so each step is one
+    matrix product, like the classic LSTM's.
 
     Args:
         units: positive int, the size of the output and states.
-        variant: None or a preset name of `lstm_keras.layers.VARIANTS`; explicit options
-            override the preset.
+        variant: None, a preset name of `lstm_keras.layers.VARIANTS` (explicit options
+            override the preset) or `"slstm"` (with `num_heads` and `forget_gate_activation`).
         return_sequences: whether to return the output of every step `(batch, time, units)` or
             the last one `(batch, units)`.
         return_state: whether to return the final states after the output.
@@ -58,9 +61,11 @@ class GatedLSTM(keras.layers.RNN):
 
     Example:
     >>> layer = GatedLSTM(16, variant="peephole", return_sequences=True)
-    >>> layer(keras.ops.ones((4, 7, 3))).shape
+    >>> tuple(layer(keras.ops.ones((4, 7, 3))).shape)
     (4, 7, 16)
-    >>> GatedLSTM(16, forget_gate="coupled")(keras.ops.ones((4, 7, 3))).shape
+    >>> tuple(GatedLSTM(16, forget_gate="coupled")(keras.ops.ones((4, 7, 3))).shape)
+    (4, 16)
+    >>> tuple(GatedLSTM(16, variant="slstm", num_heads=4)(keras.ops.ones((4, 7, 3))).shape)
     (4, 16)
     """
 
@@ -184,6 +189,7 @@ class GatedLSTM(keras.layers.RNN):
         recurrent_mask = None
         if training and cell.recurrent_dropout:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        recurrent_matrix = cell.recurrent_matrix()  # (units, n * units), once outside the loop
 
         def step(inputs, states):
             projected = inputs[:, :width]  # (batch, n * units)
@@ -195,7 +201,8 @@ class GatedLSTM(keras.layers.RNN):
                 offset += 1
             noise = inputs[:, offset:offset + 2 * units] if with_noise else None  # (batch, 2 * units)
             return cell.recurrent_step(
-                projected, list(states), time=time, noise=noise, recurrent_mask=recurrent_mask, training=training
+                projected, list(states), time=time, noise=noise, recurrent_mask=recurrent_mask, training=training,
+                recurrent_matrix=recurrent_matrix,
             )
 
         return backend.rnn(
@@ -221,6 +228,23 @@ class GatedLSTM(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    # The contract of every recurrent layer (lstm_keras.layers.parallel_recurrence).
+    def initial_state(self, batch_size):
+        """Zero states: the list of the cell's `(batch, size)` states."""
+        return list(self.cell.get_initial_state(batch_size))
+
+    def scan(self, sequences, states=None, mask=None, training=False):
+        """`(outputs (batch, time, units), states)` of the whole sequence from `states`, ignoring carried states."""
+        if states is None:
+            states = self.initial_state(ops.shape(sequences)[0])
+        _, outputs, states = self.inner_loop(sequences, list(states), mask, training=training)
+        return outputs, list(states)
+
+    def step(self, inputs, states, training=False):
+        """One step: `(output (batch, units), states)` from inputs `(batch, features)`."""
+        output, states = self.cell(inputs, list(states), training=training)
+        return output, list(states)
 
 
 def _forward(name):

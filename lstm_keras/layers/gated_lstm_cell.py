@@ -1,4 +1,4 @@
-"""`GatedLSTMCell`: an LSTM cell whose every gate is selectable."""
+"""`GatedLSTMCell`: an LSTM cell whose every gate is selectable, and the sLSTM variant."""
 
 import math
 
@@ -15,6 +15,9 @@ from lstm_keras.layers import gating
 # The weight blocks of `kernel`, `recurrent_kernel` and `bias`, in the order of keras.layers.LSTMCell.
 BLOCK_ORDER = ("input", "forget", "candidate", "output")
 LAYER_NORM_EPSILON = 1e-5
+# The sLSTM's normaliser is >= 1 after any step from an empty memory; a zero one (an empty memory:
+# a zero initial state, masked first steps) divides by this instead, giving h = 0 rather than NaN.
+SLSTM_EMPTY_NORMALISER = 1.0
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -40,9 +43,10 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
     `c_t ← k_t c_t + (1 - k_t) c_{t-1}` (and the same for `h_t`), where with
     `φ_t = ((t - s) mod τ) / τ`: `k_t = 2φ_t/r` if `φ_t < r/2`, `2 - 2φ_t/r` if `φ_t < r`, and
     `α φ_t` otherwise (the leak `α` only in training); `t` is the given timestamp, or else a clock
-    kept in the state that counts the steps processed (masked steps do not count). With zoneout (Krueger et al. 2017) each unit
-    keeps its previous value with probability `zoneout_cell` / `zoneout_hidden` in training; at
-    inference the expectation is used: `c_t ← p c_{t-1} + (1 - p) c_t`.
+    kept in the state that counts the steps processed (masked steps do not count). With zoneout
+    (Krueger et al. 2017) each unit keeps its previous value with probability `zoneout_cell` /
+    `zoneout_hidden` in training; at inference the expectation is used:
+    `c_t ← p c_{t-1} + (1 - p) c_t`.
 
     Weights (by name): `kernel` `(input_dim, n * units)`, `recurrent_kernel` `(units, n * units)`,
     `bias` `(n * units,)` with blocks in the order input, forget, candidate, output keeping only the
@@ -55,10 +59,37 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
     States: `[h, c]`, plus the previous gate activations `(g * units)` with full gate recurrence,
     plus a time counter `(1,)` with the time gate.
 
+    sLSTM (`variant="slstm"`; Beck et al. 2024, xLSTM, arXiv 2405.04517, eqs. 8-17): exponential
+    input gate, a normaliser state `n`, and memory mixing only inside `num_heads` heads of
+    `d = units / num_heads` units, with `g` the `activation` (tanh), `σ` the sigmoid:
+
+        ĩ, f̃, z̃, õ = x_t W + h_{t-1} R + b     (R block-diagonal over heads)
+        i = exp(ĩ),  f = σ(f̃) or exp(f̃) (`forget_gate_activation`),  z = g(z̃),  o = σ(õ)
+        c_t = f c_{t-1} + i z,  n_t = f n_{t-1} + i,  h_t = o c_t / n_t
+
+    computed in the stabilised form (eqs. 15-17) with the state `m`, where `log f = -softplus(-f̃)`
+    (sigmoid) or `f̃` (exp):
+
+        m_t = max(log f + m_{t-1}, ĩ)   (m_t = ĩ where n_{t-1} = 0: an empty memory)
+        i' = exp(ĩ - m_t),  f' = exp(log f + m_{t-1} - m_t)
+        c_t = f' c_{t-1} + i' z,  n_t = f' n_{t-1} + i',  h_t = o c_t / n_t
+
+    `c` and `n` are both the unstabilised ones times `exp(-m_t)`, so `h` is exactly the
+    unstabilised output; a zero `n` (an empty memory) gives `h = 0`. Weights: `kernel`
+    `(input_dim, 4 * units)` and `bias` `(4 * units,)` in the blocks input, forget, candidate,
+    output (as above); `recurrent_kernel` `(num_heads, d, 4 * d)`: head `k` maps
+    `h_{t-1}[k d:(k + 1) d]` to its own four gate blocks, columns `[i_k, f_k, z_k, o_k]` each `d`
+    wide, i.e. `recurrent_kernel[k, j, b d + e]` is the weight from unit `k d + j` of `h_{t-1}` to
+    column `b * units + k d + e` of the global `(4 * units)` layout (block `b` in input, forget,
+    candidate, output); `recurrent_matrix()` is that block-diagonal `(units, 4 * units)` matrix.
+    States: `[h, c, n, m]`, each `(batch, units)`. Options outside these equations (peepholes,
+    fixed, removed or coupled gates, full gate recurrence, time gate, zoneout, layer norm, an
+    output activation) are errors.
+
     Args:
         units: positive int, the size of `h` and `c`.
-        variant: None or a preset name of `lstm_keras.layers.VARIANTS` (e.g. `"cifg"`); explicit
-            options below override the preset.
+        variant: None, a preset name of `lstm_keras.layers.VARIANTS` (e.g. `"cifg"`; explicit
+            options below override the preset) or `"slstm"` (`gating.CELL_VARIANTS`, see above).
         input_gate, forget_gate, output_gate: `"learned"` (default), `"none"` (removed, constant
             1) or a float in [0, 1] (fixed); the forget gate may also be `"coupled"` (`f = 1 - i`).
         peepholes: True (every learned gate), False, or a list of gate names.
@@ -84,6 +115,8 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         dropout: input dropout rate (one mask per sequence).
         recurrent_dropout: dropout rate on `h_{t-1}` (one mask per sequence).
         seed: the random seed of dropout, zoneout and random initialisations.
+        num_heads: sLSTM only: the heads of the block-diagonal recurrent kernel (divides units).
+        forget_gate_activation: sLSTM only: `"sigmoid"` (default) or `"exp"`.
 
     Call arguments:
         inputs: `(batch, input_dim)`, one time step.
@@ -96,12 +129,17 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
     Example:
     >>> cell = GatedLSTMCell(8, variant="cifg")
     >>> layer = keras.layers.RNN(cell)
-    >>> layer(keras.ops.ones((2, 5, 3))).shape
+    >>> tuple(layer(keras.ops.ones((2, 5, 3))).shape)
     (2, 8)
     >>> [w.name for w in cell.weights]
     ['kernel', 'recurrent_kernel', 'bias']
     >>> tuple(cell.kernel.shape)
     (3, 24)
+    >>> slstm = GatedLSTMCell(8, variant="slstm", num_heads=2)
+    >>> tuple(keras.layers.RNN(slstm)(keras.ops.ones((2, 5, 3))).shape)
+    (2, 8)
+    >>> tuple(slstm.recurrent_kernel.shape), slstm.state_size
+    ((2, 4, 16), [8, 8, 8, 8])
     """
 
     def __init__(
@@ -140,6 +178,8 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        num_heads=1,
+        forget_gate_activation=None,
         **kwargs,
     ):
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
@@ -160,6 +200,10 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             layer_norm=layer_norm,
         )
         gating.check_forget_bias_init(forget_bias_init, chrono_max_length)
+        self.num_heads, self.forget_gate_activation = gating.resolve_slstm(
+            variant, units, num_heads, forget_gate_activation, recurrent_activation
+        )
+        self.slstm = variant == gating.SLSTM
         self.units = units
         self.variant = variant
         self.input_gate = options["input_gate"]
@@ -201,7 +245,7 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         self.blocks = tuple(b for b in BLOCK_ORDER if b == "candidate" or gates[b] == gating.LEARNED)
         # The gates whose previous activations feed back with full gate recurrence.
         self.learned_gates = tuple(gating.learned_gates({f"{g}_gate": s for g, s in gates.items()}))
-        self.state_size = [units, units]
+        self.state_size = [units, units, units, units] if self.slstm else [units, units]
         if self.full_gate_recurrence:
             self.state_size.append(len(self.learned_gates) * units)
         if self.time_gate:
@@ -213,6 +257,7 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         """Whether these are the standard LSTM equations that the backends' fused kernels compute."""
         return (
             len(self.blocks) == 4
+            and not self.slstm
             and not (self.peepholes or self.full_gate_recurrence or self.time_gate or self.layer_norm)
             and not (self.zoneout_cell or self.zoneout_hidden or self.recurrent_dropout)
             and self.activation is activations.tanh
@@ -228,8 +273,12 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             shape=(input_dim, n), name="kernel", initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
         )
+        recurrent_shape = (self.units, n)
+        if self.slstm:
+            d = self.units // self.num_heads
+            recurrent_shape = (self.num_heads, d, 4 * d)
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, n), name="recurrent_kernel", initializer=self.recurrent_initializer,
+            shape=recurrent_shape, name="recurrent_kernel", initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
         )
         self.bias = None
@@ -249,7 +298,9 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
                 regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
             )
         if self.time_gate:
-            self.time_period = self.add_weight(shape=(self.units,), name="time_period", initializer=self._initial_period)
+            self.time_period = self.add_weight(
+                shape=(self.units,), name="time_period", initializer=self._initial_period
+            )
             self.time_shift = self.add_weight(shape=(self.units,), name="time_shift", initializer=self._initial_shift)
             self.time_ratio = self.add_weight(
                 shape=(self.units,), name="time_ratio",
@@ -299,7 +350,25 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             z = z + self.bias
         return z
 
-    def recurrent_step(self, projected, states, time=None, noise=None, recurrent_mask=None, training=False):
+    def recurrent_matrix(self):
+        """The recurrent kernel as one `(units, n * units)` matrix in the global block layout.
+
+        The `recurrent_kernel` itself, except for sLSTM, whose `(num_heads, d, 4 d)` heads are
+        placed on the diagonal: a loop computes this once and then does one matrix product a step.
+        """
+        if not self.slstm:
+            return self.recurrent_kernel
+        heads, d = self.num_heads, self.units // self.num_heads
+        eye = ops.eye(heads, dtype=self.recurrent_kernel.dtype)
+        # Row (k, j) feeds only head k: [k, j, l, e] = R[k, j, e] if l == k else 0.
+        dense = ops.einsum("kje,kl->kjle", self.recurrent_kernel, eye)  # (heads, d, heads, 4 d)
+        dense = ops.reshape(dense, (self.units, heads, 4, d))  # columns (head, block, unit)
+        dense = ops.transpose(dense, (0, 2, 1, 3))  # (units, 4, heads, d): columns (block, head, unit)
+        return ops.reshape(dense, (self.units, 4 * self.units))  # (units, 4 * units)
+
+    def recurrent_step(
+        self, projected, states, time=None, noise=None, recurrent_mask=None, training=False, recurrent_matrix=None
+    ):
         """One step of the recurrence given the projected input (`project_inputs`).
 
         Args:
@@ -310,13 +379,18 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
                 here when None.
             recurrent_mask: `(batch, units)` recurrent-dropout mask, or None.
             training: whether dropout, zoneout and the time-gate leak are active.
+            recurrent_matrix: `recurrent_matrix()`, computed once outside a loop; None: here.
 
         Returns:
             `h` `(batch, units)` and the list of new states.
         """
+        if recurrent_matrix is None:
+            recurrent_matrix = self.recurrent_matrix()
         h_prev, c_prev = states[0], states[1]
         h_in = h_prev * recurrent_mask if recurrent_mask is not None else h_prev
-        z_h = ops.matmul(h_in, self.recurrent_kernel)  # (batch, n * units)
+        z_h = ops.matmul(h_in, recurrent_matrix)  # (batch, n * units)
+        if self.slstm:
+            return self._slstm_step(projected + z_h, states)
         if self.layer_norm:
             z_h = self._block_norm(z_h, self.recurrent_norm_gain)
         z = ops.split(projected + z_h, len(self.blocks), axis=-1)  # n x (batch, units)
@@ -353,6 +427,23 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         if self.time_gate:
             new_states.append(time + 1.0)  # (batch, 1)
         return h, new_states
+
+    def _slstm_step(self, z, states):
+        # The stabilised sLSTM step (see the class docstring) from the pre-activations z.
+        _, c_prev, n_prev, m_prev = states
+        i_pre, f_pre, z_pre, o_pre = ops.split(z, 4, axis=-1)  # 4 x (batch, units)
+        log_f = f_pre if self.forget_gate_activation == "exp" else -ops.softplus(-f_pre)
+        empty = ops.equal(n_prev, 0.0)  # no memory yet: m_t = ĩ
+        m = ops.where(empty, i_pre, ops.maximum(log_f + m_prev, i_pre))  # (batch, units)
+        i = ops.exp(i_pre - m)
+        # f' = 0 on an empty memory, through exp(-inf): a where after the exp could overflow there
+        # (m_{t-1} far above ĩ) and give NaN gradients.
+        f = ops.exp(ops.where(empty, -math.inf, log_f + m_prev - m))
+        c = f * c_prev + i * self.activation(z_pre)
+        n = f * n_prev + i
+        o = ops.sigmoid(o_pre)
+        h = ops.cast(o * c / ops.where(ops.equal(n, 0.0), SLSTM_EMPTY_NORMALISER, n), c.dtype)  # (batch, units)
+        return h, [h, c, n, m]
 
     def call(self, inputs, states, training=False):
         if training and self.dropout:
@@ -446,5 +537,7 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
+            "num_heads": self.num_heads,
+            "forget_gate_activation": self.forget_gate_activation,
         }
         return {**super().get_config(), **config}

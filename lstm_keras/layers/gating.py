@@ -1,8 +1,14 @@
 """Gating options of the gated LSTM and the named variant presets: their one home.
 
 `resolve_gating(variant, **options)` turns a preset name plus explicit options into one checked
-set of options; `GatedLSTMCell` and `GatedLSTM` both call it, so every error about gating is
-raised here, up front, with the option, the value received and what is allowed.
+set of options and `resolve_slstm(...)` checks the options of the sLSTM variant; `GatedLSTMCell`
+and `GatedLSTM` both call them, so every error about gating is raised here, up front, with the
+option, the value received and what is allowed.
+
+Two tables of names: `VARIANTS`, the presets of the classic LSTM equations (what the gating
+shoot-outs, the CLIs' `--gating` choices and the tests against the classic NumPy equations
+iterate over), and `CELL_VARIANTS`, variants with equations of their own (sLSTM). Both are valid
+values of `variant=`; `ALL_VARIANTS` is their union.
 """
 
 import dataclasses
@@ -13,6 +19,8 @@ LEARNED = "learned"
 REMOVED = "none"
 COUPLED = "coupled"
 FORGET_BIAS_INITS = ("one", "zero", "chrono")
+SLSTM = "slstm"
+SLSTM_FORGET_ACTIVATIONS = ("sigmoid", "exp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +76,32 @@ VARIANTS = {
     ),
 }
 
+# Variants with equations of their own, not presets of the classic LSTM's options: kept apart
+# from `VARIANTS` so that code comparing the classic presets never meets them.
+CELL_VARIANTS = {
+    SLSTM: Variant(
+        "sLSTM: exponential input gate (sigmoid or exponential forget gate), a normaliser state "
+        "n and h = o * c / n, memory mixing only inside heads (block-diagonal recurrent kernel)",
+        "Beck et al. 2024, xLSTM: Extended Long Short-Term Memory (arXiv 2405.04517), eqs. 8-17",
+        {"output_activation": "linear"},
+    ),
+}
+ALL_VARIANTS = {**VARIANTS, **CELL_VARIANTS}
+
+# The options sLSTM fixes (its equations have no place for the others): name -> the one value allowed.
+SLSTM_FIXED = {
+    "input_gate": LEARNED,
+    "forget_gate": LEARNED,
+    "output_gate": LEARNED,
+    "peepholes": [],
+    "full_gate_recurrence": False,
+    "output_activation": "linear",
+    "zoneout_cell": 0.0,
+    "zoneout_hidden": 0.0,
+    "time_gate": False,
+    "layer_norm": False,
+}
+
 
 def resolve_gating(variant=None, **options):
     """Resolves a preset plus explicit options into one checked set of gating options.
@@ -75,7 +109,7 @@ def resolve_gating(variant=None, **options):
     Explicit options (those not None) override the preset, which overrides `DEFAULTS`.
 
     Args:
-        variant: a name in `VARIANTS`, or None.
+        variant: a name in `VARIANTS` or `CELL_VARIANTS`, or None.
         **options: gating options (keys of `DEFAULTS`); None means "not given".
 
     Returns:
@@ -92,17 +126,17 @@ def resolve_gating(variant=None, **options):
     >>> resolve_gating("peephole", output_gate="none")["peepholes"]
     ['input', 'forget']
     """
-    if variant is not None and variant not in VARIANTS:
+    if variant is not None and variant not in ALL_VARIANTS:
         raise ValueError(
             f"Invalid value for argument `variant`: received {variant!r}; "
-            f"allowed: None or one of {sorted(VARIANTS)}."
+            f"allowed: None or one of {sorted(ALL_VARIANTS)}."
         )
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"Unknown gating options {sorted(unknown)}; allowed: {sorted(DEFAULTS)}.")
     resolved = dict(DEFAULTS)
     if variant is not None:
-        resolved.update(VARIANTS[variant].options)
+        resolved.update(ALL_VARIANTS[variant].options)
     resolved.update({k: v for k, v in options.items() if v is not None})
 
     for gate in GATES:
@@ -115,7 +149,9 @@ def resolve_gating(variant=None, **options):
     resolved["peepholes"] = _check_peepholes(resolved["peepholes"], resolved)
     for flag in ("full_gate_recurrence", "time_gate", "layer_norm"):
         if not isinstance(resolved[flag], bool):
-            raise ValueError(f"Invalid value for argument `{flag}`: received {resolved[flag]!r}; allowed: True or False.")
+            raise ValueError(
+                f"Invalid value for argument `{flag}`: received {resolved[flag]!r}; allowed: True or False."
+            )
     if resolved["full_gate_recurrence"] and not learned_gates(resolved):
         raise ValueError(
             "Contradictory options: full_gate_recurrence=True feeds gate activations back into "
@@ -126,7 +162,72 @@ def resolve_gating(variant=None, **options):
         if not _is_number(value) or not 0.0 <= value < 1.0:
             raise ValueError(f"Invalid value for argument `{rate}`: received {value!r}; allowed: a float in [0, 1).")
         resolved[rate] = float(value)
+    if variant == SLSTM:
+        for name, allowed in SLSTM_FIXED.items():
+            value = resolved[name]
+            if getattr(value, "__name__", value) != allowed:
+                received = value if options.get(name) is None else options[name]
+                raise ValueError(
+                    f"Invalid value for argument `{name}` with variant='slstm': received {received!r}; "
+                    f"allowed: {allowed!r} (the sLSTM equations have no other; the options sLSTM "
+                    f"takes are num_heads, forget_gate_activation, activation, use_bias, dropout, "
+                    f"recurrent_dropout, initializers, regularizers and constraints)."
+                )
     return resolved
+
+
+def resolve_slstm(variant, units, num_heads, forget_gate_activation, recurrent_activation):
+    """Checks the sLSTM options and returns `(num_heads, forget_gate_activation)`.
+
+    Without `variant="slstm"` the options must keep their defaults (`num_heads=1`,
+    `forget_gate_activation=None`) and `(1, None)` is returned.
+
+    Args:
+        variant: the `variant` argument.
+        units: the cell's units.
+        num_heads: int >= 1 dividing `units`: the heads of the block-diagonal recurrent kernel.
+        forget_gate_activation: `"sigmoid"` (default, None) or `"exp"`.
+        recurrent_activation: the gates' activation; sLSTM's forget and output gates are sigmoids.
+
+    Raises:
+        ValueError: naming the option, the value received and what is allowed.
+
+    Example:
+    >>> resolve_slstm("slstm", 8, 2, None, "sigmoid")
+    (2, 'sigmoid')
+    >>> resolve_slstm(None, 8, 1, None, "sigmoid")
+    (1, None)
+    """
+    if variant != SLSTM:
+        if num_heads is not None and num_heads != 1:
+            raise ValueError(
+                f"Invalid value for argument `num_heads`: received {num_heads!r} with variant={variant!r}; "
+                "allowed: 1 (heads exist only with variant='slstm')."
+            )
+        if forget_gate_activation is not None:
+            raise ValueError(
+                f"Invalid value for argument `forget_gate_activation`: received {forget_gate_activation!r} "
+                f"with variant={variant!r}; allowed: None (it is an option of variant='slstm')."
+            )
+        return 1, None
+    num_heads = 1 if num_heads is None else num_heads
+    if not isinstance(num_heads, int) or isinstance(num_heads, bool) or num_heads < 1 or units % num_heads:
+        raise ValueError(
+            f"Invalid value for argument `num_heads`: received {num_heads!r} with units={units}; "
+            f"allowed: a positive int that divides units."
+        )
+    forget_gate_activation = "sigmoid" if forget_gate_activation is None else forget_gate_activation
+    if forget_gate_activation not in SLSTM_FORGET_ACTIVATIONS:
+        raise ValueError(
+            f"Invalid value for argument `forget_gate_activation`: received {forget_gate_activation!r}; "
+            f"allowed: one of {list(SLSTM_FORGET_ACTIVATIONS)}."
+        )
+    if getattr(recurrent_activation, "__name__", recurrent_activation) != "sigmoid":
+        raise ValueError(
+            f"Invalid value for argument `recurrent_activation` with variant='slstm': received "
+            f"{recurrent_activation!r}; allowed: 'sigmoid' (sLSTM's forget and output gates)."
+        )
+    return num_heads, forget_gate_activation
 
 
 def learned_gates(options):

@@ -1,16 +1,16 @@
 """`MinGRU`: the minimal GRU of Feng et al. 2024, a parallel log-space scan for training and a step for generation."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from lstm_keras.layers.log_space_scan import LOG_ZERO
 from lstm_keras.layers.log_space_scan import log_g
 from lstm_keras.layers.log_space_scan import log_space_scan
+from lstm_keras.layers.parallel_recurrence import ParallelRecurrence
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
-class MinGRU(keras.layers.Layer):
+class MinGRU(ParallelRecurrence):
     """The minimal GRU: gates from the input only, so the recurrence is a parallel prefix scan.
 
     Feng et al. 2024, "Were RNNs All We Needed?" (arXiv 2410.01201), §3.1 and appendix B:
@@ -32,6 +32,8 @@ class MinGRU(keras.layers.Layer):
         return_sequences: whether to return the output of every step `(batch, time, units)` or
             the last one `(batch, units)`.
         return_state: whether to return `[output, final_state]`.
+        go_backwards: whether to process the sequence backwards (outputs in processing order).
+        stateful: whether the final state of each batch is the initial state of the next.
         kernel_initializer: the initializer of `kernel`.
         bias_initializer: the initializer of `bias`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
@@ -39,20 +41,20 @@ class MinGRU(keras.layers.Layer):
     Call arguments:
         inputs: `(batch, time, input_dim)`.
         initial_state: optional `(batch, units)` (or a one-element list of it): `h_0`.
-        mask: optional boolean `(batch, time)`, right-padded; masked steps keep the state.
+        mask: optional boolean `(batch, time)`; masked steps keep the state and output zeros.
         training: unused (no dropout).
 
     Returns:
         The output (see `return_sequences`); with `return_state`, the list `[output, state]`
-        with the final state `(batch, units)`. `step(x_t, h_prev)` maps `(batch, input_dim)` and
-        `(batch, units)` to the next state `(batch, units)`.
+        with the final state `(batch, units)`. `step(x_t, [h_prev])` maps `(batch, input_dim)`
+        and `[(batch, units)]` to `(h_t, [h_t])` (the contract of `ParallelRecurrence`).
 
     Example:
     >>> layer = MinGRU(4, return_sequences=True, return_state=True)
-    >>> sequences, state = layer(np.ones((2, 5, 3), "float32"))
+    >>> sequences, state = layer(ops.ones((2, 5, 3)))
     >>> tuple(sequences.shape), tuple(state.shape), tuple(layer.kernel.shape), tuple(layer.bias.shape)
     ((2, 5, 4), (2, 4), (3, 8), (8,))
-    >>> tuple(layer.step(np.ones((2, 3), "float32"), state).shape)
+    >>> tuple(layer.step(ops.ones((2, 3)), [state])[0].shape)
     (2, 4)
     """
 
@@ -64,28 +66,24 @@ class MinGRU(keras.layers.Layer):
         units,
         return_sequences=False,
         return_state=False,
+        go_backwards=False,
+        stateful=False,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Invalid value for argument `units`: expected a positive int. Received: units={units!r}")
-        self.units = int(units)
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
+        super().__init__(units, return_sequences, return_state, go_backwards, stateful, **kwargs)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
 
-    def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(f"{type(self).__name__} needs a known input size; received shape {input_shape}.")
+    @property
+    def state_shapes(self):
+        return [(self.units,)]
+
+    def build_weights(self, input_dim):
         width = self.blocks * self.units
-        self.kernel = self.add_weight(shape=(int(input_dim), width), initializer=self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(shape=(input_dim, width), initializer=self.kernel_initializer, name="kernel")
         self.bias = self.add_weight(shape=(width,), initializer=self.bias_initializer, name="bias")
-        self.built = True
 
     def log_coefficients(self, projected):
         """`(log a, log b)` of `h_t = a_t h_{t-1} + b_t` from the projected inputs `(..., 2 * units)`."""
@@ -96,48 +94,29 @@ class MinGRU(keras.layers.Layer):
         projected = ops.matmul(inputs, ops.cast(self.kernel, inputs.dtype)) + ops.cast(self.bias, inputs.dtype)
         return self.log_coefficients(ops.cast(projected, "float32"))  # (..., units) each
 
-    def call(self, inputs, initial_state=None, mask=None, training=False):
-        log_a, log_b = self._log_coefficients(inputs)  # (batch, time, units) each
+    def parallel_scan(self, sequences, states, mask, training=False):
+        log_a, log_b = self._log_coefficients(sequences)  # (batch, time, units) each
         if mask is not None:
-            keep = ops.cast(mask, "bool")[:, :, None]  # (batch, time, 1)
+            keep = mask[:, :, None]  # (batch, time, 1)
             log_a = ops.where(keep, log_a, 0.0)
             log_b = ops.where(keep, log_b, LOG_ZERO)
-        state = self._initial_state(initial_state)
-        sequences = log_space_scan(log_a, log_b, state)  # (batch, time, units)
-        sequences = ops.cast(sequences, self.compute_dtype)
-        last = sequences[:, -1]  # (batch, units): masked steps carry the last unmasked state
-        output = sequences if self.return_sequences else last
-        return [output, last] if self.return_state else output
+        outputs = log_space_scan(log_a, log_b, states[0])  # (batch, time, units)
+        # Masked steps carry the state, so the last step holds the state after the last unmasked one.
+        return outputs, [outputs[:, -1]]
 
-    def step(self, inputs, state):
-        """One step in linear space: `h_t = a_t h_{t-1} + b_t` for inputs `(batch, input_dim)`."""
+    def step(self, inputs, states, training=False):
+        """One step in linear space, `h_t = a_t h_{t-1} + b_t`: `(h_t, [h_t])` for inputs `(batch, input_dim)`."""
         inputs = ops.convert_to_tensor(inputs, self.compute_dtype)
         if not self.built:
-            self.build(tuple(inputs.shape))
+            self.build((None, None, tuple(inputs.shape)[-1]))
         log_a, log_b = self._log_coefficients(inputs)  # (batch, units) each
-        state = self._initial_state(state)
-        state = ops.zeros_like(log_a) if state is None else state
-        return ops.cast(ops.exp(log_a) * state + ops.exp(log_b), self.compute_dtype)  # (batch, units)
-
-    def _initial_state(self, state):
-        if isinstance(state, (list, tuple)):
-            (state,) = state
-        return None if state is None else ops.cast(state, "float32")
-
-    def compute_mask(self, inputs, mask=None):
-        output_mask = mask if self.return_sequences else None
-        return [output_mask, None] if self.return_state else output_mask
-
-    def compute_output_shape(self, input_shape):
-        state_shape = (input_shape[0], self.units)
-        output_shape = (input_shape[0], input_shape[1], self.units) if self.return_sequences else state_shape
-        return [output_shape, state_shape] if self.return_state else output_shape
+        (state,) = states if isinstance(states, (list, tuple)) else [states]
+        state = ops.cast(state, "float32")
+        state = ops.exp(log_a) * state + ops.exp(log_b)  # (batch, units)
+        return ops.cast(state, self.compute_dtype), [state]
 
     def get_config(self):
         config = {
-            "units": self.units,
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         }

@@ -27,6 +27,8 @@ class MinLSTM(MinGRU):
         units: positive int, the size of the output and state.
         return_sequences: whether to return the output of every step or the last one.
         return_state: whether to return `[output, final_state]`.
+        go_backwards: whether to process the sequence backwards (outputs in processing order).
+        stateful: whether the final state of each batch is the initial state of the next.
         kernel_initializer: the initializer of `kernel`.
         bias_initializer: the initializer of `bias`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
@@ -34,7 +36,7 @@ class MinLSTM(MinGRU):
     Call arguments:
         inputs: `(batch, time, input_dim)`.
         initial_state: optional `(batch, units)` (or a one-element list of it): `h_0`.
-        mask: optional boolean `(batch, time)`, right-padded; masked steps keep the state.
+        mask: optional boolean `(batch, time)`; masked steps keep the state and output zeros.
         training: unused (no dropout).
 
     Returns:
@@ -46,7 +48,7 @@ class MinLSTM(MinGRU):
     >>> output, state = layer(ops.ones((2, 5, 3)))
     >>> tuple(output.shape), tuple(state.shape), tuple(layer.kernel.shape), tuple(layer.bias.shape)
     ((2, 4), (2, 4), (3, 12), (12,))
-    >>> tuple(layer.step(ops.ones((2, 3)), state).shape)
+    >>> tuple(layer.step(ops.ones((2, 3)), [state])[0].shape)
     (2, 4)
     """
 

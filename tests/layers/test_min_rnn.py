@@ -101,7 +101,8 @@ def test_right_padded_mask(cls, initial):
     mask = np.array([[True] * 7, [True] * 3 + [False] * 4])
     expected = reference(cls, *weights(layer), inputs, state, mask)
     sequences = ops.convert_to_numpy(layer(inputs, initial_state=state, mask=mask))
-    np.testing.assert_allclose(sequences, expected, atol=1e-5, rtol=1e-5)
+    # Masked steps output zeros (the convention of keras.layers.Bidirectional's layers).
+    np.testing.assert_allclose(sequences, np.where(mask[:, :, None], expected, 0.0), atol=1e-5, rtol=1e-5)
     # The masked steps keep the state of the last unmasked one, which is the last output and the final state.
     np.testing.assert_allclose(expected[1, 3:], np.repeat(expected[1, 2:3], 4, axis=0))
     last = cls(UNITS, return_state=True)
@@ -115,7 +116,8 @@ def test_right_padded_mask(cls, initial):
     model_inputs = keras.Input((7, INPUT_DIM))
     model = keras.Model(model_inputs, layer(keras.layers.Masking(0.0)(model_inputs)))
     padded = np.where(mask[:, :, None], inputs, 0.0).astype("float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(model(padded)), reference(cls, *weights(layer), padded, None, mask),
+    np.testing.assert_allclose(ops.convert_to_numpy(model(padded)),
+                               np.where(mask[:, :, None], reference(cls, *weights(layer), padded, None, mask), 0.0),
                                atol=1e-5, rtol=1e-5)
 
 
@@ -128,12 +130,52 @@ def test_scan_equals_step(cls, initial):
     h = np.zeros((2, UNITS), "float32") if state is None else state
     stepped = []
     for t in range(inputs.shape[1]):
-        h = layer.step(inputs[:, t], h)
+        output, (h,) = layer.step(inputs[:, t], [h])
+        np.testing.assert_array_equal(ops.convert_to_numpy(output), ops.convert_to_numpy(h))
         stepped.append(ops.convert_to_numpy(h))
     np.testing.assert_allclose(scanned, np.stack(stepped, axis=1), atol=1e-5, rtol=1e-5)
     # A generation that continues a prefix from its final state gives the outputs of the whole sequence.
     continued = ops.convert_to_numpy(layer(inputs[:, 4:], initial_state=scanned[:, 3]))
     np.testing.assert_allclose(continued, scanned[:, 4:], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", LAYERS)
+def test_go_backwards_and_bidirectional(cls):
+    layer = make_layer(cls)
+    inputs = random_inputs(time=6)
+    mask = np.array([[True] * 6, [True] * 4 + [False] * 2])
+    backwards = cls(UNITS, return_sequences=True, go_backwards=True)
+    backwards.build((None, None, INPUT_DIM))
+    backwards.set_weights(layer.get_weights())
+    # Backwards = forwards over the time-reversed sequence and mask, outputs in processing order.
+    reversed_inputs, reversed_mask = inputs[:, ::-1], mask[:, ::-1]
+    expected = reference(cls, *weights(layer), reversed_inputs, None, reversed_mask)
+    np.testing.assert_allclose(ops.convert_to_numpy(backwards(inputs, mask=mask)),
+                               np.where(reversed_mask[:, :, None], expected, 0.0), atol=1e-5, rtol=1e-5)
+    # Bidirectional: the backward half of each row reads that row's valid steps only, last to first.
+    both = keras.layers.Bidirectional(cls(UNITS, return_sequences=True))
+    outputs = ops.convert_to_numpy(both(inputs, mask=mask))
+    assert outputs.shape == (2, 6, 2 * UNITS)
+    backward = both.backward_layer
+    row = reference(cls, *weights(backward), inputs[1:2, 3::-1], None)  # (1, 4, units): steps 3, 2, 1, 0
+    np.testing.assert_allclose(outputs[1, :4, UNITS:], row[0, ::-1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", LAYERS)
+def test_stateful_carries_the_state_across_batches(cls):
+    layer = make_layer(cls)
+    inputs = random_inputs(time=8)
+    stateful = cls(UNITS, return_sequences=True, stateful=True)
+    model = keras.Sequential([keras.Input((None, INPUT_DIM), batch_size=2), stateful])
+    stateful.set_weights(layer.get_weights())
+    first, second = (ops.convert_to_numpy(model(inputs[:, s])) for s in (slice(0, 5), slice(5, 8)))
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), reference(cls, *weights(layer), inputs),
+                               atol=1e-5, rtol=1e-5)
+    stateful.reset_state()
+    np.testing.assert_allclose(ops.convert_to_numpy(model(inputs[:, 5:])),
+                               reference(cls, *weights(layer), inputs[:, 5:]), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="fixed batch size"):
+        cls(UNITS, stateful=True)(keras.Input((None, INPUT_DIM)))
 
 
 def loss_and_input_gradient(layer, inputs, state, probe):
