@@ -59,7 +59,7 @@ class ParallelRecurrence(keras.layers.Layer):
         self.stateful = bool(stateful)
         self.zero_output_for_mask = True  # what keras.layers.Bidirectional looks for
         self.supports_masking = True
-        self.carried_states = None
+        self.states = None
 
     # ------------------------------------------------------------------ what a subclass defines
     @property
@@ -90,13 +90,13 @@ class ParallelRecurrence(keras.layers.Layer):
                     f"A stateful {type(self).__name__} needs a fixed batch size (e.g. `keras.Input(..., "
                     f"batch_size=N)`); received an input of shape {tuple(input_shape)}."
                 )
-            self._create_carried_states(batch_size)
+            self._create_states(batch_size)
         self.built = True
 
     @tracking.no_automatic_dependency_tracking
-    def _create_carried_states(self, batch_size):
+    def _create_states(self, batch_size):
         # Untracked, as keras.layers.RNN keeps its states: not weights, so not saved with them.
-        self.carried_states = [
+        self.states = [
             backend.Variable(ops.zeros((batch_size, *shape)), trainable=False, dtype=self.variable_dtype,
                              name="rnn_state")
             for shape in self.state_shapes
@@ -124,8 +124,8 @@ class ParallelRecurrence(keras.layers.Layer):
 
     def reset_state(self):
         """Zeroes the carried states of a stateful layer."""
-        if self.carried_states is not None:
-            for state in self.carried_states:
+        if self.states is not None:
+            for state in self.states:
                 state.assign(ops.zeros(state.shape, dtype=state.dtype))
 
     reset_states = reset_state
@@ -137,10 +137,10 @@ class ParallelRecurrence(keras.layers.Layer):
             inputs = ops.flip(inputs, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)
         if initial_state is None and self.stateful:
-            initial_state = [ops.convert_to_tensor(state) for state in self.carried_states]
+            initial_state = [ops.convert_to_tensor(state) for state in self.states]
         outputs, states = self.scan(inputs, initial_state, mask, training=training)
         if self.stateful:
-            for variable, state in zip(self.carried_states, states):
+            for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
         if self.return_sequences:
             output = outputs
