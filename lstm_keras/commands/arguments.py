@@ -17,6 +17,8 @@ from lstm_keras.commands.output import out_lock
 from lstm_keras.distribute import STRATEGIES
 from lstm_keras.distribute import get_strategy
 from lstm_keras.distribute import is_chief
+from lstm_keras.layers.cells import CELLS
+from lstm_keras.layers.cells import check_cell
 from lstm_keras.io import write_text
 from lstm_keras.training import log
 from lstm_keras.training import non_finite
@@ -217,6 +219,8 @@ def run_staged_training(train, args, group):
     Returns:
         The exit status, 0.
     """
+    if hasattr(args, "cell"):
+        check_cell(args.cell, args.gating)  # a combination no model accepts: refused before anything runs
     strategy = _strategy(args, group)
     with contextlib.redirect_stdout(sys.stderr), (strategy.scope() if strategy else contextlib.nullcontext()):
         if strategy is None or is_chief(strategy):
@@ -311,6 +315,24 @@ def add_time_budget_argument(parser):
         help="the most the whole command may take, from start to exit (loading, training, the final evaluation, the "
              "export): training stops in time for what follows it, keeping the best weights so far; several training "
              "runs (trials, folds, members) share it",
+    )
+
+
+def cell_name(value):
+    """An argparse type: a cell name of `lstm_keras.layers.cells.CELLS` (checked, with what is allowed)."""
+    try:
+        check_cell(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def add_cell_argument(parser, default="lstm"):
+    """Adds `--cell NAME`: the recurrent cell of every layer (`lstm_keras.layers.cells`)."""
+    parser.add_argument(
+        "--cell", type=cell_name, default=default, metavar="CELL",
+        help=f"the recurrent cell of every layer: one of {', '.join(CELLS)} (lstm takes --gating; xlstm[A:B] is a "
+             "stack of residual xLSTM blocks, A mLSTM blocks per B sLSTM blocks, e.g. xlstm[1:1])",
     )
 
 

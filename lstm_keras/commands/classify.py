@@ -26,6 +26,7 @@ from lstm_keras.commands.arguments import fraction
 from lstm_keras.commands.arguments import NON_NEGATIVE
 from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import RATE
+from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import add_header_argument
 from lstm_keras.commands.arguments import read_texts
@@ -65,6 +66,7 @@ def register(subparsers):
     data.add_argument("--folds", type=int_at_least(2), help="k-fold cross-validation on the training data")
     model = train.add_argument_group("model (defaults: TextClassifier's)")
     model.add_argument("--gating", choices=tuple(VARIANTS), default=model_defaults["gating"], help="gating preset")
+    add_cell_argument(model, model_defaults["cell"])
     model.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
     model.add_argument("--units", type=int_at_least(1), default=model_defaults["units"], help="units per LSTM layer (per direction)")
     model.add_argument("--layers", type=int_at_least(1), default=model_defaults["num_layers"], help="stacked LSTM layers")

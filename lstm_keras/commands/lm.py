@@ -29,6 +29,7 @@ import sys
 from lstm_keras.commands.arguments import NON_NEGATIVE
 from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import RATE
+from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
@@ -64,6 +65,7 @@ def register(subparsers):
     model = train.add_argument_group("model")
     model.add_argument("--gating", choices=tuple(VARIANTS), default=DEFAULTS["gating"],
                        help="gating preset of every LSTM (default: vanilla)")
+    add_cell_argument(model, DEFAULTS["cell"])
     model.add_argument("--layers", type=int_at_least(1), default=DEFAULTS["layers"])
     model.add_argument("--units", type=int_at_least(1), default=DEFAULTS["units"], help="units of every LSTM layer")
     model.add_argument("--embedding-dim", type=int_at_least(1), default=DEFAULTS["embedding_dim"],

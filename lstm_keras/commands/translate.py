@@ -28,6 +28,7 @@ import sys
 from lstm_keras.commands.arguments import NON_NEGATIVE
 from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import RATE
+from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
@@ -70,6 +71,7 @@ def register(subparsers):
     model = train.add_argument_group("model")
     model.add_argument("--gating", choices=tuple(VARIANTS), default=DEFAULTS["gating"],
                        help="gating preset of every LSTM (default: vanilla)")
+    add_cell_argument(model, DEFAULTS["cell"])
     model.add_argument("--attention", choices=ATTENTIONS, default=DEFAULTS["attention"])
     model.add_argument("--no-input-feeding", action="store_true", help="do not feed the attentional state back")
     model.add_argument("--attentional-activation", choices=("linear", "tanh"), default=DEFAULTS["attentional_activation"],

@@ -1,5 +1,5 @@
-"""Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs, minLSTM and minGRU, attention, pooling,
-token embeddings, an adaptive softmax."""
+"""Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs and sLSTM, mLSTM, minLSTM and minGRU,
+xLSTM blocks, attention, pooling, token embeddings, an adaptive softmax."""
 
 from lstm_keras.layers.adaptive_softmax import AdaptiveSoftmax
 from lstm_keras.layers.adaptive_softmax import check_cutoffs
@@ -17,4 +17,9 @@ from lstm_keras.layers.luong_attention import LuongAttention
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
 from lstm_keras.layers.min_gru import MinGRU
 from lstm_keras.layers.min_lstm import MinLSTM
+from lstm_keras.layers.mlstm import MLSTM
 from lstm_keras.layers.token_embedding import TokenEmbedding
+from lstm_keras.layers.xlstm import MLSTMBlock
+from lstm_keras.layers.xlstm import SLSTMBlock
+from lstm_keras.layers.xlstm import xlstm_block
+from lstm_keras.layers.xlstm import xlstm_stack

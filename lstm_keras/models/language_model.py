@@ -10,8 +10,8 @@ from keras import ops
 from lstm_keras import decoding
 from lstm_keras.decoding.compiled import CompiledGenerate
 from lstm_keras.layers.adaptive_softmax import AdaptiveSoftmax
-from lstm_keras.layers.gated_lstm import GatedLSTM
-from lstm_keras.layers.gating import gating_options
+from lstm_keras.layers.cells import check_cell
+from lstm_keras.layers.cells import recurrent_layer
 from lstm_keras.layers.masking import MASKED_VALUE
 from lstm_keras.layers.token_embedding import TokenEmbedding
 from lstm_keras.models.masked_sequence_losses import MaskedSparseCategoricalCrossentropy
@@ -31,8 +31,9 @@ class LanguageModel(keras.Model):
         token_ids (batch, T)
         -> TokenEmbedding                     (batch, T, embedding_dim)
         -> locked dropout (embedding_dropout)
-        -> num_layers x [GatedLSTM(units_l, gating) -> locked dropout]   (batch, T, units_l)
-           (`dropout` between layers, `output_dropout` after the last one)
+        -> num_layers x [recurrent layer (cell, units_l) -> locked dropout]   (batch, T, units_l)
+           (`dropout` between layers, `output_dropout` after the last one; for an xLSTM
+           stack a LayerNorm after the last block, as in Beck et al. 2024)
         -> [Dense(embedding_dim) if project_output]
         -> softmax="full":     TokenEmbedding(reverse=True)   (batch, T, vocabulary_size) logits, tied or not
            softmax="adaptive": the hidden vectors (batch, T, d), which `AdaptiveSoftmax` turns into
@@ -55,7 +56,12 @@ class LanguageModel(keras.Model):
     them; `hidden_to_logits`, `score`, `generate` and the exports see full log-probabilities
     as with the full softmax. Tied, its word vectors are the embedding rows.
 
-    Truncated back-propagation through time: with `batch_size` set, every `GatedLSTM` is
+    The recurrent layers are chosen by `cell` (`lstm_keras.layers.cells`): `"lstm"` (a
+    `GatedLSTM` with the `gating` preset), `"slstm"`, `"mlstm"`, `"minlstm"`, `"mingru"` or an
+    xLSTM stack `"xlstm[A:B]"`; training runs each layer's parallel (or fused) form, and
+    generation its recurrent step (constant memory per token).
+
+    Truncated back-propagation through time: with `batch_size` set, every recurrent layer is
     stateful and the model reads `batch_size` parallel token streams, `bptt` steps per batch
     (`lstm_keras.datasets.language_modeling.language_modeling_arrays`): the final states of a
     batch are the initial states of the next, so the model sees the whole stream while
@@ -78,7 +84,8 @@ class LanguageModel(keras.Model):
         num_layers: the number of stacked LSTM layers.
         gating: the gating of every LSTM: None (standard LSTM), a preset name of
             `lstm_keras.layers.VARIANTS` or a dict of `GatedLSTM` options (e.g.
-            `{"variant": "cifg", "recurrent_dropout": 0.1}`).
+            `{"variant": "cifg", "recurrent_dropout": 0.1}`); with `cell="lstm"` only.
+        cell: the recurrent cell, a name of `lstm_keras.layers.cells.CELLS`.
         tie_weights: whether the softmax matrix is the embedding matrix (the adaptive softmax's
             word vectors, for `softmax="adaptive"`).
         project_output: whether a linear `Dense(embedding_dim)` follows the last LSTM layer
@@ -129,6 +136,7 @@ class LanguageModel(keras.Model):
         units=200,
         num_layers=2,
         gating=None,
+        cell="lstm",
         tie_weights=False,
         project_output=False,
         embedding_dropout=0.2,
@@ -148,7 +156,7 @@ class LanguageModel(keras.Model):
             {"embedding_dropout": embedding_dropout, "dropout": dropout, "output_dropout": output_dropout},
             {"pad_token_id": pad_token_id, "start_token_id": start_token_id, "end_token_id": end_token_id},
         )
-        options = gating_options(gating)
+        xlstm = check_cell(cell, gating) is not None
         stateful = batch_size is not None
 
         # === Layers ===
@@ -168,13 +176,15 @@ class LanguageModel(keras.Model):
             if adaptive else None
         )
         self.embedding_dropout = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")
-        self.lstm_layers = []
+        self.lstm_layers = [
+            recurrent_layer(cell, size, gating, index=index, return_sequences=True, stateful=stateful,
+                            name=f"lstm_{index + 1}")
+            for index, size in enumerate(layer_units)
+        ]
+        self.post_blocks_norm = keras.layers.LayerNormalization(name="post_blocks_norm") if xlstm else None
         self.dropout_layers = []
-        for index, size in enumerate(layer_units):
+        for index in range(num_layers):
             last = index == num_layers - 1
-            self.lstm_layers.append(
-                GatedLSTM(size, return_sequences=True, stateful=stateful, name=f"lstm_{index + 1}", **options)
-            )
             self.dropout_layers.append(
                 keras.layers.SpatialDropout1D(
                     output_dropout if last else dropout, name="output_dropout" if last else f"dropout_{index + 1}"
@@ -195,6 +205,8 @@ class LanguageModel(keras.Model):
         x = self.embedding_dropout(x)
         for lstm, drop in zip(self.lstm_layers, self.dropout_layers):
             x = lstm(x)  # (batch, T, units_l)
+            if lstm is self.lstm_layers[-1]:
+                x = self._post_blocks(x)
             x = drop(x)
         if self.output_projection is not None:
             x = self.output_projection(x)  # (batch, T, embedding_dim)
@@ -211,6 +223,7 @@ class LanguageModel(keras.Model):
         self.units = units
         self.num_layers = num_layers
         self.gating = gating
+        self.cell = cell
         self.tie_weights = tie_weights
         self.project_output = project_output
         self.embedding_dropout_rate = embedding_dropout
@@ -300,10 +313,14 @@ class LanguageModel(keras.Model):
         return {"embeddings": self.token_embedding.embeddings} if self.tie_weights else {}
 
     def reset_states(self):
-        """Zeroes the carried states of the stateful LSTM layers (a no-op when stateless)."""
+        """Zeroes the carried states of the stateful recurrent layers (a no-op when stateless)."""
         for lstm in self.lstm_layers:
             if lstm.stateful:
                 lstm.reset_state()
+
+    def _post_blocks(self, x):
+        """The LayerNorm after an xLSTM stack (the identity for the other cells)."""
+        return x if self.post_blocks_norm is None else self.post_blocks_norm(x)
 
     # ------------------------------------------------------------------ graph code for any batch
     def hidden_to_logits(self, hidden):
@@ -324,8 +341,8 @@ class LanguageModel(keras.Model):
         return logits + ops.cast(self._forbidden_logits, logits.dtype)
 
     def initial_state(self, batch_size):
-        """Zero states of every LSTM layer: a list (per layer) of lists of `(batch, size)` tensors."""
-        return [list(lstm.cell.get_initial_state(batch_size)) for lstm in self.lstm_layers]
+        """Zero states of every recurrent layer: a list (per layer) of lists of `(batch, ...)` tensors."""
+        return [lstm.initial_state(batch_size) for lstm in self.lstm_layers]
 
     def encode(self, token_ids, state=None, mask=None):
         """Runs the stack over `token_ids` `(batch, T)` without dropout and without the carried states.
@@ -346,10 +363,10 @@ class LanguageModel(keras.Model):
         x = self.token_embedding(token_ids)  # (batch, T, embedding_dim)
         new_state = []
         for lstm, layer_state in zip(self.lstm_layers, state):
-            # The layer's own loop (fused kernel or compiled loop), bypassing its carried states.
-            _, x, layer_state = lstm.inner_loop(x, list(layer_state), mask, training=False)  # (batch, T, units_l)
+            # The layer's training form (fused kernel, compiled loop or parallel scan), bypassing carried states.
+            x, layer_state = lstm.scan(x, list(layer_state), mask, training=False)  # (batch, T, units_l)
             new_state.append(list(layer_state))
-        return x, new_state
+        return self._post_blocks(x), new_state
 
     def decode_step(self, token, state):
         """The samplers' `next`: `(token (batch,), state) -> (logits (batch, V), state, None)`.
@@ -360,9 +377,9 @@ class LanguageModel(keras.Model):
         x = self.token_embedding(ops.cast(token, "int32"))  # (batch, embedding_dim)
         new_state = []
         for lstm, layer_state in zip(self.lstm_layers, state["lstm"]):
-            x, layer_state = lstm.cell(x, list(layer_state), training=False)  # (batch, units_l)
+            x, layer_state = lstm.step(x, list(layer_state), training=False)  # (batch, units_l)
             new_state.append(list(layer_state))
-        logits = self.hidden_to_logits(x) / ops.cast(state["temperature"], x.dtype)  # (batch, V)
+        logits = self.hidden_to_logits(self._post_blocks(x)) / ops.cast(state["temperature"], x.dtype)  # (batch, V)
         return logits, {"lstm": new_state, "temperature": state["temperature"]}, None
 
     def prompt_state(self, prompt_ids):
@@ -460,6 +477,7 @@ class LanguageModel(keras.Model):
             "units": self.units,
             "num_layers": self.num_layers,
             "gating": self.gating,
+            "cell": self.cell,
             "tie_weights": self.tie_weights,
             "project_output": self.project_output,
             "embedding_dropout": self.embedding_dropout_rate,

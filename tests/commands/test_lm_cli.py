@@ -191,3 +191,27 @@ def test_time_budget_bounds_the_whole_command(tmp_path):
     # within the time of `fit` (which adds the validations), and is most of the latter.
     implied = metrics["train_batches"] * 8 * 20 / metrics["train_tokens_per_second"]
     assert 0.6 * metrics["train_seconds"] <= implied <= metrics["train_seconds"] < seconds
+
+
+def test_train_and_generate_with_an_xlstm_stack(trained, tmp_path):
+    out = tmp_path / "xlstm"
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--cell", "xlstm[1:1]",
+                                    "--out", str(out), *TINY[:2], "--layers", "2", *TINY[4:]])
+    assert code == 0, stderr[-3000:]
+    metrics = json.loads(stdout)
+    assert 1 < metrics["test_perplexity"] < metrics["vocab_size"]
+    with open(os.path.join(out, "language_model.json")) as f:
+        assert json.load(f)["training"]["cell"] == "xlstm[1:1]"
+    code, stdout, stderr = run_cli(["lm", "generate", "--model", str(out), "--prompt", "the dogs", "--tokens", "5",
+                                    "--greedy"])
+    assert code == 0 and stdout.strip(), stderr[-2000:]
+
+
+@pytest.mark.parametrize("command", ["lm", "classify", "translate"])
+def test_bad_cells_are_one_line_errors(trained, tmp_path, command):
+    out = tmp_path / "out"
+    dataset = ["--dataset", trained["corpus"]]
+    code, _, stderr = run_cli([command, "train", *dataset, "--cell", "gru", "--out", str(out)])
+    assert code == 2 and "--cell" in stderr and "'gru'" in stderr and "xlstm[A:B]" in stderr
+    code, _, stderr = run_cli([command, "train", *dataset, "--cell", "mlstm", "--gating", "cifg", "--out", str(out)])
+    assert code == 2 and "cell='mlstm' with gating='cifg'" in stderr and not out.exists()

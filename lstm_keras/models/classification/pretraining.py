@@ -92,7 +92,7 @@ def pretrain_classifier_from_lm(
     batch_size = max(1, min(batch_size, len(stream) // bptt))
     check_training_stream(stream, batch_size, bptt)
     valid_stream = classifier_token_stream(classifier, valid_texts) if valid_texts else None
-    gating = {**gating_options(classifier.gating), **classifier.lstm_options}
+    gating = {**gating_options(classifier.gating), **classifier.lstm_options} if classifier.cell == "lstm" else None
     end_id = len(classifier.vocabulary)
     language_model = LanguageModel(
         end_id + 1,
@@ -100,6 +100,7 @@ def pretrain_classifier_from_lm(
         units=classifier.units,
         num_layers=classifier.num_layers,
         gating=gating,
+        cell=classifier.cell,
         embedding_dropout=classifier.dropout,
         dropout=classifier.dropout,
         output_dropout=classifier.dropout,

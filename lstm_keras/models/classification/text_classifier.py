@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from lstm_keras.distribute import DistributedFitMixin
 from lstm_keras.layers.attention_pooling import AttentionPooling
-from lstm_keras.layers.gated_lstm import GatedLSTM
+from lstm_keras.layers.cells import recurrent_layer
 from lstm_keras.layers.gating import gating_options
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
 from lstm_keras.text.text_standardizer import TextStandardizer
@@ -56,7 +56,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
                                               0 = padding, 1 = "[UNK]" (unseen words)
         -> Embedding(mask_zero=True)  (batch, T, embedding_dim)
         -> word dropout, Dropout              whole tokens, then single features (training only)
-        -> num_layers x [Bidirectional] GatedLSTM(gating)  (batch, T, [2 *] units)
+        -> num_layers x [Bidirectional] recurrent layer (cell, gating)  (batch, T, [2 *] units)
         -> pooling  (batch, [2 *] units)      last step / masked max / masked mean / attention
         -> Dropout -> Dense                   (batch, 1) sigmoid for "binary",
                                               (batch, C) softmax for "multi_class",
@@ -92,7 +92,10 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         embedding_trainable: whether the embeddings are trained (False to keep pretrained
             vectors fixed).
         gating: the gating of every LSTM layer: None (vanilla), a preset of
-            `lstm_keras.layers.VARIANTS` (e.g. `"cifg"`) or a dict of `GatedLSTM` options.
+            `lstm_keras.layers.VARIANTS` (e.g. `"cifg"`) or a dict of `GatedLSTM` options; with
+            `cell="lstm"` only.
+        cell: the recurrent cell, a name of `lstm_keras.layers.cells.CELLS` (`"lstm"`, `"slstm"`,
+            `"mlstm"`, `"minlstm"`, `"mingru"`, `"xlstm[A:B]"`); every cell runs bidirectional.
         units: the units of each LSTM layer (of each direction when bidirectional).
         num_layers: the number of stacked LSTM layers.
         bidirectional: whether each LSTM layer reads both directions (outputs concatenated).
@@ -131,6 +134,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         embedding_dim=128,
         embedding_trainable=True,
         gating="vanilla",
+        cell="lstm",
         units=64,
         num_layers=1,
         bidirectional=False,
@@ -167,13 +171,18 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         # One draw per token, shared by its features: the noise shape (batch, T, 1).
         self.word_dropout_layer = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name="word_dropout")
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        if lstm_options and cell != "lstm":
+            raise ValueError(
+                f"Invalid combination: lstm_options={lstm_options!r} with cell={cell!r}; lstm_options are GatedLSTM "
+                "options, for cell='lstm' only."
+            )
         self.lstm_layers = []
         for index in range(num_layers):
             # The last layer returns only its final state when the pooling is "last".
             return_sequences = pooling != "last" or index < num_layers - 1
-            lstm = GatedLSTM(
-                units, return_sequences=return_sequences, name=f"lstm_{index + 1}", **gating_options(gating),
-                **lstm_options
+            lstm = recurrent_layer(
+                cell, units, {**gating_options(gating), **lstm_options} if cell == "lstm" else gating, index=index,
+                return_sequences=return_sequences, name=f"lstm_{index + 1}",
             )
             if bidirectional:
                 lstm = keras.layers.Bidirectional(lstm, name=f"bidirectional_lstm_{index + 1}")
@@ -223,6 +232,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         self.embedding_dim = embedding_dim
         self.embedding_trainable = embedding_trainable
         self.gating = gating
+        self.cell = cell
         self.units = units
         self.num_layers = num_layers
         self.bidirectional = bidirectional
@@ -357,6 +367,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             "embedding_dim": self.embedding_dim,
             "embedding_trainable": self.embedding_trainable,
             "gating": self.gating,
+            "cell": self.cell,
             "units": self.units,
             "num_layers": self.num_layers,
             "bidirectional": self.bidirectional,

@@ -442,6 +442,7 @@ def classifier_options(config):
             stop_words = [line.strip() for line in f if line.strip()]
     return {
         "gating": config.gating,
+        "cell": config.cell,
         "bidirectional": config.bidirectional,
         "units": config.units,
         "num_layers": config.layers,

@@ -59,6 +59,8 @@ class ClassifierHyperModel(keras_tuner.HyperModel):
         self.vocabulary = list(vocabulary)
         self.model_kwargs = dict(model_kwargs or {})
         self.search_space = {**SEARCH_SPACE, **(search_space or {})}
+        if self.model_kwargs.get("cell", "lstm") != "lstm":  # the gating presets are the LSTM's
+            self.search_space["gating"] = ("vanilla",)
         self.clipnorm = clipnorm
         self.embedding_matrix = embedding_matrix
 

@@ -4,10 +4,10 @@ import keras
 from keras import ops
 from keras.src import backend
 
-from lstm_keras.layers import GatedLSTM
 from lstm_keras.layers.attention import check_attention
 from lstm_keras.layers.attention import get_attention
-from lstm_keras.layers.gating import gating_options
+from lstm_keras.layers.cells import check_cell
+from lstm_keras.layers.cells import recurrent_layer
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -49,13 +49,17 @@ class AttentionDecoder(keras.layers.Layer):
         attentional_activation: `g` above, `"linear"` (default) or e.g. `"tanh"` (Luong's).
         gating: the LSTM gating: None, a preset name of `lstm_keras.layers.VARIANTS` or a dict of
             `GatedLSTM` options.
+        cell: the recurrent cell, a name of `lstm_keras.layers.cells.CELLS`. The LSTM's initial
+            `h` and `c` are bridged from the encoder's; every other cell starts from zero states
+            (its states are not an LSTM's), the source reaching it through attention.
         dropout: the dropout rate on the embeddings and on `h~` before the output layer.
         **kwargs: base layer arguments.
 
     Call arguments:
         target_ids: `(batch, Tt)` int, the decoder inputs (`[START] y_1 ... y_{n}`).
         encoder_outputs: `(batch, Ts, d_enc)`.
-        encoder_states: `[h_forward, c_forward, h_backward, c_backward]`, each `(batch, d_state)`.
+        encoder_states: `[h_forward, c_forward, h_backward, c_backward]`, each `(batch, d_state)`
+            (for `cell="lstm"`; unused by the other cells).
         source_mask: `(batch, Ts)` bool, True at real source tokens.
         training: whether dropout is active.
         return_attention_scores: whether to return the attention weights too.
@@ -89,6 +93,7 @@ class AttentionDecoder(keras.layers.Layer):
         input_feeding=True,
         attentional_activation="linear",
         gating=None,
+        cell="lstm",
         dropout=0.0,
         **kwargs,
     ):
@@ -102,15 +107,16 @@ class AttentionDecoder(keras.layers.Layer):
         self.input_feeding = bool(input_feeding)
         self.attentional_activation = keras.activations.serialize(keras.activations.get(attentional_activation))
         self.gating = gating
+        self.cell = cell
         self.dropout = dropout
+        check_cell(cell, gating)
 
         self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
-        self.bridge_h = keras.layers.Dense(units, activation="tanh", name="bridge_h")
-        self.bridge_c = keras.layers.Dense(units, name="bridge_c")
-        self.lstm = GatedLSTM(
-            units, return_sequences=True, return_state=True, name="lstm", **gating_options(gating)
-        )
+        lstm = cell == "lstm"
+        self.bridge_h = keras.layers.Dense(units, activation="tanh", name="bridge_h") if lstm else None
+        self.bridge_c = keras.layers.Dense(units, name="bridge_c") if lstm else None
+        self.lstm = recurrent_layer(cell, units, gating, return_sequences=True, return_state=True, name="lstm")
         self.attention_layer = get_attention(attention, attention_units, query_units=units, name="attention")
         self.combine = keras.layers.Dense(
             units, activation=self.attentional_activation, use_bias=False, name="attention_combine"
@@ -121,8 +127,9 @@ class AttentionDecoder(keras.layers.Layer):
         encoder_dim = encoder_outputs_shape[-1]
         state_dim = encoder_states_shape[0][-1]
         self.embedding.build(target_ids_shape)
-        self.bridge_h.build((None, 2 * state_dim))
-        self.bridge_c.build((None, 2 * state_dim))
+        if self.bridge_h is not None:
+            self.bridge_h.build((None, 2 * state_dim))
+            self.bridge_c.build((None, 2 * state_dim))
         lstm_inputs = self.embedding_dim + (self.units if self.input_feeding else 0)
         self.lstm.build((None, None, lstm_inputs))
         self.attention_layer.build((None, None, self.units), (None, None, encoder_dim))
@@ -173,7 +180,7 @@ class AttentionDecoder(keras.layers.Layer):
         """One decoder step from embedded inputs `(batch, embedding_dim)`: `(h~_t, states, a_t)`."""
         if self.input_feeding:
             inputs = ops.concatenate([inputs, feed], axis=-1)  # (batch, embedding_dim + units)
-        h, lstm_states = self.lstm.cell(inputs, lstm_states, training=training)  # (batch, units)
+        h, lstm_states = self.lstm.step(inputs, lstm_states, training=training)  # (batch, units)
         context, weights = self.attention_layer(
             h, encoder_outputs, mask=source_mask, return_attention_scores=True, keys=keys
         )  # (batch, d_enc), (batch, Ts)
@@ -181,13 +188,18 @@ class AttentionDecoder(keras.layers.Layer):
         return attentional, list(lstm_states), weights
 
     def bridge(self, encoder_states):
-        """The initial LSTM states from the encoder's `[h→, c→, h←, c←]`: `[h_0, c_0, (extra states)]`."""
+        """The initial recurrent states: the LSTM's `[h_0, c_0, (extra states)]` from the encoder's `[h→, c→, h←, c←]`.
+
+        The other cells start from zeros.
+        """
+        zeros = self.lstm.initial_state(ops.shape(encoder_states[0])[0])
+        if self.bridge_h is None:
+            return zeros
         h_forward, c_forward, h_backward, c_backward = encoder_states
         h = self.bridge_h(ops.concatenate([h_forward, h_backward], axis=-1))  # (batch, units)
         c = self.bridge_c(ops.concatenate([c_forward, c_backward], axis=-1))  # (batch, units)
         # Gatings with more state (full gate recurrence, time gate) start those at zero.
-        extra = self.lstm.cell.get_initial_state(ops.shape(h)[0])[2:]
-        return [h, c] + list(extra)
+        return [h, c] + zeros[2:]
 
     def initial_decoding_state(self, encoder_outputs, encoder_states, source_mask):
         """The state of `step` before the first token: a dict of tensors, batch first."""
@@ -197,7 +209,7 @@ class AttentionDecoder(keras.layers.Layer):
         if keys is not None:
             state["keys"] = keys
         if self.input_feeding:
-            state["feed"] = ops.zeros_like(states[0])  # (batch, units)
+            state["feed"] = ops.zeros((ops.shape(encoder_outputs)[0], self.units), encoder_outputs.dtype)
         return state
 
     def step(self, token, state):
@@ -247,6 +259,7 @@ class AttentionDecoder(keras.layers.Layer):
             "input_feeding": self.input_feeding,
             "attentional_activation": self.attentional_activation,
             "gating": self.gating,
+            "cell": self.cell,
             "dropout": self.dropout,
         }
         return {**super().get_config(), **config}

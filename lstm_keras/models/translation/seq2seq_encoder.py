@@ -1,15 +1,15 @@
-"""`Seq2SeqEncoder`: embeddings and stacked bidirectional gated LSTMs over a source sentence."""
+"""`Seq2SeqEncoder`: embeddings and stacked bidirectional recurrent layers (gated LSTMs by default) over a source."""
 
 import keras
 from keras import ops
 
-from lstm_keras.layers import GatedLSTM
-from lstm_keras.layers.gating import gating_options
+from lstm_keras.layers.cells import check_cell
+from lstm_keras.layers.cells import recurrent_layer
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
 class Seq2SeqEncoder(keras.layers.Layer):
-    """Reads a source sentence: embeddings, then stacked bidirectional `GatedLSTM` layers.
+    """Reads a source sentence: embeddings, then stacked bidirectional recurrent layers (`cell`).
 
     Padding (id 0) is masked: the embedding has `mask_zero=True` and the mask reaches every
     LSTM layer, so the backward direction starts at each sentence's last real token and the
@@ -22,6 +22,8 @@ class Seq2SeqEncoder(keras.layers.Layer):
         num_layers: the number of stacked bidirectional layers.
         gating: the gating of every LSTM: None (standard LSTM, fused kernel), a preset name of
             `lstm_keras.layers.VARIANTS` (e.g. `"cifg"`) or a dict of `GatedLSTM` options.
+        cell: the recurrent cell, a name of `lstm_keras.layers.cells.CELLS` (`gating` is for
+            `"lstm"` only).
         dropout: the dropout rate on the embeddings and between layers.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
@@ -32,7 +34,8 @@ class Seq2SeqEncoder(keras.layers.Layer):
     Returns:
         A tuple `(outputs, states)`: `outputs` `(batch, Ts, 2 * units)` (zeros at padding) and
         the final states of the last layer `[h_forward, c_forward, h_backward, c_backward]`, each
-        `(batch, units)`.
+        `(batch, units)`, for `cell="lstm"`; for the other cells, whose states are not an LSTM's,
+        the final outputs of the two directions `[h_forward, h_backward]`.
 
     Example:
     >>> encoder = Seq2SeqEncoder(vocabulary_size=50, embedding_dim=8, units=16, num_layers=2)
@@ -48,6 +51,7 @@ class Seq2SeqEncoder(keras.layers.Layer):
         units=128,
         num_layers=1,
         gating=None,
+        cell="lstm",
         dropout=0.0,
         **kwargs,
     ):
@@ -59,14 +63,16 @@ class Seq2SeqEncoder(keras.layers.Layer):
         self.units = units
         self.num_layers = num_layers
         self.gating = gating
+        self.cell = cell
         self.dropout = dropout
-        options = gating_options(gating)
+        check_cell(cell, gating)
 
         self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
         self.lstm_layers = [
             keras.layers.Bidirectional(
-                GatedLSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}", **options),
+                recurrent_layer(cell, units, gating, index=i, return_sequences=True, return_state=True,
+                                name=f"lstm_{i}"),
                 merge_mode="concat",
                 name=f"bidirectional_{i}",
             )
@@ -89,10 +95,16 @@ class Seq2SeqEncoder(keras.layers.Layer):
             x = outputs[0]  # (batch, Ts, 2 * units)
             if index < self.num_layers - 1:
                 x = self.dropout_layer(x, training=training)
-        # The states are the forward ones followed by the backward ones; h and c come first.
-        states = outputs[1:]
-        half = len(states) // 2
-        final_states = [states[0], states[1], states[half], states[half + 1]]  # 4 x (batch, units)
+        if self.cell == "lstm":
+            # The states are the forward ones followed by the backward ones; h and c come first.
+            states = outputs[1:]
+            half = len(states) // 2
+            final_states = [states[0], states[1], states[half], states[half + 1]]  # 4 x (batch, units)
+        else:
+            # The forward direction ends at each row's last real token, the backward one at the first.
+            last = ops.maximum(ops.sum(ops.cast(mask, "int32"), axis=1) - 1, 0)  # (batch,)
+            forward = ops.take_along_axis(x[:, :, :self.units], last[:, None, None], axis=1)[:, 0]  # (batch, units)
+            final_states = [forward, x[:, 0, self.units:]]  # 2 x (batch, units)
         x = x * ops.expand_dims(ops.cast(mask, x.dtype), -1)  # (batch, Ts, 2 * units), zero at padding
         return x, final_states
 
@@ -102,7 +114,8 @@ class Seq2SeqEncoder(keras.layers.Layer):
     def compute_output_spec(self, source_ids, training=False):
         batch, time = source_ids.shape[0], source_ids.shape[1]
         outputs = keras.KerasTensor((batch, time, 2 * self.units), dtype=self.compute_dtype)
-        states = [keras.KerasTensor((batch, self.units), dtype=self.compute_dtype) for _ in range(4)]
+        count = 4 if self.cell == "lstm" else 2
+        states = [keras.KerasTensor((batch, self.units), dtype=self.compute_dtype) for _ in range(count)]
         return outputs, states
 
     def get_config(self):
@@ -112,6 +125,7 @@ class Seq2SeqEncoder(keras.layers.Layer):
             "units": self.units,
             "num_layers": self.num_layers,
             "gating": self.gating,
+            "cell": self.cell,
             "dropout": self.dropout,
         }
         return {**super().get_config(), **config}

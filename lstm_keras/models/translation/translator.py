@@ -41,6 +41,9 @@ class Translator(DistributedFitMixin, keras.Model):
         num_layers: the number of stacked bidirectional encoder layers.
         gating: the gating of every LSTM: None (standard, fused kernel), a preset name of
             `lstm_keras.layers.VARIANTS` or a dict of `GatedLSTM` options.
+        cell: the recurrent cell of the encoder and the decoder, a name of
+            `lstm_keras.layers.cells.CELLS` (`gating` is for `"lstm"`; see `AttentionDecoder` for
+            how each cell's initial decoder state is set).
         attention: `"bahdanau"`, `"luong-dot"`, `"luong-general"` or `"luong-concat"`.
         attention_units: the hidden size of the additive / concat scores (default: decoder units).
         input_feeding: whether the decoder's previous attentional state is fed to its LSTM.
@@ -79,6 +82,7 @@ class Translator(DistributedFitMixin, keras.Model):
         units=128,
         num_layers=1,
         gating=None,
+        cell="lstm",
         attention="bahdanau",
         attention_units=None,
         input_feeding=True,
@@ -99,6 +103,7 @@ class Translator(DistributedFitMixin, keras.Model):
             units=units,
             num_layers=num_layers,
             gating=gating,
+            cell=cell,
             dropout=dropout,
             name="encoder",
         )
@@ -111,6 +116,7 @@ class Translator(DistributedFitMixin, keras.Model):
             input_feeding=input_feeding,
             attentional_activation=attentional_activation,
             gating=gating,
+            cell=cell,
             dropout=dropout,
             name="decoder",
         )
@@ -130,6 +136,7 @@ class Translator(DistributedFitMixin, keras.Model):
         self.units = units
         self.num_layers = num_layers
         self.gating = gating
+        self.cell = cell
         self.attention = attention
         self.attention_units = attention_units
         self.input_feeding = input_feeding
@@ -258,6 +265,7 @@ class Translator(DistributedFitMixin, keras.Model):
             "units": self.units,
             "num_layers": self.num_layers,
             "gating": self.gating,
+            "cell": self.cell,
             "attention": self.attention,
             "attention_units": self.attention_units,
             "input_feeding": self.input_feeding,
