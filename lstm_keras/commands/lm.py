@@ -91,9 +91,11 @@ def register(subparsers):
     training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"],
                           help="parallel streams")
     training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"])
-    training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"])
+    training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"],
+                          help="default: the cell's optimiser's, SGD at 20 for lstm and slstm, Adam at 0.002 for "
+                               "the others")
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"],
-                          help="gradient clipping by global norm; 0 for none")
+                          help="gradient clipping by global norm; 0 for none (default: 0.25 with SGD, 1 with Adam)")
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
     add_time_budget_argument(training)
     training.add_argument("--seed", type=int, default=DEFAULTS["seed"])

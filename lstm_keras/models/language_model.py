@@ -20,6 +20,19 @@ from lstm_keras.models.masked_sequence_losses import Perplexity
 # The most tokens one call of `generate` may produce (`max_length`), `[END]` included.
 MAX_GENERATED_TOKENS = 1024
 SOFTMAXES = ("full", "adaptive")
+# The optimiser of `compile(optimizer="auto")` by cell, chosen on two corpora (benchmarks/bench_cells.py,
+# BENCHMARKS.md): SGD with a large step for the cells whose state passes a nonlinearity at every step,
+# Adam for the linear-recurrence cells and the xLSTM blocks (with their layer norms).
+AUTO_OPTIMIZERS = {
+    "sgd": {"learning_rate": 20.0, "clipnorm": 0.25},
+    "adam": {"learning_rate": 2e-3, "clipnorm": 1.0},
+}
+SGD_CELLS = ("lstm", "slstm")
+
+
+def auto_optimizer(cell):
+    """The name (a key of `AUTO_OPTIMIZERS`) of the default optimiser of a language model of `cell`."""
+    return "sgd" if cell in SGD_CELLS else "adam"
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -249,28 +262,39 @@ class LanguageModel(keras.Model):
         optimizer="auto",
         loss="auto",
         metrics="auto",
-        learning_rate=20.0,
-        clipnorm=0.25,
+        learning_rate=None,
+        clipnorm=None,
         **kwargs,
     ):
         """Compiles with the language-modelling defaults (each `"auto"` argument).
 
         Args:
-            optimizer: `"auto"` for SGD with `learning_rate` and gradient clipping by global
-                norm `clipnorm`, or any optimizer. (SGD, not Adam: with Adam at 1e-3 to 2e-3 the
-                carried cell states of a stateful PTB model grew to magnitudes of 10^2 to 10^3
-                in the first few hundred steps, and the model then did badly from zero states;
-                SGD with lr 20 and clipping 0.25 kept them below 10 and learned faster.)
+            optimizer: `"auto"` for the cell's optimiser (`auto_optimizer`) with `learning_rate`
+                and gradient clipping by global norm `clipnorm`, or any optimizer. For `lstm` and
+                `slstm`, SGD (lr 20, clipping 0.25): with Adam at 1e-3 to 2e-3 the carried cell
+                states of a stateful PTB model grew to magnitudes of 10^2 to 10^3 in the first
+                few hundred steps, and the model then did badly from zero states; SGD kept them
+                below 10 and learned faster. For the other cells Adam (lr 2e-3, clipping 1),
+                which learned faster than SGD for minLSTM, minGRU and the xLSTM blocks on PTB
+                and Multi30k (BENCHMARKS.md).
             loss: `"auto"` for `MaskedSparseCategoricalCrossentropy` (padding targets skipped);
                 with the adaptive softmax, only `"auto"` (or None): its loss is `compute_loss`.
             metrics: `"auto"` for `[Perplexity()]` (the adaptive softmax's is built in).
-            learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
-            clipnorm: the global gradient norm of the default optimizer (None: no clipping).
+            learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`; None
+                for the default of the cell's optimiser (`AUTO_OPTIMIZERS`).
+            clipnorm: the global gradient norm of the default optimizer (None: its default; 0: no
+                clipping).
             **kwargs: other `keras.Model.compile` arguments (`jit_compile` defaults to False on
                 TensorFlow, Keras' own default elsewhere: JAX always compiles).
         """
         if optimizer == "auto":
-            optimizer = keras.optimizers.SGD(learning_rate=learning_rate, global_clipnorm=clipnorm)
+            name = auto_optimizer(self.cell)
+            defaults = AUTO_OPTIMIZERS[name]
+            learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
+            clipnorm = defaults["clipnorm"] if clipnorm is None else clipnorm or None
+            optimizer = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}[name](
+                learning_rate=learning_rate, global_clipnorm=clipnorm
+            )
         if self.adaptive_softmax is not None:
             if loss not in ("auto", None) or metrics not in ("auto", None, []):
                 raise ValueError(

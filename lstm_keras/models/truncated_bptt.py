@@ -26,8 +26,8 @@ DEFAULTS = {
     "batch_size": 20,
     "bptt": 35,
     "epochs": 10,
-    "learning_rate": 20.0,
-    "clipnorm": 0.25,
+    "learning_rate": None,  # None: the cell's (LanguageModel.compile)
+    "clipnorm": None,
     "patience": 3,
     "anneal_factor": 0.25,
 }

@@ -67,8 +67,10 @@ def pretrain_classifier_from_lm(
         texts: the training texts (the classifier's own, without labels).
         epochs: the language model's epochs (>= 1).
         valid_texts: texts for the language model's validation perplexity, or None.
-        batch_size, bptt, learning_rate, clipnorm, time_budget: as in `fit_language_model`
-            (`batch_size` shrinks to `len(stream) // bptt` for a short text).
+        batch_size, bptt, time_budget: as in `fit_language_model` (`batch_size` shrinks to
+            `len(stream) // bptt` for a short text).
+        learning_rate, clipnorm: as in `LanguageModel.compile` (None: the default of the cell's
+            optimiser).
         verbose: Keras' `fit` verbosity.
 
     Returns:

@@ -323,7 +323,7 @@ def train_text_classifier(config, out):
                                    seed=config.seed, header=config.header)
     texts, labels = list(data.train_texts), np.asarray(data.train_labels)
     test_texts, test_labels = data.test_texts, data.test_labels
-    metrics = {"dataset": str(config.dataset), "label_names": data.label_names}
+    metrics = {"dataset": str(config.dataset), "label_names": data.label_names, "cell": config.cell}
     if test_texts is None and not config.folds:
         keep, held = split_validation(labels, HOLD_OUT, seed=config.seed)
         test_texts, test_labels = [texts[i] for i in held], labels[held]

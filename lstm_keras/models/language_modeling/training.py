@@ -130,7 +130,7 @@ def train_language_model(config, out):
         softmax=softmax,
         cutoffs=cutoffs,
     )
-    model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm or None)
+    model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
     module = LanguageModelModule(model, tokenizer, sampler="random")
     settings = {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
     # The budget's plan (nothing written yet if it is refused), the model folder (vocabulary, settings, untrained
@@ -166,6 +166,7 @@ def train_language_model(config, out):
         "dataset": str(config.dataset),
         "tokens": [len(streams["train"]), valid["tokens"], test["tokens"]],
         "vocab_size": tokenizer.vocab_size,
+        "cell": model.cell,
         "softmax": model.softmax,
         "cutoffs": model.cutoffs,
         "parameters": model.count_params(),

@@ -288,6 +288,7 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
     export_saved_model(module, os.path.join(out, "saved_model"))
     metrics = {
         **scores,
+        "cell": config.cell,
         "test_loss": test_metrics["loss"],
         "test_perplexity": test_metrics["perplexity"],
         "test_token_accuracy": test_metrics["masked_accuracy"],
