@@ -75,3 +75,31 @@ def _assert_all_close(actual, expected, atol):
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, atol=atol, rtol=1e-5)
+
+
+def central_differences(loss, array, indices=None, eps=1e-5):
+    """Central differences `(loss(a + eps) - loss(a - eps)) / 2 eps` of a float64 `loss` at entries of `array`.
+
+    Args:
+        loss: a function of an array like `array`, returning a float (a float64 reference).
+        array: the point.
+        indices: the entries to differentiate (default: every entry).
+        eps: the step.
+
+    Returns:
+        `{index: derivative}`.
+    """
+    array = np.asarray(array, "float64")
+    derivatives = {}
+    for index in np.ndindex(array.shape) if indices is None else indices:
+        plus, minus = array.copy(), array.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        derivatives[index] = (loss(plus) - loss(minus)) / (2 * eps)
+    return derivatives
+
+
+def assert_gradient_matches(gradient, loss, array, indices=None, eps=1e-5, rtol=1e-3, atol=1e-4):
+    """Asserts that the autodiff `gradient` of a layer equals the central differences of its reference `loss`."""
+    for index, expected in central_differences(loss, array, indices, eps).items():
+        np.testing.assert_allclose(np.asarray(gradient)[index], expected, rtol=rtol, atol=atol, err_msg=str(index))
