@@ -71,6 +71,7 @@ INITIAL_STATES = {
 }
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("cls", LAYERS)
 def test_layer_checks(cls, tmp_path):
     from layer_checks import check_layer
@@ -238,6 +239,7 @@ def test_long_sequences_stay_finite(cls):
                                                            scanned[:, -65]), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("cls", LAYERS)
 @pytest.mark.parametrize("units", [0, -3, 2.5, "4", None, True])
 def test_bad_units(cls, units):
@@ -245,6 +247,7 @@ def test_bad_units(cls, units):
         cls(units)
 
 
+@pytest.mark.keras_plumbing
 def test_weight_layout_and_config():
     gru, lstm = make_layer(MinGRU), make_layer(MinLSTM)
     assert {w.name: tuple(w.shape) for w in gru.weights} == {"kernel": (INPUT_DIM, 2 * UNITS), "bias": (2 * UNITS,)}
@@ -255,6 +258,7 @@ def test_weight_layout_and_config():
     assert "kernel_initializer" in config and "bias_initializer" in config
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("module", [min_gru, min_lstm])
 def test_docstring_example(module):
     results = doctest.testmod(module, raise_on_error=False)

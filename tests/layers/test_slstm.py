@@ -132,9 +132,8 @@ def run(layer, x, **kwargs):
     return [keras.ops.convert_to_numpy(v).astype(np.float64) for v in layer(x, **kwargs)]
 
 
-@pytest.mark.parametrize("forget", ["sigmoid", "exp"])
-@pytest.mark.parametrize("num_heads", [1, 2, 4])
-@pytest.mark.parametrize("initial", [False, True])
+@pytest.mark.parametrize("forget, num_heads, initial", [("sigmoid", 1, False), ("exp", 2, True), ("sigmoid", 4, True),
+                                                        ("exp", 4, False)])
 def test_matches_the_unstabilised_equations(forget, num_heads, initial):
     x, mask = random_inputs(), right_padded_mask()
     layer = build(num_heads, forget)
@@ -253,6 +252,7 @@ def test_gradients_against_finite_differences(forget):
     assert_gradient_matches(d_recurrent, lambda a: reference_loss(x64, a), recurrent, eps=1e-6)
 
 
+@pytest.mark.keras_plumbing
 def test_layer_contract_and_round_trip(tmp_path):
     options = {"variant": "slstm", "num_heads": 2, "forget_gate_activation": "exp", "dropout": 0.1,
                "kernel_regularizer": "l2", "seed": 0}
@@ -310,12 +310,14 @@ def test_dropout_is_active_in_training_only():
     assert np.isfinite(trained).all() and not np.allclose(trained, plain, atol=1e-3)
 
 
+@pytest.mark.keras_plumbing
 def test_slstm_is_a_cell_variant_kept_out_of_the_classic_presets():
     assert "slstm" in gating.CELL_VARIANTS and "slstm" not in VARIANTS
     variant = gating.CELL_VARIANTS["slstm"]
     assert variant.description and "2405.04517" in variant.reference
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize(
     "options, words",
     [
@@ -343,6 +345,7 @@ def test_bad_options_raise_clear_errors(options, words):
         assert word in str(error.value), f"{word!r} not in: {error.value}"
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("module", [gating, gated_lstm_cell, gated_lstm])
 def test_docstring_examples(module):
     results = doctest.testmod(module, extraglobs={"keras": keras}, raise_on_error=False)

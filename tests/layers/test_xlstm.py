@@ -64,10 +64,9 @@ def assert_close_lists(actual, expected, atol=1e-5):
         np.testing.assert_allclose(a, e, atol=atol, rtol=1e-4)
 
 
+# The inner mLSTM's modes compute one function (tests/layers/test_mlstm.py): the blocks use the default one.
 CASES = [
     pytest.param("mlstm", {"mode": "chunkwise"}, id="mlstm-chunkwise"),
-    pytest.param("mlstm", {"mode": "parallel"}, id="mlstm-parallel"),
-    pytest.param("mlstm", {"mode": "recurrent"}, id="mlstm-recurrent"),
     pytest.param("mlstm", {"mode": "chunkwise", "conv_kernel_size": 1}, id="mlstm-kernel1"),
     pytest.param("mlstm", {"mode": "chunkwise", "conv_kernel_size": 9}, id="mlstm-kernel9"),
     pytest.param("slstm", {}, id="slstm"),
@@ -220,6 +219,7 @@ def test_causality(kind):
     assert np.abs(after[:, 4:] - before[:, 4:]).max() > 1e-3
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("kind", KINDS)
 def test_layer_checks(kind, tmp_path):
     inputs = random_inputs()
@@ -286,6 +286,7 @@ def test_go_backwards(kind):
                                ops.convert_to_numpy(block(inputs[:, ::-1])[0]), atol=1e-6)
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("kind", KINDS)
 def test_mixed_precision(kind):
     """bfloat16 compute (the states of an sLSTM block in its cell's dtype): close to float32, scan = step."""
@@ -314,12 +315,14 @@ def test_stack_patterns():
     assert [kinds[type(b)] for b in xlstm_stack("0:1", UNITS, 2, num_heads=HEADS)] == ["slstm", "slstm"]
 
 
+@pytest.mark.keras_plumbing
 @pytest.mark.parametrize("pattern", ["1-1", "0:0", "a:1", "1:1:1", 7, ""])
 def test_bad_patterns(pattern):
     with pytest.raises(ValueError, match="`pattern`"):
         xlstm_stack(pattern, UNITS, 2)
 
 
+@pytest.mark.keras_plumbing
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"`kind`.*'gru'.*\['mlstm', 'slstm'\]"):
         xlstm_block("gru", UNITS)
@@ -337,6 +340,7 @@ def test_bad_arguments():
         SLSTMBlock(UNITS, ffn_factor=0)
 
 
+@pytest.mark.keras_plumbing
 def test_config_round_trip():
     for block in (MLSTMBlock(UNITS, num_heads=2, projection_factor=1.5, conv_kernel_size=3, chunk_size=5,
                              mode="parallel", return_state=True, name="m"),
@@ -346,6 +350,7 @@ def test_config_round_trip():
         assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(block)).get_config() == config
 
 
+@pytest.mark.keras_plumbing
 def test_docstring_example():
     results = doctest.testmod(xlstm, raise_on_error=False)
     assert results.attempted > 0 and results.failed == 0
