@@ -236,3 +236,13 @@ def test_bad_numbers_are_refused_before_anything_runs(tmp_path, option):
     data = write_tsv(tmp_path / "d.tsv", toy_rows(20, seed=1))
     code, _, stderr = run_cli(["classify", "train", "--dataset", data, "--out", str(tmp_path / "run"), *option])
     assert code == 2 and option[0] in stderr and not (tmp_path / "run").exists()
+
+
+def test_train_and_predict_with_another_cell(data, tmp_path):
+    out = str(tmp_path / "mingru")
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"], "--cell",
+                                    "mingru", "--bidirectional", "--out", out, *TINY])
+    assert code == 0, stderr[-3000:]
+    assert json.loads(stdout)["cell"] == "mingru"
+    code, stdout, _ = run_cli(["classify", "predict", "--model", out, "a good film"])
+    assert code == 0 and stdout.split("\t")[0] in ("negative", "positive")

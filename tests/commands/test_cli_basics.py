@@ -18,7 +18,8 @@ def test_version():
 
 @pytest.mark.parametrize("command, shown", [
     (["translate", "train"], ["--epochs EPOCHS", "(default: 20)", "--attention", "(default: bahdanau)"]),
-    (["lm", "train"], ["(default: 10)", "--learning-rate", "(default: 20.0)"]),
+    (["lm", "train"], ["(default: 10)", "--learning-rate", "SGD at 20 for lstm and slstm, Adam at 0.002",
+                       "--cell CELL", "(default: lstm)"]),
     (["lm", "generate"], ["--temperature", "(default: 1.0)", "--tokens", "(default: 50)"]),
     (["classify", "train"], ["--batch-size", "(default: 32)", "--header, --no-header"]),
 ])

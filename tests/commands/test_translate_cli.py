@@ -142,3 +142,14 @@ def test_damaged_model_folders_are_one_line_errors(trained, tmp_path, capsys, da
         status, stdout, stderr = run_cli(capsys, "translate", command[0], "--model", str(copy), *command[1:])
         assert status == 2 and stdout == "" and DAMAGES[damage] in stderr and "Traceback" not in stderr, stderr
         assert len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.large  # the model with the cell is tested in tests/models; --cell's parsing in test_lm_cli
+def test_train_and_run_with_another_cell(corpus, tmp_path, capsys):
+    out = str(tmp_path / "mingru")
+    status, stdout, stderr = run_cli(capsys, "translate", "train", "--dataset", corpus, *TINY_MODEL, "--cell", "mingru",
+                                     "--out", out)
+    assert status == 0, stderr[-2000:]
+    assert json.loads(stdout)["cell"] == "mingru"
+    status, stdout, _ = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "2", "dos tres", "")
+    assert status == 0 and len(stdout.splitlines()) == 2

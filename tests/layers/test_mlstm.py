@@ -155,7 +155,8 @@ def test_modes_match_the_unstabilised_reference(mode, time, num_heads, initial):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("mask_name, num_heads, initial", [(name, 1 + i % 2, i % 2 == 0) for i, name in enumerate(sorted(MASKS))])
+@pytest.mark.parametrize("mask_name, num_heads, initial",
+                         [(name, 1 + i % 2, i % 2 == 0) for i, name in enumerate(sorted(MASKS))])
 def test_masks_keep_the_state(mode, num_heads, mask_name, initial):
     layer, mask = make_layer(mode, num_heads), MASKS[mask_name]
     inputs, state = random_inputs(time=7), random_state(num_heads) if initial else None
@@ -207,7 +208,7 @@ def test_the_stabilised_reference_is_the_unstabilised_one():
 
 
 # ---------------------------------------------------------------------- 3. all forms agree
-@pytest.mark.parametrize("time, chunk_size", [(1, 64), (5, 1), (11, 4)])
+@pytest.mark.parametrize("time, chunk_size", [(5, 1), (11, 4)])
 def test_parallel_chunkwise_recurrent_and_step_agree(time, chunk_size):
     layer = make_layer("parallel", num_heads=2)
     inputs, state = random_inputs(time=time), random_state(2)

@@ -95,7 +95,7 @@ def test_input_projection(kind):
     assert_close_lists(stepped_states, states)
 
 
-@pytest.mark.parametrize("kind,options", CASES)
+@pytest.mark.parametrize("kind,options", [CASES[0], CASES[-1]])  # the convolution's kernels: test_scan_equals_step
 def test_continuing_from_a_state(kind, options):
     block = make_block(kind, **options)
     inputs = random_inputs()
