@@ -193,18 +193,18 @@ def test_time_budget_bounds_the_whole_command(tmp_path):
     assert 0.6 * metrics["train_seconds"] <= implied <= metrics["train_seconds"] < seconds
 
 
-def test_train_and_generate_with_an_xlstm_stack(trained, tmp_path):
-    out = tmp_path / "xlstm"
-    code, stdout, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--cell", "xlstm[1:1]",
-                                    "--out", str(out), *TINY[:2], "--layers", "2", *TINY[4:]])
+def test_train_and_generate_with_another_cell(trained, tmp_path):
+    out = tmp_path / "mingru"
+    code, stdout, stderr = run_cli(["lm", "train", "--dataset", trained["corpus"], "--cell", "mingru",
+                                    "--out", str(out), *TINY])
     assert code == 0, stderr[-3000:]
     metrics = json.loads(stdout)
     assert 1 < metrics["test_perplexity"] < metrics["vocab_size"]
     with open(os.path.join(out, "language_model.json")) as f:
-        assert json.load(f)["training"]["cell"] == "xlstm[1:1]"
+        assert json.load(f)["training"]["cell"] == "mingru"
     code, stdout, stderr = run_cli(["lm", "generate", "--model", str(out), "--prompt", "the dogs", "--tokens", "5",
                                     "--greedy"])
-    assert code == 0 and stdout.strip(), stderr[-2000:]
+    assert code == 0 and len(stdout.splitlines()) == 1, stderr[-2000:]  # one line (maybe empty: [END] first)
 
 
 @pytest.mark.parametrize("command", ["lm", "classify", "translate"])

@@ -142,7 +142,7 @@ MASKS = {
 
 # ---------------------------------------------------------------------- 1. the unstabilised reference
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("time, num_heads, initial", [(1, 1, False), (5, 2, True), (7, 1, True), (16, 2, False)])
+@pytest.mark.parametrize("time, num_heads, initial", [(1, 1, False), (7, 1, True), (16, 2, False)])
 def test_modes_match_the_unstabilised_reference(mode, time, num_heads, initial):
     layer = make_layer(mode, num_heads)
     inputs, state = random_inputs(time=time), random_state(num_heads) if initial else None
@@ -154,9 +154,10 @@ def test_modes_match_the_unstabilised_reference(mode, time, num_heads, initial):
     np.testing.assert_allclose(true_n, expected_n, **TOL)
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("mask_name, num_heads, initial",
-                         [(name, 1 + i % 2, i % 2 == 0) for i, name in enumerate(sorted(MASKS))])
+@pytest.mark.parametrize("mode, mask_name, num_heads, initial", [
+    ("parallel", "holes", 2, True), ("chunkwise", "left-padded", 1, True), ("chunkwise", "holes", 2, False),
+    ("recurrent", "right-padded", 2, True),
+])
 def test_masks_keep_the_state(mode, num_heads, mask_name, initial):
     layer, mask = make_layer(mode, num_heads), MASKS[mask_name]
     inputs, state = random_inputs(time=7), random_state(num_heads) if initial else None
@@ -173,7 +174,7 @@ def test_masks_keep_the_state(mode, num_heads, mask_name, initial):
 
 # ---------------------------------------------------------------------- 2. the stabilised reference
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("initial", [False, True])
+@pytest.mark.parametrize("initial", [True])
 def test_large_input_gates_stay_finite(mode, initial):
     layer = make_layer(mode, num_heads=2)
     gate_bias = np.array(layer.gate_bias)

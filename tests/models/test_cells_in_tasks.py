@@ -16,8 +16,8 @@ from lstm_keras.models.translation import Translator
 # The LSTM is checked the same ways by each task's own tests. The training runs below take the xLSTM stack (an
 # mLSTM and an sLSTM block) and minGRU (the log-space scan) by default, every cell with --large.
 TASK_CELLS = ["slstm", "mlstm", "minlstm", "mingru", "xlstm[1:1]"]
-HEAVY_CELLS = ["mingru", "xlstm[1:1]"] + [pytest.param(cell, marks=pytest.mark.large)
-                                        for cell in ("slstm", "mlstm", "minlstm")]
+LARGE_CELLS = ("slstm", "mlstm", "minlstm")
+HEAVY_CELLS = ["mingru", "xlstm[1:1]"] + [pytest.param(cell, marks=pytest.mark.large) for cell in LARGE_CELLS]
 V, END = 20, 2
 NO_DROPOUT = {"embedding_dropout": 0.0, "dropout": 0.0, "output_dropout": 0.0}
 
