@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Two test processes (one per core of the CI machine), a test file per process at a time: the many
 # subprocess and notebook tests spend much of their time single-threaded (imports, kernel starts).
 PYTEST_WORKERS ?= 2
-PYTEST_FLAGS ?= -q -ra --durations=15 -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_FLAGS ?= -q -ra --durations=30 -n $(PYTEST_WORKERS) --dist loadfile
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
@@ -23,14 +23,15 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 # The whole suite: everything on TensorFlow, then the backend-agnostic layers and samplers on JAX
-# (without the checks of Keras plumbing that do not depend on the backend's numerics).
+# (without the checks of Keras plumbing that do not depend on the backend's numerics, nor the slow variants
+# of tests whose other variants run there).
 test: test-tf test-jax
 
 test-tf: install
 	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_FLAGS) tests
 
 test-jax: install
-	KERAS_BACKEND=jax $(PY) -m pytest $(PYTEST_FLAGS) -m "not keras_plumbing" tests/layers tests/decoding/test_sampling.py
+	KERAS_BACKEND=jax $(PY) -m pytest $(PYTEST_FLAGS) -m "not keras_plumbing and not one_backend" tests/layers tests/decoding/test_sampling.py
 
 demo: install
 	KERAS_BACKEND=tensorflow $(PY) -m lstm_keras translate train --dataset data/dates.tsv \

@@ -52,6 +52,7 @@ def corpus(tmp_path_factory):
     return folder
 
 
+@pytest.mark.large  # four fresh processes: run it with --large before a run on a device machine
 def test_prepare_train_on_jax_without_tensorflow_decode_and_finish(corpus, tmp_path):
     pytest.importorskip("jax")
     folder, device_run, out = tmp_path / "folder", tmp_path / "device_run", tmp_path / "out"

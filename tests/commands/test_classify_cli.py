@@ -93,23 +93,32 @@ def test_predict_from_arguments_and_stdin(trained):
     assert code == 0 and len(stdout.splitlines()) == 4
 
 
-def test_ensemble_with_folds_and_tensorflow_text_tokens_serves_the_members_mean(data, tmp_path):
+# Cross-validation itself is tested in the library (test_text_classifier.py), the TensorFlow Text
+# tokenizer in test_classification_export.py: with the CLI's folds (six models) and the TensorFlow
+# Text tokens (slow to trace), --large.
+@pytest.mark.parametrize("folds, tokens", [
+    (0, []), pytest.param(2, ["--tokenizer", "unicode_script", "--keep-punctuation"], marks=pytest.mark.large)])
+def test_ensemble_serves_the_members_mean(data, tmp_path, folds, tokens):
     from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
 
     out = tmp_path / "ensemble"
-    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"], "--folds", "2",
-                                    "--ensemble", "2", "--seed", "4", "--tokenizer", "unicode_script",
-                                    "--keep-punctuation", "--out", str(out), *TINY])
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"],
+                                    *(["--folds", str(folds)] if folds else []), *tokens,
+                                    "--ensemble", "2", "--seed", "4", "--out", str(out), *TINY])
     assert code == 0, stderr[-3000:]
     metrics = json.loads(stdout)
     assert [member["seed"] for member in metrics["members"]] == [4, 5] and metrics["examples"] == 10
-    assert all(member["epochs_trained"] == 1 for member in metrics["members"]) and metrics["cv_folds"] == 2
-    for name in ("member_1/training_curves.png", "member_2/history.csv", "folds/fold_2/member_2/history.csv",
-                 "confusion_matrix.png", "saved_model/saved_model.pb"):
+    assert all(member["epochs_trained"] == 1 for member in metrics["members"])
+    expected = ["member_1/training_curves.png", "member_2/history.csv", "confusion_matrix.png",
+                "saved_model/saved_model.pb"]
+    if folds:
+        assert metrics["cv_folds"] == folds
+        expected.append(f"folds/fold_{folds}/member_2/history.csv")
+    for name in expected:
         assert os.path.exists(out / name), name
     ensemble = keras.saving.load_model(out / "model.keras")
     assert isinstance(ensemble, ClassifierEnsemble) and len(ensemble.members) == 2
-    assert all(member.tokenizer == "unicode_script" for member in ensemble.members)
+    assert all(member.tokenizer == ("unicode_script" if tokens else "whitespace") for member in ensemble.members)
     texts = ["the film was good", "the cast was bad"]
     code, stdout, _ = run_cli(["classify", "predict", "--model", str(out), *texts])
     expected = ensemble.predict_proba(texts)  # (2, 2)

@@ -101,7 +101,9 @@ def start_train_cli(group, data, strategy, out, *options):
     "group, options",
     [
         ("classify", ["--units", "8", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "16"]),
-        ("translate", ["--units", "8", "--embedding-dim", "8", "--batch-size", "16", "--beam-size", "1"]),
+        # The same strategy plumbing (`commands/arguments.py`) as classify, with a longer run: --large.
+        pytest.param("translate", ["--units", "8", "--embedding-dim", "8", "--batch-size", "16", "--beam-size", "1"],
+                     marks=pytest.mark.large),
     ],
 )
 def test_train_commands_mirrored_match_one_device(tmp_path, group, options):

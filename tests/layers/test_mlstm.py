@@ -209,7 +209,7 @@ def test_the_stabilised_reference_is_the_unstabilised_one():
 
 
 # ---------------------------------------------------------------------- 3. all forms agree
-@pytest.mark.parametrize("time, chunk_size", [(5, 1), (11, 4)])
+@pytest.mark.parametrize("time, chunk_size", [pytest.param(5, 1, marks=pytest.mark.one_backend), (11, 4)])
 def test_parallel_chunkwise_recurrent_and_step_agree(time, chunk_size):
     layer = make_layer("parallel", num_heads=2)
     inputs, state = random_inputs(time=time), random_state(2)

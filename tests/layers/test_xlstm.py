@@ -67,7 +67,7 @@ def assert_close_lists(actual, expected, atol=1e-5):
 # The inner mLSTM's modes compute one function (tests/layers/test_mlstm.py): the blocks use the training default,
 # and the quicker parallel form where the convolution's kernel is what varies.
 CASES = [
-    pytest.param("mlstm", {"mode": "chunkwise"}, id="mlstm-chunkwise"),
+    pytest.param("mlstm", {"mode": "chunkwise"}, id="mlstm-chunkwise", marks=pytest.mark.one_backend),
     pytest.param("mlstm", {"mode": "parallel", "conv_kernel_size": 1}, id="mlstm-kernel1"),
     pytest.param("mlstm", {"mode": "parallel", "conv_kernel_size": 9}, id="mlstm-kernel9"),
     pytest.param("slstm", {}, id="slstm"),
@@ -96,7 +96,7 @@ def test_input_projection(kind):
     assert_close_lists(stepped_states, states)
 
 
-@pytest.mark.parametrize("kind,options", [CASES[0], CASES[-1]])  # the convolution's kernels: test_scan_equals_step
+@pytest.mark.parametrize("kind,options", [CASES[0], CASES[1], CASES[-1]])  # the kernels: test_scan_equals_step
 def test_continuing_from_a_state(kind, options):
     block = make_block(kind, **options)
     inputs = random_inputs()
