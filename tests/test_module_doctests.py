@@ -13,6 +13,7 @@ MODULES = [
     "lstm_keras.models.classification.data",
     "lstm_keras.models.translation.training",
     "lstm_keras.models.language_modeling.training",
+    "lstm_keras.models.truncated_bptt",
 ]
 
 

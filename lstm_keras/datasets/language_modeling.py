@@ -281,22 +281,13 @@ def text_to_stream(lines, tokenizer, batch_size=4096):
     return np.concatenate(pieces) if pieces else np.zeros((0,), "int32")
 
 
-def batchify(stream, batch_size, pad_token_id=0):
-    """Cuts a stream into `batch_size` contiguous rows of `ceil(N / batch_size)` ids, right-padded.
-
-    Example:
-    >>> batchify(np.arange(1, 8), 3).tolist()
-    [[1, 2, 3], [4, 5, 6], [7, 0, 0]]
-    """
-    stream = np.asarray(stream)
-    length = -(-len(stream) // batch_size)  # ceil
-    padded = np.full((batch_size * length,), pad_token_id, dtype=stream.dtype)
-    padded[: len(stream)] = stream
-    return padded.reshape(batch_size, length)  # (batch, length)
-
-
-def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id=0):
+def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id=0, warmup=0):
     """The TBPTT batches of a stream as NumPy arrays (see the module docstring).
+
+    Every row but the first starts from zero states in the middle of the text. With `warmup`,
+    row r >= 1 first reads the `warmup` tokens that precede its part of the stream, with padding
+    as their targets (they are not scored): evaluation at a large batch then scores each token
+    with at least `warmup` tokens of context, nearly as one long row would.
 
     Args:
         stream: 1-D int ids (N >= 1).
@@ -304,10 +295,13 @@ def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_toke
         bptt: the window length (time steps per batch).
         start_token_id: the input before the first token (the `[END]` id: a line boundary).
         pad_token_id: the id of padding (targets with it do not count).
+        warmup: the tokens of context each row after the first reads before its scored part.
 
     Returns:
-        `(inputs, targets)`, int32 arrays of shape `(num_windows, batch_size, bptt)`, with
-        `num_windows = ceil(ceil(N / batch_size) / bptt)`.
+        `(inputs, targets)`, int32 arrays of shape `(num_windows, batch_size, bptt)`: row r holds
+        the stream's positions `[r L, r L + L + warmup)` with `L = ceil((N - warmup) / batch_size)`
+        (the targets of its first `warmup` positions padding for r >= 1), so every token is scored
+        exactly once, and `num_windows = ceil((L + warmup) / bptt)`.
 
     Raises:
         ValueError: the stream is empty, or `batch_size` / `bptt` is not a positive int.
@@ -318,20 +312,31 @@ def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_toke
     [[[2, 3, 4], [6, 7, 8]], [[5, 0, 0], [0, 0, 0]]]
     >>> targets.tolist()
     [[[3, 4, 5], [7, 8, 9]], [[6, 0, 0], [0, 0, 0]]]
+    >>> inputs, targets = language_modeling_windows(np.arange(3, 10), batch_size=2, bptt=3, start_token_id=2,
+    ...                                             warmup=2)
+    >>> inputs.tolist()  # row 1 reads 5, 6 (unscored) before its part: 7, 8, 9
+    [[[2, 3, 4], [5, 6, 7]], [[5, 6, 0], [8, 0, 0]]]
+    >>> targets.tolist()
+    [[[3, 4, 5], [0, 0, 8]], [[6, 7, 0], [9, 0, 0]]]
     """
-    for name, value in (("batch_size", batch_size), ("bptt", bptt)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"Invalid value for argument `{name}`: expected a positive int. Received: {name}={value!r}")
+    for name, value, least in (("batch_size", batch_size, 1), ("bptt", bptt, 1), ("warmup", warmup, 0)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            kind = "a positive int" if least else "an int >= 0"
+            raise ValueError(f"Invalid value for argument `{name}`: expected {kind}. Received: {name}={value!r}")
     stream = np.asarray(stream, dtype="int32")
     if stream.ndim != 1 or len(stream) == 0:
         raise ValueError(f"the token stream must be a non-empty 1-D array; received shape {stream.shape}")
     inputs = np.concatenate([[start_token_id], stream[:-1]]).astype("int32")  # (N,)
     targets = stream  # (N,)
-    rows_in, rows_out = batchify(inputs, batch_size, pad_token_id), batchify(targets, batch_size, pad_token_id)
-    width = -(-rows_in.shape[1] // bptt) * bptt  # the row length, padded to whole windows
-    pad = ((0, 0), (0, width - rows_in.shape[1]))
-    rows_in = np.pad(rows_in, pad, constant_values=pad_token_id)  # (batch, width)
-    rows_out = np.pad(rows_out, pad, constant_values=pad_token_id)
+    warmup = min(warmup, len(stream) - 1) if batch_size > 1 else 0
+    length = -(-(len(stream) - warmup) // batch_size)  # L: the scored positions of a row after the first
+    width = -(-(length + warmup) // bptt) * bptt  # the row length, padded to whole windows
+    positions = np.arange(batch_size)[:, None] * length + np.arange(width)  # (batch, width): row r from r L
+    past_the_row = np.broadcast_to(np.arange(width) >= length + warmup, positions.shape)  # the window's padding
+    positions = np.where(past_the_row | (positions >= len(stream)), len(stream), positions)
+    rows_in = np.append(inputs, np.int32(pad_token_id))[positions]  # (batch, width); position N: padding
+    rows_out = np.append(targets, np.int32(pad_token_id))[positions]
+    rows_out[1:, :warmup] = pad_token_id  # the warm-up context of rows r >= 1 is read, not scored
     windows = width // bptt
     # (batch, windows * bptt) -> (windows, batch, bptt)
     inputs = rows_in.reshape(batch_size, windows, bptt).transpose(1, 0, 2)
@@ -339,7 +344,7 @@ def language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_toke
     return np.ascontiguousarray(inputs), np.ascontiguousarray(targets)
 
 
-def language_modeling_arrays(stream, batch_size, bptt, start_token_id, pad_token_id=0):
+def language_modeling_arrays(stream, batch_size, bptt, start_token_id, pad_token_id=0, warmup=0):
     """`language_modeling_windows` flattened for `Model.fit(x, y, batch_size=batch_size, shuffle=False)`.
 
     Keras reads NumPy arrays the same way on every backend (TensorFlow, JAX, PyTorch), so the
@@ -355,7 +360,7 @@ def language_modeling_arrays(stream, batch_size, bptt, start_token_id, pad_token
     >>> inputs.tolist()  # window 0 (rows 0-1), then window 1 (rows 2-3)
     [[2, 3, 4], [6, 7, 8], [5, 0, 0], [0, 0, 0]]
     """
-    inputs, targets = language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id)
+    inputs, targets = language_modeling_windows(stream, batch_size, bptt, start_token_id, pad_token_id, warmup)
     # (windows, batch, bptt) -> (windows * batch, bptt)
     return inputs.reshape(-1, bptt), targets.reshape(-1, bptt)
 
@@ -383,4 +388,3 @@ def _check_md5(path, expected):
             digest.update(chunk)
     if digest.hexdigest() != expected:
         raise ValueError(f"{path} is corrupted or not the expected file: md5 {digest.hexdigest()}, expected {expected}")
-

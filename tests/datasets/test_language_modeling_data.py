@@ -131,6 +131,24 @@ def test_windows_cover_every_token_once_in_order(length, batch_size, bptt):
     assert flat_in.tolist() == [END_ID] + stream[:-1].tolist()  # each input is the previous token
 
 
+@pytest.mark.parametrize("length, batch_size, bptt, warmup", [(40, 4, 5, 3), (13, 3, 4, 7), (5, 4, 2, 9), (9, 1, 4, 3)])
+def test_warmup_rows_read_the_preceding_tokens_and_score_every_token_once(length, batch_size, bptt, warmup):
+    stream = np.arange(3, 3 + length)
+    inputs, targets = lm.language_modeling_windows(stream, batch_size, bptt, start_token_id=END_ID, warmup=warmup)
+    rows_in = inputs.transpose(1, 0, 2).reshape(batch_size, -1)  # (batch, width)
+    rows_out = targets.transpose(1, 0, 2).reshape(batch_size, -1)
+    scored = rows_out != 0
+    assert sorted(rows_out[scored].tolist()) == stream.tolist()  # every token scored exactly once
+    inputs_of_stream = np.concatenate([[END_ID], stream[:-1]])
+    for r in range(batch_size):
+        for column in np.flatnonzero(scored[r]):
+            index = rows_out[r, column] - 3  # the token's position in the stream
+            # The row read the stream's inputs up to this token contiguously: with `warmup` or more of them.
+            assert column <= index
+            np.testing.assert_array_equal(rows_in[r, :column + 1], inputs_of_stream[index - column:index + 1])
+            assert column >= min(warmup, index)
+
+
 def test_arrays_are_the_windows_in_order_and_check_their_arguments():
     stream = np.arange(3, 40)
     inputs, targets = lm.language_modeling_windows(stream, 3, 4, start_token_id=END_ID)
@@ -141,7 +159,7 @@ def test_arrays_are_the_windows_in_order_and_check_their_arguments():
         np.testing.assert_array_equal(flat_inputs[3 * j:3 * (j + 1)], expected_x)
         np.testing.assert_array_equal(flat_targets[3 * j:3 * (j + 1)], expected_y)
     assert flat_inputs.dtype == flat_targets.dtype == np.int32
-    for name, kwargs in (("bptt", {"bptt": 0}), ("batch_size", {"batch_size": 0})):
+    for name, kwargs in (("bptt", {"bptt": 0}), ("batch_size", {"batch_size": 0}), ("warmup", {"warmup": -1})):
         with pytest.raises(ValueError, match=name):
             lm.language_modeling_windows(stream, **{"batch_size": 3, "bptt": 4, **kwargs}, start_token_id=END_ID)
     with pytest.raises(ValueError, match="non-empty"):

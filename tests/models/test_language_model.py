@@ -13,7 +13,9 @@ from lstm_keras.layers.masking import MASKED_VALUE as FORBIDDEN_LOGIT
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
 from lstm_keras.models.language_modeling import LanguageModel
 from lstm_keras.models.truncated_bptt import check_training_stream
+from lstm_keras.models.truncated_bptt import PerplexityEvaluator
 from lstm_keras.models.truncated_bptt import evaluate_perplexity
+from lstm_keras.models.truncated_bptt import evaluation_batch_size
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.training import ResetStates
 
@@ -110,6 +112,55 @@ def test_parallel_streams_perplexity_matches_numpy(trained):
     np.testing.assert_allclose(result["perplexity"], np.exp(-total / 31), rtol=1e-5)
     # Evaluating again gives the same number: the states are reset before each pass.
     np.testing.assert_allclose(evaluate_perplexity(model, stream, bptt=4)["perplexity"], result["perplexity"])
+
+
+def test_a_larger_evaluation_batch_warms_its_rows_up_and_scores_every_token_once(trained):
+    """Batch 4, warm-up 5: row r reads stream positions [r L, r L + L + 5) from zero states, the first 5 unscored."""
+    model = trained["model"]  # trained at batch 3
+    stream = markov_stream(5, 41)  # L = ceil((41 - 5) / 4) = 9
+    inputs = np.concatenate([[END], stream[:-1]])
+    total = 0.0
+    for r in range(4):
+        start, scored_from = 9 * r, 0 if r == 0 else 5
+        row_in, row_out = inputs[start:start + 14], stream[start:start + 14]
+        total += numpy_log_probs(model, row_in[None])[0, np.arange(len(row_out)), row_out][scored_from:].sum()
+    evaluator = PerplexityEvaluator(model, bptt=4, batch_size=4, warmup=5)
+    result = evaluator(stream)
+    assert result["tokens"] == 41 and evaluator.batch_size == 4 and model.batch_size == 3
+    np.testing.assert_allclose(result["perplexity"], np.exp(-total / 41), rtol=1e-5)
+    # A warm-up reaching back to the stream's start gives every token its whole history: one row's numbers.
+    whole = evaluate_perplexity(model, stream, bptt=4, batch_size=1)["perplexity"]
+    np.testing.assert_allclose(PerplexityEvaluator(model, 4, batch_size=2, warmup=40)(stream)["perplexity"], whole,
+                               rtol=1e-5)
+
+
+def test_the_evaluator_compiles_once_and_follows_the_weights(trained):
+    model = trained["model"]
+    evaluator = PerplexityEvaluator(model, bptt=4, batch_size=6)
+    reader = evaluator._reader
+    traces = []
+    test_step = reader.test_step
+    reader.test_step = lambda data: (traces.append(1), test_step(data))[1]  # Python runs once per trace
+    first = evaluator(markov_stream(6, 90))
+    assert traces and first["tokens"] == 90
+    counted = len(traces)
+    evaluator(markov_stream(7, 200))  # another stream (the test set after the validation set): no new trace
+    assert len(traces) == counted
+    # The reader takes the model's current weights at every call.
+    saved = model.get_weights()
+    model.set_weights([w * 0.5 for w in saved])
+    halved = evaluator(markov_stream(6, 90))["perplexity"]
+    model.set_weights(saved)
+    assert abs(halved - first["perplexity"]) > 1e-3
+    np.testing.assert_allclose(evaluator(markov_stream(6, 90))["perplexity"], first["perplexity"], rtol=1e-6)
+
+
+def test_evaluation_batch_size_adapts_to_the_stream_and_the_vocabulary():
+    small, large = (LanguageModel(v, embedding_dim=4, units=4, batch_size=20) for v in (10000, 1000000))
+    assert evaluation_batch_size(small, 82430, bptt=35) == 117  # PTB's test set: the warm-up's 10% share
+    assert evaluation_batch_size(small, 10 ** 7, bptt=35) == 128  # the cap
+    assert evaluation_batch_size(large, 10 ** 7, bptt=35) == 1  # 1M words: one row's logits is what fits
+    assert evaluation_batch_size(small, 500, bptt=35) == 1
 
 
 def test_states_carry_across_batches_and_reset(trained):

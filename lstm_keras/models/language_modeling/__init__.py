@@ -1,7 +1,7 @@
 """Language modelling: `LanguageModel`, its `lm train` recipe (truncated BPTT) and its text-in, text-out export.
 
-`LanguageModel` and the truncated-BPTT training (`fit_language_model`, `evaluate_perplexity`)
-live below the tasks, in `lstm_keras.models.language_model` and
+`LanguageModel` and the truncated-BPTT training (`fit_language_model`, `evaluate_perplexity`,
+`PerplexityEvaluator`) live below the tasks, in `lstm_keras.models.language_model` and
 `lstm_keras.models.truncated_bptt`, because classification pretraining uses them too; this
 package is their public home. They are Keras layers and ops only and import on any backend;
 the recipe and the export need TensorFlow.
@@ -10,7 +10,9 @@ the recipe and the export need TensorFlow.
 import importlib.util
 
 from lstm_keras.models.language_model import LanguageModel
+from lstm_keras.models.truncated_bptt import PerplexityEvaluator
 from lstm_keras.models.truncated_bptt import evaluate_perplexity
+from lstm_keras.models.truncated_bptt import evaluation_batch_size
 from lstm_keras.models.truncated_bptt import fit_language_model
 
 if importlib.util.find_spec("tensorflow") is not None:

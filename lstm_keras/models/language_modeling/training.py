@@ -36,7 +36,8 @@ from lstm_keras.models.language_modeling.export import export_saved_model
 from lstm_keras.models.language_modeling.export import save_language_model
 from lstm_keras.models.truncated_bptt import DEFAULTS as TBPTT_DEFAULTS
 from lstm_keras.models.truncated_bptt import check_training_stream
-from lstm_keras.models.truncated_bptt import evaluate_perplexity
+from lstm_keras.models.truncated_bptt import PerplexityEvaluator
+from lstm_keras.models.truncated_bptt import evaluation_batch_size
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.plots import plot_history
 from lstm_keras.saving import seconds_to_export
@@ -133,9 +134,12 @@ def train_language_model(config, out):
     model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
     module = LanguageModelModule(model, tokenizer, sampler="random")
     settings = {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
+    # The final evaluation reads the validation and test streams at the largest batch that fits, compiled once.
+    evaluator = PerplexityEvaluator(model, config.bptt, evaluation_batch_size(
+        model, min(len(streams["valid"]), len(streams["test"])), config.bptt))
     # The budget's plan (nothing written yet if it is refused), the model folder (vocabulary, settings, untrained
     # model), then training.
-    budget, validation_steps = plan_time_budget(deadline, model, module, streams, config)
+    budget, validation_steps = plan_time_budget(deadline, model, module, streams, config, evaluator)
     save_language_model(out, module, extra_settings=settings)
 
     history, stats = fit_language_model(
@@ -150,8 +154,7 @@ def train_language_model(config, out):
     for epoch, perplexity in enumerate(valid_per_epoch, start=1):
         log("lm", f"epoch {epoch}: validation perplexity {perplexity:.2f}")
     log("lm", "computing the validation and test perplexity over every token")
-    valid = evaluate_perplexity(model, streams["valid"], config.bptt)
-    test = evaluate_perplexity(model, streams["test"], config.bptt)
+    valid, test = evaluator(streams["valid"]), evaluator(streams["test"])
     log("lm", f"validation perplexity {valid['perplexity']:.2f}, test perplexity {test['perplexity']:.2f}")
     generation_speed = measure_generation(model)
 
@@ -170,6 +173,7 @@ def train_language_model(config, out):
         "softmax": model.softmax,
         "cutoffs": model.cutoffs,
         "parameters": model.count_params(),
+        "eval_batch_size": evaluator.batch_size,
         **stats,
         "generation_tokens_per_second": generation_speed,
     }
@@ -219,15 +223,17 @@ def choose_softmax(config, vocabulary_size):
         ) from None
 
 
-def plan_time_budget(deadline, model, module, streams, config):
+def plan_time_budget(deadline, model, module, streams, config, evaluator):
     """The `TimeBudget` of training and the validation windows per epoch, fitted to `deadline`.
 
     With a budget, what follows training is timed before it starts: one export of the untrained
-    model (which also checks the export before any training), the generation benchmark and a
-    few evaluation batches. Training then stops when the time left would not cover the full
-    validation and test evaluation at the measured speed plus that export (`TimeBudget`), and
-    the validation after every epoch reads at most `VALIDATION_SHARE` of the budget. The
-    projection of the work after training carries a `RESERVE_MARGIN`.
+    model (which also checks the export before any training), the generation benchmark, a few
+    validation batches and the final evaluation's step (`evaluator`, compiled there once for
+    good). Training then stops when the time left would not cover the final validation and test
+    evaluation at the measured speed plus that export (`TimeBudget`), and the validation after
+    every epoch reads at most `VALIDATION_SHARE` of the budget. The projection of the work after
+    training follows the validation speed measured as training goes (the machine's load) and
+    carries a `RESERVE_MARGIN`.
 
     Returns:
         `(budget, validation_steps)`: a `TimeBudget` and None (the whole validation stream) or
@@ -241,26 +247,34 @@ def plan_time_budget(deadline, model, module, streams, config):
     started = time.monotonic()
     measure_generation(model)
     finish_seconds = time.monotonic() - started + seconds_to_export(export_saved_model, module)
+    # The final evaluation: its windows timed after a compiling call on one window.
+    window = evaluator.batch_size * config.bptt
+    evaluator(streams["valid"][:window])
+    started = time.monotonic()
+    probe_windows = len(evaluator.arrays(streams["valid"][: PROBE_WINDOWS * window])[0]) // evaluator.batch_size
+    evaluator(streams["valid"][: PROBE_WINDOWS * window])
+    final_windows = sum(len(evaluator.arrays(streams[split])[0]) for split in ("valid", "test")) // evaluator.batch_size
+    evaluation_seconds = (time.monotonic() - started) / probe_windows * final_windows
+    # Times the validation step of training (compiled once, for the validations after every epoch).
     rows = model.batch_size * config.bptt
-    windows = {split: -(-len(streams[split]) // rows) for split in ("valid", "test")}
-    budget = TimeBudget(deadline, reserve=lambda speeds: RESERVE_MARGIN * (
-        (windows["valid"] + windows["test"]) * speeds.eval_batch + finish_seconds))
-    # Times the evaluation step (compiled once, for the validations and the final evaluation too).
+    windows = -(-len(streams["valid"]) // rows)
     probe = language_modeling_arrays(streams["valid"][: PROBE_WINDOWS * rows + 1], model.batch_size, config.bptt,
                                      model.end_token_id, model.pad_token_id)
+    budget = TimeBudget(deadline)
     model.evaluate(*probe, batch_size=model.batch_size, verbose=0, callbacks=[ResetStates(), budget])
     eval_batch = budget.speeds.eval_batch
+    budget.reserve = lambda speeds: RESERVE_MARGIN * (
+        evaluation_seconds * speeds.eval_batch / eval_batch + finish_seconds)
     validation_steps = max(1, int(VALIDATION_SHARE * deadline.seconds / max(eval_batch, 1e-9)))
-    validation_steps = None if validation_steps >= windows["valid"] else validation_steps
-    budget.validation_batches = validation_steps or windows["valid"]
+    validation_steps = None if validation_steps >= windows else validation_steps
+    budget.validation_batches = validation_steps or windows
     deadline.check_room(
         (budget.validation_batches + 1 / EVAL_BATCH_COST) * eval_batch + budget.reserve(budget.speeds),
-        f"one training batch, the evaluation of {windows['valid'] + windows['test']} windows and the export",
+        f"one training batch, the evaluation of {len(streams['valid']) + len(streams['test'])} tokens and the export",
     )
     log("lm", f"time budget: {deadline.remaining():.0f} s left; the evaluation and export will take about "
               f"{budget.reserve(budget.speeds):.0f} s"
-              + (f"; validating {validation_steps} of {windows['valid']} windows per epoch"
-                 if validation_steps else ""))
+              + (f"; validating {validation_steps} of {windows} windows per epoch" if validation_steps else ""))
     return budget, validation_steps
 
 
