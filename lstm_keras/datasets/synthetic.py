@@ -19,9 +19,9 @@ and 1.0 at the scored positions. A causal model reads position t's target after 
 |---|---|---|---|
 | `parity` | bits | the last position: is the number of 1s odd | 1/2 |
 | `even-pairs` | a, b symbols | the last position: are there as many `ab` as `ba` | 1/2 |
-| `modular-arithmetic` | `n op n op ... n`, n in 0..4, op in + - * | the last position: its value mod 5 (* first) | 1/5 |
+| `modular-arithmetic` | `n op n ... n`, n in 0..4, op in + - * | the last position: its value mod 5 (* first) | 1/5 |
 | `mqar` | key-value pairs, then the keys again among filler | every queried key: its value | 1/values |
-| `selective-copying` | data tokens among noise, a separator, blanks | every blank: the next data token in order | 1/data tokens |
+| `selective-copying` | data tokens among noise, a separator, blanks | every blank: the next data token | 1/vocabulary |
 | `adding`, `temporal-order` | the problems above, as float features | the last position | (see above) |
 
 The formal languages (Delétang et al. 2023, "Neural networks and the Chomsky hierarchy") train on
