@@ -1,4 +1,4 @@
-"""The `lstm-keras` command: `translate`, `classify` and `lm` sub-commands.
+"""The `lstm-keras` command: `translate`, `classify`, `lm` and `synthetic` sub-commands.
 
 Each command group lives in `lstm_keras/commands/<group>.py` and exposes `register(subparsers)`,
 which adds its sub-commands; every sub-command's handler returns an exit code. A user's mistake
@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-COMMAND_GROUPS = ("classify", "translate", "lm")
+COMMAND_GROUPS = ("classify", "translate", "lm", "synthetic")
 
 
 def build_parser():

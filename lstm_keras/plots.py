@@ -1,4 +1,4 @@
-"""Matplotlib figures shared by the tasks: training curves and attention/heatmap plots.
+"""Matplotlib figures shared by the tasks: training curves, attention/heatmap plots, scores by length.
 
 No backend is forced: notebooks keep their inline backend, and headless runs (the CLI, CI) get
 matplotlib's own fallback, Agg.
@@ -74,6 +74,39 @@ def plot_heatmap(weights, x_labels, y_labels, path=None, title=None, x_title="so
     if title:
         ax.set_title(title)
     fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
+def plot_scores_by_length(scores, path=None, title=None):
+    """Bars of a score (1 perfect, 0 chance) by length bucket: how far a model generalises beyond its training lengths.
+
+    Args:
+        scores: `{bucket name: scaled score}` in order (e.g. `{"3-40": 1.0, "41-64": 0.6}`), or
+            `{series name: {bucket name: score}}` for several models side by side.
+        path: where to save a PNG (written atomically), or None.
+        title: the figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    series = scores if isinstance(next(iter(scores.values())), dict) else {"": scores}
+    buckets = list(next(iter(series.values())))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(buckets) * max(1, len(series) / 2)), 3.5))
+    for k, (name, values) in enumerate(series.items()):
+        ax.bar([i + (k - (len(series) - 1) / 2) * width for i in range(len(buckets))],
+               [values.get(b, math.nan) for b in buckets], width, label=name or None)
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(buckets)), buckets)
+    ax.set_xlabel("sequence length")
+    ax.set_ylabel("scaled score (1 perfect, 0 chance)")
+    ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.05)
+    if title:
+        ax.set_title(title)
+    if len(series) > 1:
+        ax.legend(fontsize="small")
     fig.tight_layout()
     save_figure(fig, path)
     return fig

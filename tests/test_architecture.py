@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "lstm_keras"
-TASKS = ("translation", "classification", "language_modeling", "question_answering")
+TASKS = ("translation", "classification", "language_modeling", "question_answering", "synthetic")
 # Folders that hold building blocks: they never import the tasks, the commands or the graders.
 LOWER = ("layers", "decoding", "text", "datasets")
 HIGHER = ("lstm_keras.models", "lstm_keras.commands", "lstm_keras.cli", "lstm_keras.grading")
