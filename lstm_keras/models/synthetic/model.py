@@ -39,8 +39,8 @@ def build_synthetic_model(task, cell="lstm", gating=None, layers=1, units=64):
         inputs = keras.Input((None, task.input_features), name="features")
         x = inputs  # (batch, T, features)
     for index in range(layers):
-        x = recurrent_layer(cell, units, gating, index=index, return_sequences=True, name=f"{cell}_{index + 1}")(x)
+        x = recurrent_layer(cell, units, gating, index=index, return_sequences=True, name=f"recurrent_{index + 1}")(x)
     if xlstm:
         x = keras.layers.LayerNormalization(name="post_blocks_norm")(x)
     outputs = keras.layers.Dense(task.num_classes or 1, name="head")(x)  # (batch, T, classes or 1)
-    return keras.Model(inputs, outputs, name=f"{task.name}_{cell}".replace("[", "_").replace(":", "_").strip("]"))
+    return keras.Model(inputs, outputs, name=f"{task.name.replace('-', '_')}_model")

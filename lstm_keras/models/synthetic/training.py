@@ -68,7 +68,7 @@ class TaskBatches(keras.utils.PyDataset):
         lengths: `(shortest, longest)`: every batch is padded to `longest`, so one compiled step serves.
         batch_size: sequences per batch.
         steps: batches per epoch.
-        seed: the seed of batch `i` of epoch `e` is `(seed, e, i)`.
+        seed: the seed of batch `i` of epoch `e` is `(seed, 0, e, i)` (validation: `(seed, 1)`, test `(seed, 2)`).
     """
 
     def __init__(self, task, lengths, batch_size, steps, seed):
@@ -80,7 +80,7 @@ class TaskBatches(keras.utils.PyDataset):
         return self.steps
 
     def __getitem__(self, index):
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, 0, self.epoch, index])
         return loss_arrays(self.task, *generate(self.task, self.batch_size, self.lengths, rng))
 
     def on_epoch_end(self):
@@ -121,7 +121,7 @@ def train_synthetic_task(config, out):
                      f"{', '.join(bucket_name(b) for b in buckets)}")
     model = build_synthetic_model(task, config.cell, config.gating, config.layers, config.units)
     compile_synthetic_model(model, task, config.learning_rate, config.clipnorm)
-    valid = loss_arrays(task, *generate(task, config.valid_examples, train_lengths, [config.seed, -1]))
+    valid = loss_arrays(task, *generate(task, config.valid_examples, train_lengths, [config.seed, 1]))
     budget = _plan_time_budget(deadline, model, task, [train_lengths] + buckets, config)
     started = time.monotonic()
     history = model.fit(
@@ -132,7 +132,7 @@ def train_synthetic_task(config, out):
     )
     train_seconds = time.monotonic() - started
     results = evaluate_by_length(model, task, [train_lengths] + [b for b in buckets if b != train_lengths],
-                                 config.test_examples, [config.seed, -2])
+                                 config.test_examples, [config.seed, 2])
     score = float(np.mean([results[bucket_name(b)]["scaled"] for b in unseen]))
     log("synthetic", f"scaled score {score:.3f} on lengths {', '.join(bucket_name(b) for b in unseen)}")
     model.save(os.path.join(out, "model.keras"))
