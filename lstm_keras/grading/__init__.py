@@ -17,10 +17,11 @@ with `[grading]` (the notebook tests read these lines) and returns a `CheckResul
 | `check_lstm_step` | `lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias) -> (h, c)` | `GatedLSTMCell` |
 | `check_attention_score` | `score(query, values, **weights) -> scores` | `LuongAttention` / `BahdanauAttention` |
 | `check_attention` | `attention(query, values, mask=None, **weights) -> (context, weights)` | the same layers |
+| `check_slstm_step` | `slstm_step(x, h_prev, c_prev, n_prev, m_prev, kernel, recurrent, bias) -> (h, c, n, m)` | `GatedLSTMCell(variant="slstm")` |
 | `check_beam_search` | `beam_search(next, start_token, state, max_length, num_beams, end_token_id, length_penalty) -> (tokens, score)` | `BeamSampler` |
 
 The checks of each assignment live in their own module (`lstm_step`, `attention`,
-`beam_search`); `core` holds what they share: `CheckResult`, `try_it`, the comparisons of
+`beam_search`, `slstm_step`); `core` holds what they share: `CheckResult`, `try_it`, the comparisons of
 values and gradients, the tolerances and the random inputs.
 
 Example:
@@ -52,3 +53,4 @@ from lstm_keras.grading.core import Mismatch
 from lstm_keras.grading.core import try_it
 from lstm_keras.grading.lstm_step import check_lstm_gates
 from lstm_keras.grading.lstm_step import check_lstm_step
+from lstm_keras.grading.slstm_step import check_slstm_step

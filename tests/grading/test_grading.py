@@ -210,3 +210,36 @@ def test_fresh_inputs_without_seed():
     first = grading.check_lstm_step(unfinished)
     second = grading.check_lstm_step(unfinished)
     assert first.seed != second.seed
+
+
+# ------------------------------------------------------------------ assignment 4: the stabilised sLSTM step
+def numpy_slstm_step(x, h_prev, c_prev, n_prev, m_prev, kernel, recurrent, bias, stabilised=True):
+    """The sLSTM step written from the xLSTM paper's equations (8-17), in float64."""
+    z = x @ kernel + h_prev @ recurrent + bias
+    i_pre, f_pre, z_pre, o_pre = np.split(z.astype("float64"), 4, axis=-1)
+    log_f = -np.logaddexp(0.0, -f_pre)  # log σ(f̃)
+    if not stabilised:  # the paper's eqs. 8-13 as written: exp(ĩ) overflows for large ĩ
+        i, f = np.exp(i_pre), np.exp(log_f)
+        c = f * c_prev + i * np.tanh(z_pre)
+        n = f * n_prev + i
+        return sigmoid(o_pre) * c / n, c, n, np.zeros_like(c)
+    m = np.where(n_prev == 0, i_pre, np.maximum(log_f + m_prev, i_pre))
+    i, f = np.exp(i_pre - m), np.where(n_prev == 0, 0.0, np.exp(log_f + m_prev - m))
+    c = f * c_prev + i * np.tanh(z_pre)
+    n = f * n_prev + i
+    return sigmoid(o_pre) * c / n, c, n, m
+
+
+def test_the_stabilised_slstm_step_passes_and_the_naive_one_fails_with_a_hint(capsys):
+    assert grading.check_slstm_step(numpy_slstm_step, seed=0).passed
+    result = grading.check_slstm_step(lambda *a: numpy_slstm_step(*a, stabilised=False), seed=0)
+    assert not result.passed and "hint: the stabiliser" in result.mismatch
+
+
+def test_a_wrong_slstm_output_gate_is_named():
+    def wrong_output(*args):
+        h, c, n, m = numpy_slstm_step(*args)
+        return np.tanh(h), c, n, m
+
+    result = grading.check_slstm_step(wrong_output, seed=1)
+    assert not result.passed and ": h:" in result.mismatch and "hint: the output" in result.mismatch
