@@ -10,6 +10,7 @@ from lstm_keras.models.synthetic.metrics import evaluate_by_length
 from lstm_keras.models.synthetic.metrics import scored_results
 from lstm_keras.models.synthetic.model import build_synthetic_model
 from lstm_keras.models.synthetic.training import DEFAULTS
+from lstm_keras.models.synthetic.training import TaskBatches
 from lstm_keras.models.synthetic.training import compile_synthetic_model
 from lstm_keras.models.synthetic.training import make_config
 from lstm_keras.models.synthetic.training import train_synthetic_task

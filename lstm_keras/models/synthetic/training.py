@@ -173,4 +173,4 @@ def _plan_time_budget(deadline, model, task, buckets, config):
     reserve = RESERVE_MARGIN * seconds
     deadline.check_room(reserve + 1.0, f"the evaluation of {len(buckets)} length buckets and training")
     log("synthetic", f"time budget: {deadline.remaining():.0f} s left; the evaluation will take about {reserve:.0f} s")
-    return TimeBudget(deadline, reserve=reserve)
+    return TimeBudget(deadline, reserve=reserve, validation_batches=-(-config.valid_examples // config.batch_size))
