@@ -317,6 +317,23 @@ class Task:
     test_lengths: tuple
 
 
+def mqar_task(num_pairs=16, num_keys=64, num_values=64, length=64):
+    """The `mqar` task with other sizes: `num_pairs` pairs of `num_keys` keys and `num_values` values in `length` tokens.
+
+    Example:
+    >>> task = mqar_task(num_pairs=4, num_keys=8, num_values=8, length=16)
+    >>> task.vocabulary_size, task.chance, task.train_lengths
+    (18, 0.125, (16, 16))
+    """
+    vocabulary = num_keys + num_values + 2  # padding, keys, values, filler
+
+    def generate_mqar(n, length_, rng=None):
+        return mqar(n, length_, rng, num_pairs=num_pairs, num_keys=num_keys, num_values=num_values)
+
+    return Task("mqar", f"recall the values of {num_pairs} key-value pairs when their keys come back ({length} tokens)",
+                generate_mqar, vocabulary, None, vocabulary, 1 / num_values, (length, length), ((length, length),))
+
+
 # The lengths of the formal languages: Delétang et al. (2023) and the xLSTM paper.
 FORMAL_TRAIN = (3, 40)
 FORMAL_TEST = ((41, 64), (65, 128), (129, 256))
@@ -327,8 +344,7 @@ TASKS = {task.name: task for task in (
          None, 2, 0.5, FORMAL_TRAIN, FORMAL_TEST),
     Task("modular-arithmetic", "the value mod 5 of an expression like 2 + 3 * 4 - 1 (train 3-40, test 41-256)",
          modular_arithmetic, MODULUS + len(OPERATORS) + 1, None, MODULUS, 1 / MODULUS, FORMAL_TRAIN, FORMAL_TEST),
-    Task("mqar", "recall the values of 16 key-value pairs when their keys come back (64 tokens)", mqar, 130, None,
-         130, 1 / 64, (64, 64), ((64, 64),)),
+    mqar_task(),
     Task("selective-copying", "copy 8 data tokens scattered among noise, in order (100 tokens)", selective_copying,
          12, None, 12, 1 / 8, (100, 100), ((100, 100),)),
     Task("adding", "the sum of the two marked values of a sequence of 100 (Hochreiter & Schmidhuber 1997)",
