@@ -20,7 +20,8 @@ def test_every_study_has_its_configurations_and_seeds():
     mqar = bench.runs("mqar", settings)
     assert {r["units"] for r in mqar} == {16, 32, 64} and {r["cell"] for r in mqar} == set(bench.CELLS)
     copying = bench.runs("copying", settings)
-    assert {(r["cell"], r["layers"]) for r in copying} == {(c, n) for c in ("minlstm", "mingru", "lstm") for n in (1, 2, 3)}
+    expected = {(cell, layers) for cell in ("minlstm", "mingru", "lstm") for layers in (1, 2, 3)}
+    assert {(r["cell"], r["layers"]) for r in copying} == expected
     assert {r["cell"] for r in bench.runs("lm", settings)} == {"lstm", "slstm", "mlstm", "minlstm", "xlstm[1:1]"}
     keys = [bench.key_of(r) for study in bench.STUDIES for r in bench.runs(study, settings)]
     assert len(keys) == len(set(keys))  # a run is found again in --results by its key
