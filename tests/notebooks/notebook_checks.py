@@ -1,9 +1,9 @@
 """What the notebook tests share: the notebooks, running one in QUICK mode, its code cells.
 
-The tutorials run in three files (the structure and assignments in `test_notebooks.py`, the
-odd- and even-numbered tutorials in `test_tutorials_odd.py` / `test_tutorials_even.py`): `make
-test` hands whole files to its two workers, and a few minutes of notebooks in one file would keep
-one worker busy long after the other is done.
+The notebooks run in four files (the structure and assignments in `test_notebooks.py`, every
+third tutorial in each of `test_tutorials_1.py`, `_2.py` and `_3.py`): `make test` hands whole
+files to its two workers, and several minutes of notebooks in one file would keep one worker busy
+long after the other is done.
 """
 
 import os
