@@ -100,7 +100,10 @@ def start_train_cli(group, data, strategy, out, *options):
 @pytest.mark.parametrize(
     "group, options",
     [
-        ("classify", ["--units", "8", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "16"]),
+        # The commands' --strategy plumbing (`commands/arguments.py`), end to end; the strategy's numerics are
+        # test_mirrored_over_two_cpu_devices_matches_one_device's: --large.
+        pytest.param("classify", ["--units", "8", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "16"],
+                     marks=pytest.mark.large),
         # The same strategy plumbing (`commands/arguments.py`) as classify, with a longer run: --large.
         pytest.param("translate", ["--units", "8", "--embedding-dim", "8", "--batch-size", "16", "--beam-size", "1"],
                      marks=pytest.mark.large),
