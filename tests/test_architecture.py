@@ -1,6 +1,7 @@
 """The package's layering, read from its imports with `ast`: no cycles, no task importing another, lower never importing higher."""
 
 import ast
+import functools
 import pathlib
 
 import pytest
@@ -41,6 +42,7 @@ def imports(path, modules):
     return found
 
 
+@functools.cache  # parsed once for every test of this file
 def import_graph():
     modules = all_modules()
     return {name: imports(path, modules) - {name} for name, path in modules.items()}

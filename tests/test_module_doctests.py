@@ -14,6 +14,10 @@ MODULES = [
     "lstm_keras.models.translation.training",
     "lstm_keras.models.language_modeling.training",
     "lstm_keras.models.truncated_bptt",
+    "lstm_keras.models.synthetic.model",
+    "lstm_keras.models.synthetic.metrics",
+    "lstm_keras.models.synthetic.training",
+    "lstm_keras.commands.synthetic",
 ]
 
 

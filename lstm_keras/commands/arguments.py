@@ -308,6 +308,13 @@ def add_output_arguments(parser):
                              "replaced)")
 
 
+def add_stopping_arguments(parser, defaults):
+    """Adds `--patience`, `--time-budget` and `--seed` with the recipe's `defaults` (what ends and repeats a run)."""
+    parser.add_argument("--patience", type=int_at_least(1), default=defaults["patience"])
+    add_time_budget_argument(parser)
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
+
+
 def add_time_budget_argument(parser):
     """Adds `--time-budget MINUTES`: a limit on the whole command (`lstm_keras.training.Deadline`)."""
     parser.add_argument(

@@ -34,7 +34,7 @@ from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
 from lstm_keras.commands.arguments import add_output_arguments
-from lstm_keras.commands.arguments import add_time_budget_argument
+from lstm_keras.commands.arguments import add_stopping_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import int_list
 from lstm_keras.commands.arguments import run_staged_training
@@ -96,9 +96,7 @@ def register(subparsers):
                                "the others")
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"],
                           help="gradient clipping by global norm; 0 for none (default: 0.25 with SGD, 1 with Adam)")
-    training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
-    add_time_budget_argument(training)
-    training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    add_stopping_arguments(training, DEFAULTS)
     add_output_arguments(train)
     train.set_defaults(handler=run_train)
 

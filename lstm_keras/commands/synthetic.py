@@ -20,7 +20,7 @@ from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
 from lstm_keras.commands.arguments import add_output_arguments
-from lstm_keras.commands.arguments import add_time_budget_argument
+from lstm_keras.commands.arguments import add_stopping_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.datasets.synthetic import TASKS
@@ -47,6 +47,13 @@ def register(subparsers):
                       help="the test buckets (default: the task's)")
     data.add_argument("--test-examples", type=int_at_least(1), default=DEFAULTS["test_examples"],
                       help="sequences of each test bucket")
+    data.add_argument("--mqar-pairs", type=int_at_least(1), default=DEFAULTS["mqar_pairs"],
+                      help="mqar: the key-value pairs of a sequence (its length: --train-lengths, at least 2 per "
+                           "pair plus 1)")
+    data.add_argument("--mqar-keys", type=int_at_least(1), default=DEFAULTS["mqar_keys"],
+                      help="mqar: the key vocabulary (at least --mqar-pairs)")
+    data.add_argument("--mqar-values", type=int_at_least(2), default=DEFAULTS["mqar_values"],
+                      help="mqar: the value vocabulary (chance is 1 / this)")
     model = train.add_argument_group("model")
     add_cell_argument(model, DEFAULTS["cell"])
     model.add_argument("--gating", choices=tuple(VARIANTS), default=DEFAULTS["gating"],
@@ -62,9 +69,7 @@ def register(subparsers):
     training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"], help="Adam's")
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"],
                           help="gradient clipping by global norm; 0 for none")
-    training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
-    add_time_budget_argument(training)
-    training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    add_stopping_arguments(training, DEFAULTS)
     add_output_arguments(train)
     train.set_defaults(handler=run_train, valid_examples=DEFAULTS["valid_examples"])
 

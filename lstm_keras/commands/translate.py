@@ -35,7 +35,7 @@ from lstm_keras.commands.arguments import add_decoding_arguments
 from lstm_keras.commands.arguments import add_header_argument
 from lstm_keras.commands.arguments import add_strategy_argument
 from lstm_keras.commands.arguments import add_output_arguments
-from lstm_keras.commands.arguments import add_time_budget_argument
+from lstm_keras.commands.arguments import add_stopping_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.attention import ATTENTIONS
@@ -88,9 +88,7 @@ def register(subparsers):
                           help="peak learning rate (linear warm-up, then cosine decay to a tenth)")
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
     training.add_argument("--label-smoothing", type=RATE, default=DEFAULTS["label_smoothing"])
-    training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"])
-    add_time_budget_argument(training)
-    training.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    add_stopping_arguments(training, DEFAULTS)
     add_decoding_arguments(train, {name: DEFAULTS[name] for name in DECODING})
     add_strategy_argument(training)
     add_output_arguments(train)

@@ -44,6 +44,7 @@ def test_a_budgeted_run_ends_in_time_and_reports_every_length_bucket(tmp_path):
     (["--task", "parity", "--test-lengths", "41-64,x"], "expected lengths"),
     (["--task", "parity", "--cell", "mingru", "--gating", "cifg"], "gating"),
     (["--task", "mqar", "--train-lengths", "10-20"], "length must be an integer >= 33"),
+    (["--task", "mqar", "--mqar-pairs", "9", "--mqar-keys", "8"], "num_pairs must be in [1, num_keys=8]"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, options, message):
     code, stdout, stderr = run_cli(["synthetic", "train", *options, "--epochs", "1", "--steps-per-epoch", "1",
@@ -58,3 +59,14 @@ def test_help_lists_every_task():
     for name in ("parity", "even-pairs", "modular-arithmetic", "mqar", "selective-copying", "adding",
                  "temporal-order"):
         assert f"  {name} " in stdout
+
+
+def test_mqar_at_other_sizes(tmp_path):
+    code, stdout, stderr = run_cli(["synthetic", "train", "--task", "mqar", "--mqar-pairs", "3", "--mqar-keys", "6",
+                                    "--mqar-values", "5", "--train-lengths", "12", "--cell", "mingru", "--units", "4",
+                                    "--epochs", "1", "--steps-per-epoch", "2", "--test-examples", "8",
+                                    "--out", str(tmp_path / "out")])
+    assert code == 0, stderr[-2000:]
+    metrics = json.loads(stdout)
+    assert list(metrics["by_length"]) == ["12"] and metrics["by_length"]["12"]["scored"] == 8 * 3
+    assert metrics["by_length"]["12"]["scaled"] == pytest.approx((metrics["by_length"]["12"]["accuracy"] - 0.2) / 0.8)

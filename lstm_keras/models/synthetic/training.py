@@ -11,6 +11,7 @@ import numpy as np
 from lstm_keras import training
 from lstm_keras.datasets.synthetic import TASKS
 from lstm_keras.datasets.synthetic import generate
+from lstm_keras.datasets.synthetic import mqar_task
 from lstm_keras.io import write_text
 from lstm_keras.models.synthetic.metrics import bucket_name
 from lstm_keras.models.synthetic.metrics import evaluate_by_length
@@ -24,7 +25,8 @@ from lstm_keras.training import progress_verbosity
 from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
-# All defaults of `synthetic train`. `train_lengths` / `test_lengths` None: the task's own.
+# All defaults of `synthetic train`. `train_lengths` / `test_lengths` None: the task's own; `mqar_*`: the sizes of
+# the `mqar` task (`mqar_task`).
 DEFAULTS = {
     "task": "parity",
     "cell": "lstm",
@@ -33,6 +35,9 @@ DEFAULTS = {
     "units": 64,
     "train_lengths": None,
     "test_lengths": None,
+    "mqar_pairs": 16,
+    "mqar_keys": 64,
+    "mqar_values": 64,
     "batch_size": 64,
     "steps_per_epoch": 100,
     "epochs": 30,
@@ -113,7 +118,7 @@ def train_synthetic_task(config, out):
     """
     deadline = training.Deadline(config.time_budget)
     set_seed(config.seed)
-    task = TASKS[config.task]
+    task = task_of(config)
     train_lengths = tuple(config.train_lengths or task.train_lengths)
     buckets = [tuple(b) for b in (config.test_lengths or task.test_lengths)]
     unseen = [b for b in buckets if b != train_lengths] or buckets
@@ -122,11 +127,11 @@ def train_synthetic_task(config, out):
     model = build_synthetic_model(task, config.cell, config.gating, config.layers, config.units)
     compile_synthetic_model(model, task, config.learning_rate, config.clipnorm)
     valid = loss_arrays(task, *generate(task, config.valid_examples, train_lengths, [config.seed, 1]))
-    budget = _plan_time_budget(deadline, model, task, [train_lengths] + buckets, config)
+    budget = _plan_time_budget(deadline, model, task, [train_lengths] + buckets, config, valid)
     started = time.monotonic()
     history = model.fit(
         TaskBatches(task, train_lengths, config.batch_size, config.steps_per_epoch, config.seed),
-        validation_data=valid, epochs=config.epochs,
+        validation_data=valid, validation_batch_size=config.batch_size, epochs=config.epochs,
         callbacks=standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=budget),
         verbose=progress_verbosity(),
     )
@@ -159,10 +164,35 @@ def train_synthetic_task(config, out):
     return metrics
 
 
-def _plan_time_budget(deadline, model, task, buckets, config):
-    """A `TimeBudget` keeping the time of the final evaluation (a prediction batch of each bucket, timed) and saving."""
+def task_of(config):
+    """The `Task` of `config.task`; `mqar` at the sizes `config.mqar_*`, its length the longest training length.
+
+    Example:
+    >>> task = task_of(make_config(task="mqar", mqar_pairs=4, mqar_keys=8, mqar_values=8, train_lengths=(20, 20)))
+    >>> task.chance, task.train_lengths
+    (0.125, (20, 20))
+    """
+    if config.task != "mqar":
+        return TASKS[config.task]
+    length = config.train_lengths[1] if config.train_lengths else TASKS["mqar"].train_lengths[1]
+    return mqar_task(config.mqar_pairs, config.mqar_keys, config.mqar_values, length)
+
+
+def _plan_time_budget(deadline, model, task, buckets, config, valid):
+    """A `TimeBudget` keeping the time of the epoch's validation and of the final evaluation and saving.
+
+    Before training, the validation step is compiled and timed on two batches, and a prediction
+    batch of each test bucket too (compiled, then timed). The projection of the final evaluation
+    follows the validation speed measured as training goes (a machine that slows down) and carries
+    a `RESERVE_MARGIN`.
+    """
     if not deadline:
         return TimeBudget(None)
+    budget = TimeBudget(deadline, validation_batches=-(-config.valid_examples // config.batch_size))
+    inputs, targets, weights = (array[: 2 * config.batch_size] for array in valid)
+    model.evaluate(inputs, targets, sample_weight=weights, batch_size=config.batch_size, verbose=0,
+                   callbacks=[budget])  # compiles the validation step and times its second batch
+    probed = budget.speeds.eval_batch
     seconds = SAVE_SECONDS
     for lengths in buckets:
         inputs = generate(task, config.batch_size, lengths, rng=0)[0]
@@ -170,7 +200,9 @@ def _plan_time_budget(deadline, model, task, buckets, config):
         started = time.monotonic()
         model.predict(inputs, batch_size=config.batch_size, verbose=0)
         seconds += (time.monotonic() - started) * -(-config.test_examples // config.batch_size)
-    reserve = RESERVE_MARGIN * seconds
-    deadline.check_room(reserve + 1.0, f"the evaluation of {len(buckets)} length buckets and training")
-    log("synthetic", f"time budget: {deadline.remaining():.0f} s left; the evaluation will take about {reserve:.0f} s")
-    return TimeBudget(deadline, reserve=reserve, validation_batches=-(-config.valid_examples // config.batch_size))
+    budget.reserve = lambda speeds: RESERVE_MARGIN * seconds * max(1.0, speeds.eval_batch / probed)
+    needed = budget.reserve(budget.speeds) + budget.validation_batches * probed
+    deadline.check_room(needed + 1.0, f"the validation, the evaluation of {len(buckets)} length buckets and training")
+    log("synthetic", f"time budget: {deadline.remaining():.0f} s left; the validation and evaluation will take about "
+                     f"{needed:.0f} s")
+    return budget
