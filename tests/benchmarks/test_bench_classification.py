@@ -32,6 +32,7 @@ def test_set_routes_each_key_to_the_model_or_the_training(bench):
         settings(bench, "imdb", "unitz=3")
 
 
+@pytest.mark.large  # trains an ensemble end to end: run it with --large before a benchmark run
 def test_an_ensemble_run_reports_the_ensemble_and_each_member(bench, tmp_path, capsys):
     out = tmp_path / "bench"
     assert bench.main(["presets", "--presets", "vanilla", "--epochs", "1", "--set", "members=2", "--set", "units=8",
