@@ -24,8 +24,10 @@ from lstm_keras.commands.arguments import add_stopping_arguments
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.datasets.synthetic import TASKS
+from lstm_keras.datasets.synthetic import generate
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.synthetic.training import DEFAULTS
+from lstm_keras.models.synthetic.training import task_of
 from lstm_keras.models.synthetic.training import train_synthetic_task
 
 
@@ -80,6 +82,9 @@ class _TasksHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
 
 def run_train(args):
     """Runs `synthetic train`; prints the metrics as one JSON line."""
+    task = task_of(args)
+    for lengths in [args.train_lengths or task.train_lengths, *(args.test_lengths or task.test_lengths)]:
+        generate(task, 1, tuple(lengths), rng=0)  # a length or size the task cannot have: its error, before anything
     return run_staged_training(train_synthetic_task, args, "synthetic")
 
 
