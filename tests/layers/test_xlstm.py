@@ -233,6 +233,7 @@ def test_layer_checks(kind, tmp_path):
         assert first.shape == ((BATCH, STEPS, UNITS) if kwargs.get("return_sequences") else (BATCH, UNITS))
 
 
+@pytest.mark.one_backend  # the blocks' gradients on JAX: the mLSTM and sLSTM gradient checks of their own files
 def test_gradients_are_finite_and_nonzero():
     blocks = xlstm_stack("1:1", UNITS, 2, num_heads=HEADS, chunk_size=3)
     inputs = keras.Input((STEPS, FEATURES))
@@ -249,6 +250,7 @@ def test_gradients_are_finite_and_nonzero():
     assert not names, f"weights with zero or non-finite gradients: {names}"
 
 
+@pytest.mark.keras_plumbing
 def test_stack_save_and_load(tmp_path):
     inputs = keras.Input((None, FEATURES))
     hidden = inputs
