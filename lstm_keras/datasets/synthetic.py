@@ -266,25 +266,20 @@ def selective_copying(n, length, rng=None, num_tokens=8, vocabulary=8):
     return inputs, targets, weights
 
 
-def _last_position(tokens, labels):
-    """`(inputs, targets, weights)` of a task scored at the last position."""
-    targets = np.zeros(tokens.shape, "int64")
+def _last_position(inputs, labels):
+    """`(inputs, targets, weights)` of a task scored at the last position (`inputs` tokens or features)."""
+    targets = np.zeros(inputs.shape[:2], labels.dtype)  # (n, length)
     targets[:, -1] = labels
-    weights = np.zeros(tokens.shape, "float32")
+    weights = np.zeros(inputs.shape[:2], "float32")
     weights[:, -1] = 1.0
-    return tokens, targets, weights
+    return inputs, targets, weights
 
 
 def _features_task(problem):
     """A float-input problem of the 1997 paper as a task scored at its last position."""
 
     def generate(n, length, rng=None):
-        inputs, labels = problem(n, length, rng)
-        targets = np.zeros((n, length), labels.dtype)
-        targets[:, -1] = labels
-        weights = np.zeros((n, length), "float32")
-        weights[:, -1] = 1.0
-        return inputs, targets, weights
+        return _last_position(*problem(n, length, rng))
 
     return generate
 
