@@ -53,11 +53,11 @@ print(json.dumps({
 
 
 def run_python(code, *args):
-    """Runs `code` in a fresh interpreter; returns its stdout parsed as JSON."""
+    """Runs `code` in a fresh interpreter; returns the JSON lines it printed, parsed."""
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def classifier():
 
 def test_saved_model_serves_raw_strings_with_tensorflow_only(classifier, tmp_path):
     path = export_saved_model(classifier, str(tmp_path / "saved_model"))
-    served = run_python(SERVE_WITH_TENSORFLOW_ONLY, path, json.dumps([t.hex() for t in TEXTS]))
+    served, = run_python(SERVE_WITH_TENSORFLOW_ONLY, path, json.dumps([t.hex() for t in TEXTS]))
     assert not served["lstm_keras_imported"]
     assert served["inputs"] == {"texts": ["string", [None]]}
     expected = classifier.predict_proba(TEXTS)  # (7, 2)
@@ -115,7 +115,7 @@ def test_failed_export_leaves_previous_export_and_no_temporaries(classifier, tmp
 def test_keras_file_round_trips_in_a_fresh_process(classifier, tmp_path):
     path = str(tmp_path / "model.keras")
     classifier.save(path)
-    loaded = run_python(LOAD_KERAS_FILE, path, json.dumps([t.hex() for t in TEXTS]))
+    loaded, = run_python(LOAD_KERAS_FILE, path, json.dumps([t.hex() for t in TEXTS]))
     assert loaded["config"] == classifier.get_config()
     assert loaded["vocabulary"] == classifier.vocabulary
     assert loaded["optimizer"] == "Adam"
@@ -145,22 +145,20 @@ def ensemble(classifier):
     return ClassifierEnsemble([classifier, other])
 
 
-def test_ensemble_saved_model_serves_the_mean_with_tensorflow_only(ensemble, tmp_path):
+def test_ensemble_serves_the_mean_with_tensorflow_only_and_round_trips(ensemble, tmp_path):
     path = export_saved_model(ensemble, str(tmp_path / "saved_model"))
-    served = run_python(SERVE_WITH_TENSORFLOW_ONLY, path, json.dumps([t.hex() for t in TEXTS]))
+    keras_path = str(tmp_path / "ensemble.keras")
+    ensemble.save(keras_path)
+    # One fresh process: it serves the SavedModel with TensorFlow alone, then loads the `.keras` file.
+    serve_then_load = SERVE_WITH_TENSORFLOW_ONLY + LOAD_ENSEMBLE_FILE.replace("sys.argv[1]", "sys.argv[3]")
+    served, loaded = run_python(serve_then_load, path, json.dumps([t.hex() for t in TEXTS]), keras_path)
     assert not served["lstm_keras_imported"]
     expected = np.mean([member.predict_proba(TEXTS) for member in ensemble.members], axis=0)  # (7, 2)
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
     assert served["label"] == [ensemble.label_names[i] for i in expected.argmax(-1)]
-
-
-def test_ensemble_keras_file_round_trips_in_a_fresh_process(ensemble, tmp_path):
-    path = str(tmp_path / "ensemble.keras")
-    ensemble.save(path)
-    loaded = run_python(LOAD_ENSEMBLE_FILE, path, json.dumps([t.hex() for t in TEXTS]))
     assert loaded["class"] == "ClassifierEnsemble" and loaded["config"] == ensemble.get_config()
     assert loaded["vocabularies"] == [member.vocabulary for member in ensemble.members]
-    np.testing.assert_allclose(loaded["probabilities"], ensemble.predict_proba(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(loaded["probabilities"], expected, atol=1e-5)
 
 
 def test_unicode_script_classifier_serves_with_tensorflow_and_tensorflow_text_only(tmp_path):
@@ -170,12 +168,13 @@ def test_unicode_script_classifier_serves_with_tensorflow_and_tensorflow_text_on
     classifier.adapt(["a good film!", "a bad plot.", "jazz爵士"])
     classifier.compile()
     path = export_saved_model(classifier, str(tmp_path / "saved_model"))
-    serve_with_text_ops = "import tensorflow_text\n" + SERVE_WITH_TENSORFLOW_ONLY
-    served = run_python(serve_with_text_ops, path, json.dumps([t.hex() for t in TEXTS]))
-    assert not served["lstm_keras_imported"]
-    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)
     model_path = str(tmp_path / "model.keras")
     classifier.save(model_path)
-    loaded = run_python(LOAD_KERAS_FILE, model_path, json.dumps([t.hex() for t in TEXTS]))
+    # One fresh process: it serves the SavedModel with TensorFlow (Text) alone, then loads the `.keras` file.
+    serve_then_load = ("import tensorflow_text\n" + SERVE_WITH_TENSORFLOW_ONLY
+                       + LOAD_KERAS_FILE.replace("sys.argv[1]", "sys.argv[3]"))
+    served, loaded = run_python(serve_then_load, path, json.dumps([t.hex() for t in TEXTS]), model_path)
+    assert not served["lstm_keras_imported"]
+    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)
     assert loaded["config"]["tokenizer"] == "unicode_script" and loaded["vocabulary"] == classifier.vocabulary
     np.testing.assert_allclose(loaded["probabilities"], classifier.predict_proba(TEXTS), atol=1e-5)
