@@ -12,18 +12,21 @@ spec.loader.exec_module(bench)
 
 
 def test_every_study_has_its_configurations_and_seeds():
-    settings = bench.SETTINGS[False]
-    formal = bench.runs("formal", settings)
+    formal = bench.runs("formal")
     assert len(formal) == 2 * len(bench.FORMAL_VARIANTS) * 3
     assert {r["seed"] for r in formal} == {0, 1, 2} and {r["task"] for r in formal} == {"parity", "modular-arithmetic"}
     assert all(r["layers"] == (2 if r["cell"] == "xlstm[1:1]" else 1) for r in formal)
-    mqar = bench.runs("mqar", settings)
+    mqar = bench.runs("mqar")
     assert {r["units"] for r in mqar} == {16, 32, 64} and {r["cell"] for r in mqar} == set(bench.CELLS)
-    copying = bench.runs("copying", settings)
+    copying = bench.runs("copying")
     expected = {(cell, layers) for cell in ("minlstm", "mingru", "lstm") for layers in (1, 2, 3)}
     assert {(r["cell"], r["layers"]) for r in copying} == expected
-    assert {r["cell"] for r in bench.runs("lm", settings)} == {"lstm", "slstm", "mlstm", "minlstm", "xlstm[1:1]"}
-    keys = [bench.key_of(r) for study in bench.STUDIES for r in bench.runs(study, settings)]
+    assert {r["cell"] for r in bench.runs("lm")} == {"lstm", "slstm", "mlstm", "minlstm", "xlstm[1:1]"}
+    for run in formal + mqar + copying:  # every run is a valid `synthetic train` config, trained without a budget
+        config = bench.synthetic_config(run)
+        assert config.time_budget is None and config.seed == run["seed"] and config.task == run["task"]
+    assert {tuple(bench.synthetic_config(r).train_lengths) for r in formal} == {(1, 40)}
+    keys = [bench.key_of(r) for study in bench.STUDIES for r in bench.runs(study)]
     assert len(keys) == len(set(keys))  # a run is found again in --results by its key
 
 
@@ -40,4 +43,4 @@ def test_tables_give_the_mean_and_spread_of_each_configuration():
 
 @pytest.mark.parametrize("study", bench.STUDIES)
 def test_quick_mode_is_smaller(study):
-    assert 0 < len(bench.runs(study, bench.SETTINGS[True])) < len(bench.runs(study, bench.SETTINGS[False]))
+    assert 0 < len(bench.runs(study, quick=True)) < len(bench.runs(study))
