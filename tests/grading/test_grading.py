@@ -1,5 +1,6 @@
 """`lstm_keras.grading`: correct answers pass, wrong ones fail at the first mismatch, unfinished ones never raise."""
 
+import functools
 import heapq
 
 import keras
@@ -58,11 +59,35 @@ def make_attention(score_fn):
     return attention
 
 
-def beam_search(next, start_token, state, max_length, num_beams, end_token_id, length_penalty=0.0):
-    """The algorithm of the assignment, on Python lists."""
+# The classic mistakes of a beam search, each a switch of `beam_search` below.
+BEAM_MISTAKES = {
+    "keeps num_beams candidates": "only `num_beams` extensions are kept per step instead of `2 * num_beams`",
+    "no length penalty": "finished hypotheses are ranked by their log-probability alone",
+    "penalty counts the start token": "`lp(n)` is taken with the start token counted in `n`",
+    "finished pool not kept": "the finished pool holds only the hypotheses that finished at the last step",
+    "ties by token": "`heapq.nlargest` without a key: equal log-probabilities are ranked by their tokens",
+    "greedy": "`num_beams` is ignored (one hypothesis)",
+}
+
+
+def beam_search(next, start_token, state, max_length, num_beams, end_token_id, length_penalty=0.0, mistake=None,
+                precision=None):
+    """The algorithm of the assignment, on Python lists; `mistake` (a key of `BEAM_MISTAKES`) makes it wrong.
+
+    `precision`: a NumPy float dtype the log-probabilities are rounded to (an accelerator's reduced precision).
+    """
+    assert mistake is None or mistake in BEAM_MISTAKES
+    if mistake == "greedy":
+        num_beams = 1
 
     def penalty(n):
-        return ((5.0 + n) / 6.0) ** length_penalty
+        return ((5.0 + n + (mistake == "penalty counts the start token")) / 6.0) ** (
+            0.0 if mistake == "no length penalty" else length_penalty)
+
+    def best(n, items):
+        if mistake == "ties by token":
+            return heapq.nlargest(n, items, key=lambda c: (c[0], c[1]))
+        return heapq.nlargest(n, items, key=lambda c: c[0])
 
     alive = [(0.0, [start_token], state)]
     finished = []
@@ -71,12 +96,13 @@ def beam_search(next, start_token, state, max_length, num_beams, end_token_id, l
         for log_prob, tokens, hyp_state in alive:
             logits, new_state, _ = next(np.array([tokens[-1]], "int32"), hyp_state)
             log_probs = np.asarray(ops.convert_to_numpy(ops.log_softmax(logits, axis=-1)))[0]
+            if precision is not None:
+                log_probs = log_probs.astype(precision).astype("float64")
             candidates += [(log_prob + float(lp), tokens + [v], new_state) for v, lp in enumerate(log_probs)]
-        candidates = heapq.nlargest(2 * num_beams, candidates, key=lambda c: c[0])
+        candidates = best(num_beams if mistake == "keeps num_beams candidates" else 2 * num_beams, candidates)
         ends = [c for c in candidates if c[1][-1] == end_token_id or step + 1 == max_length]
-        finished = heapq.nlargest(
-            num_beams, finished + [(lp / penalty(len(t) - 1), t[1:]) for lp, t, _ in ends], key=lambda c: c[0]
-        )
+        new = [(lp / penalty(len(t) - 1), t[1:]) for lp, t, _ in ends]
+        finished = best(num_beams, new if mistake == "finished pool not kept" and new else finished + new)
         alive = [c for c in candidates if not (c[1][-1] == end_token_id or step + 1 == max_length)][:num_beams]
     score, tokens = finished[0]
     return tokens, score
@@ -165,13 +191,36 @@ def test_unmasked_attention_fails_on_masked_case():
     assert result.mismatch.startswith("case 2 of 3 (batch=2, Tv=4, d=3, with a mask): context: value")
 
 
+@pytest.mark.parametrize("mistake", sorted(BEAM_MISTAKES))
+def test_every_classic_beam_search_mistake_fails_the_fixed_cases(mistake):
+    fixed = len(grading.beam_search.fixed_cases())
+    for seed in range(3):  # whatever the random cases after them
+        result = grading.check_beam_search(functools.partial(beam_search, mistake=mistake), seed=seed)
+        assert not result.passed, f"{mistake} ({BEAM_MISTAKES[mistake]}) passed with seed {seed}"
+        case = int(result.mismatch.split()[1])
+        assert case <= fixed, result.mismatch
+
+
+@pytest.mark.parametrize("precision", [None, np.float16])
+def test_a_right_beam_search_passes_whatever_the_seed_and_in_half_precision(precision):
+    for seed in range(4):
+        result = grading.check_beam_search(functools.partial(beam_search, precision=precision), seed=seed)
+        assert result.passed, result.mismatch
+
+
+def test_tied_probabilities_name_the_tie_order():
+    result = grading.check_beam_search(functools.partial(beam_search, mistake="ties by token"), seed=0)
+    assert result.mismatch.startswith("case 2 of") and "tokens: got [3, 1], expected [2, 1]" in result.mismatch
+    assert "ties go to the earlier hypothesis and the smaller token id" in result.mismatch
+
+
 def test_wrong_beam_search_names_tokens():
     def greedy(next, start_token, state, max_length, num_beams, end_token_id, length_penalty=0.0):
         return beam_search(next, start_token, state, max_length, 1, end_token_id, length_penalty)
 
     result = grading.check_beam_search(greedy, seed=0)
     assert not result.passed
-    assert result.mismatch.startswith("case 1 of 6 (beam beats greedy") and "tokens: got [2, 2, 2], expected [3, 1]" in (
+    assert result.mismatch.startswith("case 1 of 10 (beam beats greedy") and "tokens: got [2, 2, 2], expected [3, 1]" in (
         result.mismatch
     )
 
