@@ -59,8 +59,8 @@ SETTINGS = {
             "units": 32, "mqar_widths": (16, 32, 64), "copying_cells": ("minlstm", "mingru", "lstm"),
             "copying_layers": (1, 2, 3), "lm_cells": ("lstm", "slstm", "mlstm", "minlstm", "xlstm[1:1]"),
             "lm_minutes": 1.5, "cells": CELLS},
-    True: {"seeds": 1, "formal_tasks": ("parity",), "formal_variants": FORMAL_VARIANTS[:1] + [("slstm", None),
-                                                                                         ("mingru", None)],
+    True: {"seeds": 1, "formal_tasks": ("parity",),
+           "formal_variants": FORMAL_VARIANTS[:1] + [("slstm", None), ("mingru", None)],
            "units": 32, "mqar_widths": (32,), "copying_cells": ("mingru", "lstm"), "copying_layers": (1, 2),
            "lm_cells": ("lstm", "mingru"), "lm_minutes": 1.0, "cells": ("lstm", "mlstm", "mingru")},
 }
@@ -224,6 +224,7 @@ def main():
             print(f"bench_synthetic: {run}", file=sys.stderr, flush=True)
             record(run, run_language_model(run, args.ptb))
     print(tables(read_results(args.results)))
+
 
 if __name__ == "__main__":
     main()
