@@ -125,11 +125,14 @@ def input_gradient_norms(model, inputs, targets):
         targets: targets of the outputs' shape.
 
     Returns:
-        A NumPy array `(time,)`: the norm of the gradient over the batch and the features, per step.
+        A NumPy array `(time,)`: the norm of the gradient over the batch and the features, per step,
+        summed in float64: the squares of a float32 gradient below about 1e-19 would flush to 0. The
+        gradient itself is the model's dtype; a float32 model's gradient underflows below about
+        1e-45, so measure long vanishing gradients with a float64 model.
     """
 
     def loss(x):
         return ops.mean(ops.square(model(x) - targets))
 
     (gradient,) = gradients(loss, [inputs])  # (batch, time, features)
-    return np.linalg.norm(gradient, axis=(0, 2))  # (time,)
+    return np.linalg.norm(np.asarray(gradient, np.float64), axis=(0, 2))  # (time,)

@@ -44,6 +44,15 @@ def test_input_gradient_norms_of_a_linear_model_match_numpy():
     np.testing.assert_allclose(input_gradient_norms(model, x, y), expected, rtol=1e-5)
 
 
+def test_input_gradient_norms_keep_tiny_float32_gradients():
+    # dL/dx_t = 2 (x . w - y) w_t: a float32 gradient of about 1e-30, whose square would flush to 0 in float32.
+    x = np.ones((1, 2, 1), "float32")
+    model = keras.Sequential([keras.Input((2, 1)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)])
+    model.layers[-1].set_weights([np.array([[1e-30], [1.0]], "float32")])
+    norms = input_gradient_norms(model, x, np.zeros((1, 1), "float32"))
+    np.testing.assert_allclose(norms, 2 * (1 + 1e-30) * np.array([1e-30, 1.0]), rtol=1e-5)
+
+
 def test_input_gradient_norms_of_an_lstm_match_finite_differences():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 4, 2)).astype("float64")
