@@ -7,6 +7,7 @@ long after the other is done.
 """
 
 import os
+import re
 import sys
 
 import keras
@@ -55,3 +56,42 @@ def check_tutorial_runs_quick(path):
     assert result.seconds < QUICK_LIMIT_SECONDS, (
         f"{name_of(path)} took {result.seconds:.0f} s with QUICK=True; QUICK should take about a minute"
     )
+    unsupported = unsupported_numbers(result.notebook)
+    assert not unsupported, (
+        f"{name_of(path)}: numbers stated in markdown that no earlier cell printed or wrote (cell, number): "
+        f"{unsupported}; render them from the run's variables or print them above"
+    )
+
+
+# Measurements in prose: a number with a decimal point or a percent sign, outside math and code spans.
+MEASUREMENT = re.compile(r"(?<![\w.§])(\d+\.\d+|\d+(?:\.\d+)?%)(?!\w)")
+MATH_OR_CODE = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`", re.S)
+# Records of another run: from a paragraph that starts with this to the next heading.
+RECORD = "**Full setting"
+
+
+def unsupported_numbers(nb):
+    """`(cell index, number)` of the measurements a markdown cell states that no earlier code cell printed or wrote.
+
+    Exempt: the records of other runs (`RECORD` blocks) and paragraphs that cite `BENCHMARKS.md`, whose numbers
+    are another run's by design; paper sections written as "section 3.3" or "§3.3".
+    """
+    seen, unsupported = [], []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            seen.append(cell.source)
+            for output in cell.get("outputs", []):
+                seen.append(output.get("text", ""))
+                seen += [value for kind, value in output.get("data", {}).items() if kind.startswith("text/")]
+            continue
+        if cell.cell_type != "markdown":
+            continue
+        prose, in_record = [], False
+        for paragraph in cell.source.split("\n\n"):
+            in_record = (in_record or paragraph.startswith(RECORD)) and not paragraph.startswith("#")
+            if not in_record and "BENCHMARKS.md" not in paragraph:
+                prose.append(re.sub(r"section \d+(\.\d+)*", "", paragraph))
+        earlier = "\n".join(seen)
+        unsupported += [(index, number) for number in MEASUREMENT.findall(MATH_OR_CODE.sub(" ", "\n\n".join(prose)))
+                        if number not in earlier]
+    return unsupported

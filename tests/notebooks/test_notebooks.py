@@ -3,7 +3,7 @@
 Tutorials are `notebooks/*.ipynb` (a glob: new tutorials are picked up without changing this file);
 assignments are `notebooks/assignments/*.ipynb`. Executed copies go to `build/test-notebooks/`;
 a cell error fails the test with the notebook, the cell index, its source and the error. The
-tutorials run in QUICK mode in `test_tutorials_odd.py` and `test_tutorials_even.py`.
+tutorials run in QUICK mode in `test_tutorials_1.py`, `_2.py` and `_3.py`.
 """
 
 import os
@@ -23,8 +23,19 @@ from notebook_checks import name_of
 from notebook_checks import needs_tensorflow
 from notebook_checks import run
 from notebook_checks import run_notebooks
+from notebook_checks import unsupported_numbers
 
 # Structure: cheap checks on every committed notebook.
+
+
+def test_numbers_in_prose_must_come_from_the_run():
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("accuracy = 0.93", outputs=[v4.new_output("stream", name="stdout", text="accuracy 0.93\n")]),
+        v4.new_markdown_cell("Accuracy 0.93 above, 94% agreement, $e^{0.5}$, `lr=0.01`, section 3.3."),
+        v4.new_markdown_cell("**Full setting.** measured 0.88.\n\nstill that run: 0.77\n\n## Next\n\nnow 0.66"),
+    ])
+    assert unsupported_numbers(nb) == [(1, "94%"), (2, "0.66")]
 
 
 def test_there_are_notebooks():
