@@ -5,6 +5,8 @@
 * `gradients`: the backend's autodiff of any scalar function of arrays (TensorFlow or JAX).
 * `input_gradient_norms`: how much gradient reaches each time step of a sequence model's input,
   the measure of vanishing gradients.
+* `exact_float32_matmuls`: full float32 matrix products inside a block, for checks against NumPy
+  on GPUs that multiply in TF32 by default.
 
 Example:
 >>> import numpy as np
@@ -12,9 +14,46 @@ Example:
 [[2.0, 4.0]]
 """
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
+
+
+@contextlib.contextmanager
+def exact_float32_matmuls():
+    """Runs the block with float32 matrix products in full float32 precision, on any device.
+
+    On NVIDIA GPUs from Ampere on, TensorFlow and JAX multiply float32 matrices in TF32 by default
+    (a 10-bit mantissa: products about 1e-3 off), which fails any comparison with NumPy at 1e-5.
+    Inside this block TensorFlow's TF32 execution is off and JAX's default matmul precision is
+    `"float32"`; both settings are restored after it. On a CPU nothing changes. The tutorials'
+    equation checks and `lstm_keras.grading` run inside it.
+
+    Example:
+    >>> with exact_float32_matmuls():
+    ...     product = keras.ops.matmul(np.ones((2, 3), "float32"), np.ones((3, 1), "float32"))
+    >>> keras.ops.convert_to_numpy(product).ravel().tolist()
+    [3.0, 3.0]
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        before = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            yield
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(before)
+    elif backend == "jax":
+        import jax
+
+        with jax.default_matmul_precision("float32"):
+            yield
+    else:
+        yield
 
 
 def accelerators():

@@ -7,6 +7,7 @@ from keras import ops
 
 from lstm_keras.diagnostics import accelerators
 from lstm_keras.diagnostics import device_report
+from lstm_keras.diagnostics import exact_float32_matmuls
 from lstm_keras.diagnostics import gradients
 from lstm_keras.diagnostics import input_gradient_norms
 from lstm_keras.layers import GatedLSTM
@@ -42,6 +43,28 @@ def test_input_gradient_norms_of_a_linear_model_match_numpy():
     expected = (2.0 / batch) * residual * w[:, 0]  # (batch, steps * features)
     expected = np.linalg.norm(expected.reshape(batch, steps, features), axis=(0, 2))  # (steps,)
     np.testing.assert_allclose(input_gradient_norms(model, x, y), expected, rtol=1e-5)
+
+
+def matmul_precision_is_exact():
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.config.experimental.tensor_float_32_execution_enabled()
+    import jax
+
+    return jax.config.jax_default_matmul_precision == "float32"
+
+
+@pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "jax"), reason="TF32 is a TensorFlow / JAX setting")
+def test_exact_float32_matmuls_sets_and_restores_the_precision():
+    before = matmul_precision_is_exact()
+    with exact_float32_matmuls():
+        assert matmul_precision_is_exact()
+    assert matmul_precision_is_exact() == before
+    with pytest.raises(RuntimeError):
+        with exact_float32_matmuls():
+            raise RuntimeError("restored on errors too")
+    assert matmul_precision_is_exact() == before
 
 
 def test_input_gradient_norms_keep_tiny_float32_gradients():

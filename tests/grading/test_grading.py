@@ -136,6 +136,21 @@ def test_beam_search_passes():
     assert result.passed, result.mismatch
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's TF32 setting")
+def test_checks_run_with_exact_float32_matmuls():
+    import tensorflow as tf
+
+    seen = []
+
+    def step(*args):
+        seen.append(tf.config.experimental.tensor_float_32_execution_enabled())
+        return numpy_lstm_step(*args)
+
+    assert grading.check_lstm_step(step, seed=2).passed
+    assert seen and not any(seen)
+    assert tf.config.experimental.tensor_float_32_execution_enabled()  # TensorFlow's default, restored
+
+
 def test_wrong_lstm_step_names_first_mismatch():
     def wrong(x, h_prev, c_prev, kernel, recurrent_kernel, bias):
         h, c = numpy_lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias)
