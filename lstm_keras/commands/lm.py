@@ -56,7 +56,7 @@ def register(subparsers):
 
     train = add_command(commands, "train", "train and evaluate a language model, export it")
     data = train.add_argument_group("data")
-    data.add_argument("--dataset", required=True, help="ptb, wikitext-2, or a text file or folder")
+    data.add_argument("--dataset", required=True, help="ptb, wikitext-2, tiny (generated), or a text file or folder")
     data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
     data.add_argument("--tokenizer", choices=("word", "wordpiece"), default=DEFAULTS["tokenizer"],
                       help="for a text --dataset (the benchmarks have their own word vocabularies)")

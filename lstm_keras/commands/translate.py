@@ -56,7 +56,8 @@ def register(subparsers):
 
     train = add_command(commands, "train", "train, evaluate and export a translator")
     data = train.add_argument_group("data")
-    data.add_argument("--dataset", required=True, help="multi30k-de-en, spa-eng or a source<TAB>target TSV file")
+    data.add_argument("--dataset", required=True,
+                      help="multi30k-de-en, spa-eng, dates (generated) or a source<TAB>target TSV file")
     data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
     data.add_argument("--valid", help="validation TSV (for a TSV --dataset; default: 10%% of it)")
     data.add_argument("--test", help="test TSV (for a TSV --dataset; default: 10%% of it)")

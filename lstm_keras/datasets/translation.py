@@ -4,6 +4,8 @@
   the raw files of the official repository: 29,000 / 1,014 / 1,000 pairs (train / val / test2016).
 - "spa-eng": the Tatoeba Spanish -> English pairs of the TensorFlow NMT tutorial (~118k pairs,
   no official split: 80 / 10 / 10 by seed).
+- "dates": the generated date corpus (`lstm_keras.datasets.dates`, the pairs of `data/dates.tsv`:
+  `generate_dates(20000, seed=0)`), split 80 / 10 / 10 by seed like a TSV file; it needs no file.
 - any TSV file of `source<TAB>target` lines.
 
 Files come from `lstm_keras.datasets.download.fetch`: a local `data_dir` copy, or a download
@@ -17,6 +19,7 @@ import shutil
 import tempfile
 import zipfile
 
+from lstm_keras.datasets.dates import generate_dates
 from lstm_keras.datasets.download import fetch
 from lstm_keras.io import read_tsv
 
@@ -39,7 +42,9 @@ SPA_ENG_FILENAME = "spa-eng.zip"
 SPA_ENG_MEMBER = "spa-eng/spa.txt"
 SPA_ENG_SHA256 = "0c4fd7825d3d872488d38c157f784e035edab4f2ff0df25a2a208790ecb5b58f"
 
-DATASETS = ("multi30k-de-en", "spa-eng")
+DATASETS = ("multi30k-de-en", "spa-eng", "dates")
+# The size and seed of the "dates" corpus (those of `data/dates.tsv`).
+DATES_SIZE, DATES_SEED = 20000, 0
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
@@ -173,8 +178,8 @@ def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0,
     """Loads a translation corpus as `(train, valid, test)` lists of `(source, target)` pairs.
 
     Args:
-        dataset: "multi30k-de-en" (official splits), "spa-eng" (split 80/10/10 by `seed`), or
-            the path of a TSV file of `source<TAB>target` lines (extra columns are ignored).
+        dataset: "multi30k-de-en" (official splits), "spa-eng" or "dates" (split 80/10/10 by
+            `seed`), or the path of a TSV file of `source<TAB>target` lines (extra columns are ignored).
         data_dir: a folder with local copies of the named data sets' files (see `fetch`).
         valid: for a TSV `dataset`, an optional TSV file of validation pairs.
         test: for a TSV `dataset`, an optional TSV file of test pairs.
@@ -208,6 +213,8 @@ def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0,
             )
         if dataset == "multi30k-de-en":
             return load_multi30k(data_dir, source="de", target="en")
+        if dataset == "dates":
+            return split_pairs(generate_dates(DATES_SIZE, seed=DATES_SEED), seed=seed)
         return split_pairs(load_spa_eng(data_dir), seed=seed)
     if not _is_path(dataset):
         raise ValueError(

@@ -178,6 +178,14 @@ def test_tiny_corpus_is_reproducible_and_committed():
     assert ("a", "dogs") not in pairs and ("some", "dog") not in pairs and ("a", "dog") in pairs
 
 
+def test_the_named_tiny_corpus_is_the_committed_file_without_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file named "tiny" here: the corpus is generated
+    named = lm.load_language_modeling_data("tiny")
+    from_file = lm.load_text(os.path.join(REPO, "data", "tiny_corpus.txt"))
+    assert named.name == "tiny"
+    assert (named.train, named.valid, named.test) == (from_file.train, from_file.valid, from_file.test)
+
+
 def test_a_byte_order_mark_does_not_stick_to_the_first_word(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_bytes("\ufeffevery word counts\nevery line\n".encode("utf-8"))

@@ -134,8 +134,16 @@ def test_tsv_missing_column_names_file_and_line(tmp_path):
         load_translation_data(str(tmp_path / "missing.tsv"))
 
 
+def test_the_named_dates_corpus_is_the_committed_file_without_it():
+    root = Path(__file__).resolve().parents[2]
+    for seed in (0, 1):
+        named = load_translation_data("dates", seed=seed)
+        assert named == tuple(load_translation_data(str(root / "data" / "dates.tsv"), seed=seed))
+    assert [len(split) for split in named] == [16000, 2000, 2000]
+
+
 def test_unknown_dataset_and_misplaced_options():
-    with pytest.raises(ValueError, match=r"'multi30k-de-en', 'spa-eng'.*received: dataset='wmt14'"):
+    with pytest.raises(ValueError, match=r"'multi30k-de-en', 'spa-eng', 'dates'.*received: dataset='wmt14'"):
         load_translation_data("wmt14")
     with pytest.raises(ValueError, match="TSV"):
         load_translation_data("spa-eng", valid="valid.tsv")
