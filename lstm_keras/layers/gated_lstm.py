@@ -246,6 +246,48 @@ class GatedLSTM(keras.layers.RNN):
         output, states = self.cell(inputs, list(states), training=training)
         return output, list(states)
 
+    def gate_activations(self, sequences, initial_state=None):
+        """The gates, cell state and output of every step: for looking inside a layer, not for training.
+
+        Runs the cell step by step in inference mode (no dropout, zoneout or time-gate leak) over
+        unmasked sequences, in processing order (reversed with `go_backwards`), with the cell's
+        own equations, so every preset and option is covered, the sLSTM included.
+
+        Args:
+            sequences: `(batch, time, features)`.
+            initial_state: optional list of initial state tensors (default: zeros).
+
+        Returns:
+            A dict of `(batch, time, units)` tensors: `"input"`, `"forget"` and `"output"` gates
+            as the cell applied them (a fixed gate as its constant, a removed one as 1, the
+            sLSTM's stabilised exponential gates), the `"candidate"` `g_t`, the `"cell"` state
+            `c_t` and the `"hidden"` output `h_t` (the layer's output with `return_sequences`).
+
+        Example:
+        >>> layer = GatedLSTM(8, forget_gate="coupled")
+        >>> gates = layer.gate_activations(keras.ops.ones((2, 5, 3)))
+        >>> sorted(gates), tuple(gates["input"].shape)
+        (['candidate', 'cell', 'forget', 'hidden', 'input', 'output'], (2, 5, 8))
+        >>> bool(keras.ops.all(keras.ops.isclose(gates["forget"], 1.0 - gates["input"])))
+        True
+        """
+        sequences = ops.convert_to_tensor(sequences, self.compute_dtype)  # (batch, time, features)
+        if not self.built:
+            self.build(sequences.shape)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+        states = list(initial_state) if initial_state is not None else self.initial_state(ops.shape(sequences)[0])
+        projected = self.cell.project_inputs(sequences)  # (batch, time, n * units)
+        recurrent_matrix = self.cell.recurrent_matrix()
+        traces = {}
+        for t in range(sequences.shape[1]):
+            time = states[-1] if self.cell.time_gate else None
+            h, states, gates = self.cell.recurrent_step(projected[:, t], states, time=time,
+                                                        recurrent_matrix=recurrent_matrix, return_gates=True)
+            for name, value in {**gates, "cell": states[1], "hidden": h}.items():
+                traces.setdefault(name, []).append(value)
+        return {name: ops.stack(values, axis=1) for name, values in traces.items()}  # each (batch, time, units)
+
 
 def _forward(name):
     return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")

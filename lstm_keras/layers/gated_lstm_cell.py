@@ -367,7 +367,8 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         return ops.reshape(dense, (self.units, 4 * self.units))  # (units, 4 * units)
 
     def recurrent_step(
-        self, projected, states, time=None, noise=None, recurrent_mask=None, training=False, recurrent_matrix=None
+        self, projected, states, time=None, noise=None, recurrent_mask=None, training=False, recurrent_matrix=None,
+        return_gates=False,
     ):
         """One step of the recurrence given the projected input (`project_inputs`).
 
@@ -380,9 +381,13 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             recurrent_mask: `(batch, units)` recurrent-dropout mask, or None.
             training: whether dropout, zoneout and the time-gate leak are active.
             recurrent_matrix: `recurrent_matrix()`, computed once outside a loop; None: here.
+            return_gates: whether to return the step's gates too.
 
         Returns:
-            `h` `(batch, units)` and the list of new states.
+            `h` `(batch, units)` and the list of new states; with `return_gates`, then a dict of
+            `(batch, units)` tensors: `"input"`, `"forget"` and `"output"` gates as the step
+            applied them (a fixed or removed gate as its constant, for the sLSTM the stabilised
+            `i'` and `f'`) and the `"candidate"` `g`, before any time gate or zoneout.
         """
         if recurrent_matrix is None:
             recurrent_matrix = self.recurrent_matrix()
@@ -390,7 +395,7 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         h_in = h_prev * recurrent_mask if recurrent_mask is not None else h_prev
         z_h = ops.matmul(h_in, recurrent_matrix)  # (batch, n * units)
         if self.slstm:
-            return self._slstm_step(projected + z_h, states)
+            return self._slstm_step(projected + z_h, states, return_gates)
         if self.layer_norm:
             z_h = self._block_norm(z_h, self.recurrent_norm_gain)
         z = ops.split(projected + z_h, len(self.blocks), axis=-1)  # n x (batch, units)
@@ -402,7 +407,8 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
 
         i = self._gate("input", pre, c_prev)
         f = 1.0 - i if self.forget_gate == gating.COUPLED else self._gate("forget", pre, c_prev)
-        c = f * c_prev + i * self.activation(pre["candidate"])  # (batch, units)
+        g = self.activation(pre["candidate"])  # (batch, units)
+        c = f * c_prev + i * g  # (batch, units)
         o = self._gate("output", pre, c)
         # Cast back: off TensorFlow, Keras activations return float32 for float64 inputs, and a
         # removed output gate (o = 1.0) does not promote h back to the state's dtype.
@@ -426,9 +432,11 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             new_states.append(ops.concatenate([values[g] for g in self.learned_gates], axis=-1))  # (batch, g * units)
         if self.time_gate:
             new_states.append(time + 1.0)  # (batch, 1)
+        if return_gates:
+            return h, new_states, _gate_values(i, f, o, g)
         return h, new_states
 
-    def _slstm_step(self, z, states):
+    def _slstm_step(self, z, states, return_gates=False):
         # The stabilised sLSTM step (see the class docstring) from the pre-activations z.
         _, c_prev, n_prev, m_prev = states
         i_pre, f_pre, z_pre, o_pre = ops.split(z, 4, axis=-1)  # 4 x (batch, units)
@@ -439,10 +447,13 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
         # f' = 0 on an empty memory, through exp(-inf): a where after the exp could overflow there
         # (m_{t-1} far above ĩ) and give NaN gradients.
         f = ops.exp(ops.where(empty, -math.inf, log_f + m_prev - m))
-        c = f * c_prev + i * self.activation(z_pre)
+        g = self.activation(z_pre)  # (batch, units)
+        c = f * c_prev + i * g
         n = f * n_prev + i
         o = ops.sigmoid(o_pre)
         h = ops.cast(o * c / ops.where(ops.equal(n, 0.0), SLSTM_EMPTY_NORMALISER, n), c.dtype)  # (batch, units)
+        if return_gates:
+            return h, [h, c, n, m], _gate_values(i, f, o, g)
         return h, [h, c, n, m]
 
     def call(self, inputs, states, training=False):
@@ -541,3 +552,9 @@ class GatedLSTMCell(keras.layers.Layer, DropoutRNNCell):
             "forget_gate_activation": self.forget_gate_activation,
         }
         return {**super().get_config(), **config}
+
+
+def _gate_values(i, f, o, g):
+    """The gates of a step as `(batch, units)` tensors: constants (fixed or removed gates) broadcast to `g`'s shape."""
+    return {name: ops.cast(ops.broadcast_to(value, ops.shape(g)), g.dtype)
+            for name, value in (("input", i), ("forget", f), ("output", o), ("candidate", g))}

@@ -24,7 +24,8 @@ def layer_norm(x, eps=1e-5):
     return (x - mean) / np.sqrt(var + eps)
 
 
-def run_lstm(x, weights, config, mask=None, go_backwards=False, times=None, h0=None, c0=None, zero_output=False):
+def run_lstm(x, weights, config, mask=None, go_backwards=False, times=None, h0=None, c0=None, zero_output=False,
+             trace=None):
     """Runs the gated LSTM over `x` (batch, time, features) at inference.
 
     Args:
@@ -38,6 +39,8 @@ def run_lstm(x, weights, config, mask=None, go_backwards=False, times=None, h0=N
         h0, c0: optional initial states.
         zero_output: masked steps output zeros instead of the previous output (what
             `keras.layers.Bidirectional` asks of its layers with `return_sequences`).
+        trace: optional dict: every step appends its gates to `trace[name]` (`"input"`, `"forget"`,
+            `"output"`, `"candidate"`, each (batch, units)).
 
     Returns:
         (outputs (batch, time, units), h_T, c_T).
@@ -109,6 +112,9 @@ def run_lstm(x, weights, config, mask=None, go_backwards=False, times=None, h0=N
         c_new = pc * c + (1 - pc) * c_new
         h_new = ph * h + (1 - ph) * h_new
         gate_values = {"input": i, "forget": f, "output": o}
+        if trace is not None:
+            for name, value in {**gate_values, "candidate": act(pre["candidate"])}.items():
+                trace.setdefault(name, []).append(value)
         new_gates = np.concatenate([gate_values[g] for g in learned], -1) if learned else prev_gates
 
         m = mask[:, t:t + 1]

@@ -114,6 +114,32 @@ def test_float64_layer_keeps_float64_states(name):
         np.testing.assert_allclose(np.asarray(outputs), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["variant=vanilla"] + [  # the others on TensorFlow only: the same Python on JAX
+    pytest.param(name, marks=pytest.mark.one_backend)
+    for name in ("variant=cifg", "variant=nfg", "fixed_gates", "variant=phased", "layer_norm_peephole_cifg", "nig_fgr")])
+def test_gate_activations_are_the_equations_gates(name):
+    layer = build(CONFIGS[name])
+    x = random_inputs()
+    gates = {k: np.asarray(v) for k, v in layer.gate_activations(x).items()}
+    trace = {}
+    expected, _, _ = run_lstm(x.astype(np.float64), weights_by_name(layer), layer.cell.get_config(), trace=trace)
+    for gate in ("input", "forget", "output", "candidate"):
+        np.testing.assert_allclose(gates[gate], np.stack(trace[gate], axis=1), atol=1e-5, err_msg=gate)
+    np.testing.assert_allclose(gates["hidden"], expected, atol=1e-5)
+    np.testing.assert_allclose(gates["hidden"], np.asarray(layer(x)[0]), atol=1e-5)
+
+
+def test_slstm_gate_activations_rebuild_its_states():
+    layer = build({"variant": "slstm"})
+    x = random_inputs()
+    gates = {k: np.asarray(v, np.float64) for k, v in layer.gate_activations(x).items()}
+    np.testing.assert_allclose(gates["hidden"], np.asarray(layer(x)[0]), atol=1e-5)
+    c = np.zeros((BATCH, UNITS))
+    for t in range(STEPS):  # c_t = f'_t c_{t-1} + i'_t g_t with the stabilised gates
+        c = gates["forget"][:, t] * c + gates["input"][:, t] * gates["candidate"][:, t]
+        np.testing.assert_allclose(gates["cell"][:, t], c, rtol=1e-5, atol=1e-6)
+
+
 def test_time_gate_uses_given_timestamps():
     layer = build({"variant": "phased"})
     x = random_inputs()
