@@ -66,10 +66,13 @@ SETTINGS = {
 }
 
 
-def runs(study, quick=False):
-    """The runs of a study: dicts of the settings that identify a run (its key in --results)."""
+def runs(study, quick=False, seeds=None):
+    """The runs of a study: dicts of the settings that identify a run (its key in --results).
+
+    `seeds`: how many seeds (default: the setting's); the first seeds' runs are the same whatever the number.
+    """
     settings = SETTINGS[quick]
-    seeds = range(settings["seeds"])
+    seeds = range(seeds or settings["seeds"])
     if study == "lm":
         return [{"study": study, "task": "ptb", "cell": cell, "minutes": settings["lm_minutes"], "seed": seed}
                 for cell in settings["lm_cells"] for seed in seeds]
@@ -196,6 +199,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=1,
                         help="synthetic runs trained at once, one thread each (their results do not depend on it; "
                              "the language models, timed, always run one at a time)")
+    parser.add_argument("--seeds", type=int, help="seeds per configuration (default: 3, quick 1)")
     parser.add_argument("--results", default=os.path.join(ROOT, "runs", "bench_synthetic.jsonl"))
     parser.add_argument("--tables", action="store_true", help="print the tables of --results and stop")
     args = parser.parse_args()
@@ -210,7 +214,7 @@ def main():
         studies = STUDIES if args.study == "all" else (args.study,)
         if "lm" in studies and not args.ptb:
             print("lm study skipped: give --ptb", file=sys.stderr)
-        todo = [run for study in studies if study != "lm" or args.ptb for run in runs(study, args.quick)
+        todo = [run for study in studies if study != "lm" or args.ptb for run in runs(study, args.quick, args.seeds)
                 if key_of(run) not in done]
         synthetic = [run for run in todo if run["study"] != "lm"]
         with concurrent.futures.ProcessPoolExecutor(

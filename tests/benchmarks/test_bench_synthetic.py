@@ -42,5 +42,11 @@ def test_tables_give_the_mean_and_spread_of_each_configuration():
 
 
 @pytest.mark.parametrize("study", bench.STUDIES)
+def test_fewer_seeds_are_the_first_runs(study):
+    one = [bench.key_of(r) for r in bench.runs(study, seeds=1)]
+    assert one and set(one) == {bench.key_of(r) for r in bench.runs(study) if r["seed"] == 0}
+
+
+@pytest.mark.parametrize("study", bench.STUDIES)
 def test_quick_mode_is_smaller(study):
     assert 0 < len(bench.runs(study, quick=True)) < len(bench.runs(study))

@@ -114,9 +114,11 @@ def test_float64_layer_keeps_float64_states(name):
         np.testing.assert_allclose(np.asarray(outputs), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["variant=vanilla"] + [  # the others on TensorFlow only: the same Python on JAX
+# The variants after the first on TensorFlow only: the same Python code runs on JAX.
+@pytest.mark.parametrize("name", ["variant=vanilla"] + [
     pytest.param(name, marks=pytest.mark.one_backend)
-    for name in ("variant=cifg", "variant=nfg", "fixed_gates", "variant=phased", "layer_norm_peephole_cifg", "nig_fgr")])
+    for name in ("variant=cifg", "variant=nfg", "fixed_gates", "variant=phased", "layer_norm_peephole_cifg",
+                 "nig_fgr")])
 def test_gate_activations_are_the_equations_gates(name):
     layer = build(CONFIGS[name])
     x = random_inputs()
