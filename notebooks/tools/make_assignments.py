@@ -14,8 +14,16 @@ cleared. The student notebooks go to `build/assignments/` (same file names). The
 `lstm_keras.grading` report an unfinished answer as not passed without raising, so a student
 notebook runs to the end.
 
+The solution notebooks are also nbgrader "source" notebooks (https://nbgrader.readthedocs.io):
+`nbgrader_metadata` gives each answer cell, written answer and check cell its nbgrader metadata,
+and `--nbgrader-metadata` writes it into them (the tests require it to be there and current).
+Each check cell ends with `assert result.passed` and carries the `raises-exception` tag: nbgrader's
+autograder scores a check cell by whether it raised, while a notebook runner (and a student)
+still runs on to the end past a failed check.
+
 Usage:
     python notebooks/tools/make_assignments.py [SOLUTION_NOTEBOOK ...] [--out build/assignments]
+    python notebooks/tools/make_assignments.py --nbgrader-metadata   # rewrite the solutions' nbgrader metadata
 """
 
 import argparse
@@ -65,6 +73,56 @@ def remove_solutions(source, markdown=False, where="cell"):
     return "\n".join(out)
 
 
+def has_solution(source):
+    """Whether a cell's source holds a solution region (a `### BEGIN SOLUTION` line)."""
+    return any(line.strip() == BEGIN for line in source.splitlines())
+
+
+# The call that makes a code cell an autograded check, and nbgrader's metadata schema.
+CHECK_CALL = "grading.check_"
+NBGRADER_SCHEMA = 3
+
+
+def nbgrader_metadata(cell):
+    """The nbgrader metadata of a solution notebook's cell, or None for an ordinary cell.
+
+    A code cell with a solution region is an answer (`solution`); a markdown one a written
+    answer graded by hand (`solution` and `grade`, one point); a code cell that calls
+    `grading.check_*` an autograded test, locked, a point per check. The grade id is the cell's
+    id, stable when cells are added around it.
+
+    Example:
+    >>> cell = nbformat.v4.new_code_cell("result = grading.check_lstm_step(lstm_step)")
+    >>> meta = nbgrader_metadata(cell)
+    >>> meta["grade"], meta["locked"], meta["points"], meta["solution"]
+    (True, True, 1, False)
+    """
+    answer = has_solution(cell.source)
+    check = cell.cell_type == "code" and CHECK_CALL in cell.source
+    if not (answer or check):
+        return None
+    grade = check or (answer and cell.cell_type == "markdown")
+    meta = {"grade": grade, "grade_id": cell.id, "locked": check, "schema_version": NBGRADER_SCHEMA,
+            "solution": answer}
+    if grade:
+        meta["points"] = cell.source.count(CHECK_CALL) if check else 1
+    return meta
+
+
+def set_nbgrader_metadata(path):
+    """Writes `nbgrader_metadata` into the cells of the solution notebook at `path`; returns how many cells have it."""
+    nb = nbformat.read(path, as_version=4)
+    graded = 0
+    for cell in nb.cells:
+        meta = nbgrader_metadata(cell)
+        cell.metadata.pop("nbgrader", None)
+        if meta is not None:
+            cell.metadata["nbgrader"] = meta
+            graded += 1
+    nbformat.write(nb, path)
+    return graded
+
+
 def make_student_notebook(nb, name="notebook"):
     """Returns the student version of a solution notebook (a new node; outputs cleared).
 
@@ -106,7 +164,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="solution notebooks (default: notebooks/assignments/*.ipynb)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="output folder (default build/assignments)")
+    parser.add_argument("--nbgrader-metadata", action="store_true",
+                        help="write the nbgrader metadata into the solution notebooks instead")
     args = parser.parse_args(argv)
+    if args.nbgrader_metadata:
+        for path in args.notebooks or solution_notebooks():
+            print(f"{os.path.relpath(path)}: {set_nbgrader_metadata(path)} nbgrader cells")
+        return 0
     for target in write_student_notebooks(args.notebooks, args.out):
         print(f"wrote {os.path.relpath(target)}")
     return 0

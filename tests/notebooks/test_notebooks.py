@@ -6,8 +6,12 @@ a cell error fails the test with the notebook, the cell index, its source and th
 tutorials run in QUICK mode in `test_tutorials_1.py`, `_2.py` and `_3.py`.
 """
 
+import importlib.util
 import os
 import re
+import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -124,6 +128,52 @@ def test_student_version_replaces_every_solution():
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
         assert "raise NotImplementedError()" in text
         assert run_notebooks.is_stripped(student)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=name_of)
+def test_assignments_carry_their_nbgrader_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    graded = [cell for cell in nb.cells if "nbgrader" in cell.metadata]
+    assert graded, f"{name_of(path)}: no nbgrader metadata; python notebooks/tools/make_assignments.py --nbgrader-metadata"
+    for index, cell in enumerate(nb.cells):
+        assert cell.metadata.get("nbgrader") == make_assignments.nbgrader_metadata(cell), (
+            f"{name_of(path)}, cell {index}: nbgrader metadata out of date; "
+            "python notebooks/tools/make_assignments.py --nbgrader-metadata"
+        )
+        if cell.cell_type == "code" and make_assignments.CHECK_CALL in cell.source:  # scored by whether it raises
+            assert "raises-exception" in cell.metadata.get("tags", []), f"{name_of(path)}, cell {index}"
+            for result in re.findall(r"^(result_\w+) = grading\.check_", cell.source, re.MULTILINE):
+                assert f"assert {result}.passed" in cell.source, f"{name_of(path)}, cell {index}: {result}"
+
+
+@needs_tensorflow
+@pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None, reason="nbgrader is not installed")
+def test_nbgrader_releases_and_autogrades_an_assignment(tmp_path):
+    from nbgrader.api import Gradebook
+
+    (path,) = [p for p in SOLUTIONS if p.endswith("a3_beam_search.ipynb")]
+    name = os.path.basename(path)
+    os.makedirs(tmp_path / "source" / "a3")
+    shutil.copy(path, tmp_path / "source" / "a3" / name)
+
+    def nbgrader(*args):
+        path_with_its_tools = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]  # it runs alembic
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={tmp_path}"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                              env={**os.environ, "PATH": path_with_its_tools})
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    nbgrader("generate_assignment", "a3", "--force")
+    release = (tmp_path / "release" / "a3" / name).read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" not in release and "raise NotImplementedError()" in release
+    for student, notebook in (("unfinished", tmp_path / "release" / "a3" / name), ("solved", path)):
+        os.makedirs(tmp_path / "submitted" / student / "a3")
+        shutil.copy(notebook, tmp_path / "submitted" / student / "a3" / name)
+    nbgrader("autograde", "a3", "--create", "--force")
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        maximum = gradebook.find_assignment("a3").max_score
+        scores = {student: gradebook.find_submission("a3", student).score for student in ("unfinished", "solved")}
+    assert maximum == 1 and scores == {"unfinished": 0, "solved": maximum}
 
 
 # Running them.
