@@ -134,7 +134,7 @@ def test_student_version_replaces_every_solution():
 def test_assignments_carry_their_nbgrader_metadata(path):
     nb = nbformat.read(path, as_version=4)
     graded = [cell for cell in nb.cells if "nbgrader" in cell.metadata]
-    assert graded, f"{name_of(path)}: no nbgrader metadata; python notebooks/tools/make_assignments.py --nbgrader-metadata"
+    assert graded, f"{name_of(path)}: no nbgrader metadata (make_assignments.py --nbgrader-metadata)"
     for index, cell in enumerate(nb.cells):
         assert cell.metadata.get("nbgrader") == make_assignments.nbgrader_metadata(cell), (
             f"{name_of(path)}, cell {index}: nbgrader metadata out of date; "
