@@ -164,8 +164,9 @@ def tables(results):
             if study == "copying":
                 name += f", {run['layers']} layer{'s' if run['layers'] > 1 else ''}"
             groups.setdefault((run["task"], name), []).append(row)
-        measure = ("test perplexity" if study == "lm"
-                   else "scaled score beyond the training lengths (1 perfect, 0 chance)")
+        measure = {"lm": "test perplexity (lower is better)",
+                   "formal": "scaled accuracy beyond the training lengths (1 perfect, 0 chance)"}.get(
+            study, "scaled accuracy on fresh test sequences (1 perfect, 0 chance)")
         lines += ["", f"{study}: {measure}", "", "| task | configuration | seeds | mean | spread | parameters | more |",
                   "|---|---|---|---|---|---|---|"]
         for (task, name), group in groups.items():
