@@ -42,6 +42,15 @@ def test_numbers_in_prose_must_come_from_the_run():
     assert unsupported_numbers(nb) == [(1, "94%"), (2, "0.66")]
 
 
+@pytest.mark.parametrize("path", ALL, ids=name_of)
+def test_notebooks_find_their_data_without_a_checkout(path):
+    # A hosted runtime has the installed package, not this repository: data comes by name (a generator or a
+    # download), never from a path relative to the package's files.
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(code_cells(nb)):
+        assert "__file__" not in cell.source, f"{name_of(path)}: code cell {index} builds a path from __file__"
+
+
 def test_there_are_notebooks():
     assert TUTORIALS, "no tutorial notebooks in notebooks/"
     assert len(SOLUTIONS) >= 3, "fewer than three assignments in notebooks/assignments/"
