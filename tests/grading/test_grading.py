@@ -208,17 +208,15 @@ def test_unmasked_attention_fails_on_masked_case():
 
 @pytest.mark.parametrize("mistake", sorted(BEAM_MISTAKES))
 def test_every_classic_beam_search_mistake_fails_the_fixed_cases(mistake):
-    fixed = len(grading.beam_search.fixed_cases())
-    for seed in range(3):  # whatever the random cases after them
-        result = grading.check_beam_search(functools.partial(beam_search, mistake=mistake), seed=seed)
-        assert not result.passed, f"{mistake} ({BEAM_MISTAKES[mistake]}) passed with seed {seed}"
-        case = int(result.mismatch.split()[1])
-        assert case <= fixed, result.mismatch
+    result = grading.check_beam_search(functools.partial(beam_search, mistake=mistake), seed=0)
+    assert not result.passed, f"{mistake} ({BEAM_MISTAKES[mistake]}) passed"
+    case = int(result.mismatch.split()[1])
+    assert case <= len(grading.beam_search.fixed_cases()), result.mismatch  # caught whatever the random cases
 
 
 @pytest.mark.parametrize("precision", [None, np.float16])
 def test_a_right_beam_search_passes_whatever_the_seed_and_in_half_precision(precision):
-    for seed in range(4):
+    for seed in range(2):
         result = grading.check_beam_search(functools.partial(beam_search, precision=precision), seed=seed)
         assert result.passed, result.mismatch
 
