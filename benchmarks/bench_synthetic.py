@@ -58,7 +58,7 @@ SETTINGS = {
     False: {"seeds": 3, "formal_tasks": ("parity", "modular-arithmetic"), "formal_variants": FORMAL_VARIANTS,
             "units": 32, "mqar_widths": (16, 32, 64), "copying_cells": ("minlstm", "mingru", "lstm"),
             "copying_layers": (1, 2, 3), "lm_cells": ("lstm", "slstm", "mlstm", "minlstm", "xlstm[1:1]"),
-            "lm_minutes": 1.0, "cells": CELLS},
+            "lm_minutes": 2.0, "cells": CELLS},
     True: {"seeds": 1, "formal_tasks": ("parity",),
            "formal_variants": FORMAL_VARIANTS[:1] + [("slstm", None), ("mingru", None)],
            "units": 32, "mqar_widths": (32,), "copying_cells": ("mingru", "lstm"), "copying_layers": (1, 2),
