@@ -225,7 +225,7 @@ def main():
             for future in concurrent.futures.as_completed(futures):
                 print(f"bench_synthetic: {futures[future]}", file=sys.stderr, flush=True)
                 record(futures[future], future.result())
-        for run in todo[len(synthetic):]:
+        for run in [run for run in todo if run["study"] == "lm"]:
             print(f"bench_synthetic: {run}", file=sys.stderr, flush=True)
             record(run, run_language_model(run, args.ptb))
     print(tables(read_results(args.results)))

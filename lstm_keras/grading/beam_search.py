@@ -116,6 +116,11 @@ def _markov_next(rng, vocabulary_size):
     probabilities = rng.dirichlet(np.ones(vocabulary_size) * 0.7, size=vocabulary_size)
     probabilities[:, 0] = 1e-9  # the start/padding token is never generated
     table = np.log(probabilities / probabilities.sum(axis=1, keepdims=True)).astype("float32")
+    return _chain_next(table)
+
+
+def _chain_next(table):
+    """The step function of a Markov chain: the logits after token `t` are row `t` of `table` `(V, V)`."""
 
     def next(token, state):
         return ops.take(table, token, axis=0), state, None  # (batch, V)
@@ -143,11 +148,7 @@ def _beats_greedy_next():
         [[1e-9, 1e-9, 0.6, 0.4], [1e-9, 1.0, 1e-9, 1e-9], [1e-9, 0.3, 0.36, 0.34], [1e-9, 0.9, 0.05, 0.05]],
         "float32",
     ))
-
-    def next(token, state):
-        return ops.take(table, token, axis=0), state, None
-
-    return next, {}
+    return _chain_next(table)
 
 
 def _sequence_score(next_fn, state, tokens, alpha):
@@ -167,11 +168,7 @@ def _tied_next():
          [1e-9, 0.5, 0.2, 0.2, 0.1], [1e-9, 1.0, 1e-9, 1e-9, 1e-9]],
         "float32",
     ))
-
-    def next(token, state):
-        return ops.take(table, token, axis=0), state, None
-
-    return next, {}
+    return _chain_next(table)
 
 
 def _strip(tokens):
