@@ -10,7 +10,7 @@ PYTEST_FLAGS ?= -q -ra --durations=30 -n $(PYTEST_WORKERS) --dist loadfile
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install test test-tf test-jax demo bench tutorials assignments clean
+.PHONY: install test test-tf test-jax demo bench tutorials assignments wheel clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,5 +57,9 @@ assignments: install
 	KERAS_BACKEND=tensorflow $(PY) notebooks/tools/run_notebooks.py --expect-checks not-passed \
 		--out build/notebooks/students build/assignments/*.ipynb
 
+# The package as a wheel in dist/, for a hosted notebook runtime (the notebooks' setup cell installs it).
+wheel: install
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf build runs .pytest_cache
+	rm -rf build dist runs .pytest_cache
