@@ -5,8 +5,9 @@
 * `gradients`: the backend's autodiff of any scalar function of arrays (TensorFlow or JAX).
 * `input_gradient_norms`: how much gradient reaches each time step of a sequence model's input,
   the measure of vanishing gradients.
-* `exact_float32_matmuls`: full float32 matrix products inside a block, for checks against NumPy
-  on GPUs that multiply in TF32 by default.
+* `exact_float32`: full float32 inside a block (no TF32 products, no mixed-precision policy), for
+  checks against NumPy on GPUs that multiply in TF32 by default or after mixed precision is on;
+  `agreement_tolerance`: how far two runs of one model may differ under its compute dtype.
 
 Example:
 >>> import numpy as np
@@ -22,21 +23,38 @@ from keras import ops
 
 
 @contextlib.contextmanager
-def exact_float32_matmuls():
-    """Runs the block with float32 matrix products in full float32 precision, on any device.
+def exact_float32():
+    """Runs the block in full float32, on any device and under any mixed-precision policy.
 
     On NVIDIA GPUs from Ampere on, TensorFlow and JAX multiply float32 matrices in TF32 by default
-    (a 10-bit mantissa: products about 1e-3 off), which fails any comparison with NumPy at 1e-5.
-    Inside this block TensorFlow's TF32 execution is off and JAX's default matmul precision is
-    `"float32"`; both settings are restored after it. On a CPU nothing changes. The tutorials'
-    equation checks and `lstm_keras.grading` run inside it.
+    (a 10-bit mantissa: products about 1e-3 off), and under a `mixed_float16` or `mixed_bfloat16`
+    policy Keras layers compute in 16 bits (`bfloat16` keeps 8 bits of mantissa: about 4e-3 off):
+    either fails any comparison with NumPy at 1e-5. Inside this block TensorFlow's TF32 execution
+    is off, JAX's default matmul precision is `"float32"` and the global dtype policy is
+    `"float32"` (layers created in the block compute in float32); all three are restored after it.
+    The tutorials' equation checks and `lstm_keras.grading` run inside it.
 
     Example:
-    >>> with exact_float32_matmuls():
-    ...     product = keras.ops.matmul(np.ones((2, 3), "float32"), np.ones((3, 1), "float32"))
-    >>> keras.ops.convert_to_numpy(product).ravel().tolist()
-    [3.0, 3.0]
+    >>> keras.config.set_dtype_policy("mixed_bfloat16")
+    >>> with exact_float32():
+    ...     layer = keras.layers.Dense(1, kernel_initializer="ones")
+    ...     output = layer(np.full((1, 3), 1.001, "float32"))
+    >>> keras.config.set_dtype_policy("float32")
+    >>> layer.compute_dtype, round(float(keras.ops.convert_to_numpy(output)[0, 0]), 4)
+    ('float32', 3.003)
     """
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        with _exact_matmuls():
+            yield
+    finally:
+        keras.config.set_dtype_policy(policy)
+
+
+@contextlib.contextmanager
+def _exact_matmuls():
+    """TF32 off (TensorFlow) or the `"float32"` matmul precision (JAX) inside the block."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -54,6 +72,23 @@ def exact_float32_matmuls():
             yield
     else:
         yield
+
+
+# How far two runs of one trained model that must agree (a text alone and padded in a batch, a
+# SavedModel and the Keras model) may differ in a probability, by the model's compute dtype: the
+# largest difference measured on a trained text classifier was 3e-8 in float32, 3e-5 in float16
+# and 8e-5 in bfloat16 (mixed precision).
+AGREEMENT_TOLERANCES = {"float64": 1e-10, "float32": 1e-5, "float16": 1e-3, "bfloat16": 1e-3}
+
+
+def agreement_tolerance(dtype):
+    """The absolute tolerance of a check that two runs of one model agree, for its compute `dtype`.
+
+    Example:
+    >>> agreement_tolerance("float32"), agreement_tolerance("bfloat16")
+    (1e-05, 0.001)
+    """
+    return AGREEMENT_TOLERANCES[keras.backend.standardize_dtype(dtype)]
 
 
 def accelerators():

@@ -6,8 +6,9 @@ import pytest
 from keras import ops
 
 from lstm_keras.diagnostics import accelerators
+from lstm_keras.diagnostics import agreement_tolerance
 from lstm_keras.diagnostics import device_report
-from lstm_keras.diagnostics import exact_float32_matmuls
+from lstm_keras.diagnostics import exact_float32
 from lstm_keras.diagnostics import gradients
 from lstm_keras.diagnostics import input_gradient_norms
 from lstm_keras.layers import GatedLSTM
@@ -56,13 +57,13 @@ def matmul_precision_is_exact():
 
 
 @pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "jax"), reason="TF32 is a TensorFlow / JAX setting")
-def test_exact_float32_matmuls_sets_and_restores_the_precision():
+def test_exact_float32_sets_and_restores_the_precision():
     before = matmul_precision_is_exact()
-    with exact_float32_matmuls():
+    with exact_float32():
         assert matmul_precision_is_exact()
     assert matmul_precision_is_exact() == before
     with pytest.raises(RuntimeError):
-        with exact_float32_matmuls():
+        with exact_float32():
             raise RuntimeError("restored on errors too")
     assert matmul_precision_is_exact() == before
 
@@ -108,3 +109,24 @@ def test_device_report_names_each_layer_and_the_fused_path():
     assert lines[2] == (f"cuDNN path for vanilla: {'active' if gpu else 'not active'} "
                         f"(fused_kernel_compatible=True, GPU={gpu})")
     assert lines[3] == f"cuDNN path for phased: not active (fused_kernel_compatible=False, GPU={gpu})"
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_agreement_tolerance_holds_for_a_text_alone_and_padded_in_a_batch(policy):
+    """The check of tutorial 02: a masked bidirectional LSTM gives one text the same probabilities alone and padded."""
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([
+            keras.Input((None,), dtype="int32"), keras.layers.Embedding(500, 32, mask_zero=True),
+            keras.layers.Bidirectional(GatedLSTM(32)), keras.layers.Dense(2, activation="softmax", dtype="float32")])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    rng = np.random.default_rng(0)
+    texts = rng.integers(1, 500, size=(8, 12))
+    padded = np.concatenate([texts, np.zeros((8, 28), "int64")], axis=1)
+    alone = ops.convert_to_numpy(model(texts))
+    in_batch = ops.convert_to_numpy(model(padded))
+    tolerance = agreement_tolerance(model.layers[1].compute_dtype)
+    assert tolerance == {"float32": 1e-5}.get(policy, 1e-3)
+    np.testing.assert_allclose(in_batch, alone, atol=tolerance)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lstm_keras.diagnostics import exact_float32_matmuls
+from lstm_keras.diagnostics import exact_float32
 from lstm_keras.diagnostics import gradients
 
 # Every printed result starts with this; the notebook tests look for it.
@@ -95,7 +95,7 @@ def _run(name, body, seed, compared="shapes, values and gradients"):
         seed = int(np.random.SeedSequence().entropy % (2**31))
     counter = []
     try:
-        with exact_float32_matmuls():  # a GPU's TF32 products would fail correct answers
+        with exact_float32():  # TF32 products or a mixed-precision policy would fail correct answers
             body(np.random.default_rng(seed), counter)
     except Mismatch as mismatch:
         result = CheckResult(name, False, len(counter), str(mismatch), seed, compared)

@@ -137,7 +137,7 @@ def test_beam_search_passes():
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's TF32 setting")
-def test_checks_run_with_exact_float32_matmuls():
+def test_checks_run_with_exact_float32():
     import tensorflow as tf
 
     seen = []
@@ -149,6 +149,20 @@ def test_checks_run_with_exact_float32_matmuls():
     assert grading.check_lstm_step(step, seed=2).passed
     assert seen and not any(seen)
     assert tf.config.experimental.tensor_float_32_execution_enabled()  # TensorFlow's default, restored
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_correct_answers_pass_after_mixed_precision_is_turned_on(policy):
+    """A student who ran the tutorials' mixed-precision line: the library's references still compute in float32."""
+    keras.config.set_dtype_policy(policy)
+    try:
+        assert grading.check_lstm_step(numpy_lstm_step, seed=2).passed
+        assert grading.check_lstm_gates(numpy_lstm_gates, seed=1).passed
+        assert grading.check_attention(make_attention(dot_score), score="dot", seed=5).passed
+        assert grading.check_slstm_step(numpy_slstm_step, seed=0).passed
+        assert keras.config.dtype_policy().name == policy
+    finally:
+        keras.config.set_dtype_policy("float32")
 
 
 def test_wrong_lstm_step_names_first_mismatch():
