@@ -56,6 +56,15 @@ def test_there_are_notebooks():
     assert len(SOLUTIONS) >= 3, "fewer than three assignments in notebooks/assignments/"
 
 
+@pytest.mark.parametrize("path", TUTORIALS, ids=name_of)
+def test_tutorials_hold_exercises(path):
+    """Every tutorial asks the student to change something and predict the effect (`**Exercise.**` cells)."""
+    exercises = [cell.source for cell in nbformat.read(path, as_version=4).cells
+                 if cell.cell_type == "markdown" and cell.source.startswith("**Exercise.**")]
+    assert len(exercises) >= 2, f"{name_of(path)} has {len(exercises)} exercises"
+    assert all("predict" in text.lower() for text in exercises), f"{name_of(path)}: an exercise asks no prediction"
+
+
 @pytest.mark.parametrize("path", ALL, ids=name_of)
 def test_notebook_is_stripped_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
