@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Two test processes (one per core of the CI machine), a test file per process at a time: the many
 # subprocess and notebook tests spend much of their time single-threaded (imports, kernel starts).
+# Files are handed out in the order tests/conftest.py gives them (the long tutorials first).
 PYTEST_WORKERS ?= 2
-PYTEST_FLAGS ?= -q -ra --durations=30 -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_FLAGS ?= -q -ra --durations=30 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install test test-tf test-jax demo bench tutorials assignments wheel clean
+.PHONY: install bytecode test test-tf test-jax demo bench tutorials assignments wheel clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,15 +23,20 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# The project's modules compiled once: where PYTHONDONTWRITEBYTECODE is set, every test process,
+# notebook kernel and subprocess would compile them again.
+bytecode: install
+	$(PY) -m compileall -q lstm_keras notebooks/tools > /dev/null
+
 # The whole suite: everything on TensorFlow, then the backend-agnostic layers and samplers on JAX
 # (without the checks of Keras plumbing that do not depend on the backend's numerics, nor the slow variants
 # of tests whose other variants run there).
 test: test-tf test-jax
 
-test-tf: install
+test-tf: bytecode
 	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_FLAGS) tests
 
-test-jax: install
+test-jax: bytecode
 	KERAS_BACKEND=jax $(PY) -m pytest $(PYTEST_FLAGS) -m "not keras_plumbing and not one_backend" tests/layers tests/decoding/test_sampling.py
 
 demo: install

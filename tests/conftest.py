@@ -1,5 +1,6 @@
-"""Shared pytest configuration: the `large` marker is opt-in with `--large`."""
+"""Shared pytest configuration: the `large` marker is opt-in with `--large`; the order files are handed out in."""
 
+import collections
 import os
 import sys
 
@@ -13,6 +14,17 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    # `make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`: xdist hands whole files to the
+    # workers in this order. Files of a few long tests (marked `schedule_first`: the tutorials, minutes
+    # each) go first; left for the end, one of them kept a worker busy minutes after the other ran out
+    # of work. Then the files with the most tests, as xdist's own order has them.
+    sizes = collections.Counter(item.nodeid.split("::")[0] for item in items)
+
+    def order(item):
+        path = item.nodeid.split("::")[0]
+        return "schedule_first" not in item.keywords, -sizes[path], path
+
+    items.sort(key=order)
     if config.getoption("--large"):
         return
     skip = pytest.mark.skip(reason="large test: run with --large")

@@ -274,7 +274,7 @@ def loss_and_gradients(layer, inputs, probe, mask=None):
     pytest.skip(f"no autodiff helper for backend {keras.backend.backend()}")
 
 
-@pytest.mark.parametrize("mode", ["parallel", "chunkwise"])
+@pytest.mark.parametrize("mode", [pytest.param("parallel", marks=pytest.mark.one_backend), "chunkwise"])
 def test_input_gradients_against_finite_differences(mode):
     layer = make_layer(mode, num_heads=2, chunk_size=2)
     inputs = random_inputs(time=5)
@@ -290,7 +290,8 @@ def test_input_gradients_against_finite_differences(mode):
                             [(0, 0, 0), (0, 2, 1), (1, 4, 2), (1, 1, 0), (0, 3, 2), (1, 0, 1)])
 
 
-@pytest.mark.parametrize("mode, mask_name", [("parallel", "none"), ("chunkwise", "right-padded"),
+@pytest.mark.parametrize("mode, mask_name", [pytest.param("parallel", "none", marks=pytest.mark.one_backend),
+                                             ("chunkwise", "right-padded"),
                                              ("recurrent", "left-padded"), ("chunkwise", "left-padded")])
 def test_gradients_are_finite_with_a_mask(mode, mask_name):
     """With input gates of 100 (exp(-m) underflows) and a tail padded to the chunk size (q = 0 there)."""

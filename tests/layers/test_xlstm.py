@@ -85,7 +85,7 @@ def test_scan_equals_step(kind, options):
     assert_close_lists(stepped_states, states)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [pytest.param("mlstm", marks=pytest.mark.one_backend), "slstm"])
 def test_input_projection(kind):
     """Inputs of width `units` go straight in (no projection); scan = step there too."""
     block = make_block(kind, features=UNITS)

@@ -8,6 +8,9 @@ from notebook_checks import name_of
 from notebook_checks import needs_tensorflow
 
 
+pytestmark = pytest.mark.schedule_first  # minutes per test: see tests/conftest.py
+
+
 @needs_tensorflow
 @pytest.mark.parametrize("path", TUTORIALS[1::3], ids=name_of)
 def test_tutorial_runs_quick(path):
