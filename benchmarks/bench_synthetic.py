@@ -1,7 +1,7 @@
 """What each cell can and cannot do: the generated tasks that separate the cells, and a language-model shoot-out.
 
 Usage:
-    # Every study, 3 seeds (about three and a half hours on 2 CPU cores); results appended to --results
+    # Every study, 3 seeds (hours on 2 CPU cores: see BENCHMARKS.md); results appended to --results
     # (runs already there are skipped, so an interrupted study resumes), tables printed at the end;
     # two synthetic runs at a time, one thread each:
     KERAS_BACKEND=tensorflow python benchmarks/bench_synthetic.py --study all --jobs 2 --ptb ../shared/datasets/ptb
