@@ -11,6 +11,7 @@ from lstm_keras.decoding.beam import gnmt_length_penalty
 from lstm_keras.decoding.greedy import GreedySampler
 from lstm_keras.decoding.random import RandomSampler
 from lstm_keras.decoding.sampler import Sampler
+from lstm_keras.decoding.sampler import ban_repeated_ngrams
 from lstm_keras.decoding.top_k import TopKSampler
 from lstm_keras.decoding.top_p import TopPSampler
 

@@ -163,6 +163,8 @@ class BeamSampler(Sampler):
     def _update(self, step, beams, logits, state, attention, limits, end_token_id, has_attention, changing):
         k = self.num_beams
         vocabulary_size = logits.shape[-1]
+        width = ops.shape(beams["alive_tokens"])[2]
+        logits = self.guard(logits, ops.reshape(beams["alive_tokens"], (-1, width)), step)  # (batch * k, V)
         log_probs = self.compute_log_probabilities(logits)  # (batch * k, V)
         log_probs = ops.reshape(log_probs, (-1, k, vocabulary_size))  # (batch, k, V)
 

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from lstm_keras.layers.masking import MASKED_VALUE
+
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
 class Sampler:
@@ -30,8 +32,13 @@ class Sampler:
     The loop stops when every sequence is finished. Strategies that must change the loop itself
     (beam search) override `__call__`.
 
+    With `no_repeat_ngram_size=n`, a token that would complete an n-gram the sequence already
+    holds is never picked (its logit is masked: `ban_repeated_ngrams`): a guard against the loops
+    a weak model falls into ("very very busy very very busy ..."), as in fairseq and Hugging Face.
+
     Args:
         temperature: logits are divided by it before the softmax (1.0: unchanged).
+        no_repeat_ngram_size: 0 (off) or `n >= 1`: no n-gram of the generated tokens occurs twice.
 
     Call arguments:
         next: the step function (see above).
@@ -65,13 +72,20 @@ class Sampler:
     [[2, 1, 0, 0]]
     """
 
-    def __init__(self, temperature=1.0):
+    def __init__(self, temperature=1.0, no_repeat_ngram_size=0):
         if not temperature or temperature <= 0:
             raise ValueError(
                 f"Invalid value for argument `temperature` of {self.__class__.__name__}: expected a "
                 f"positive number. Received: temperature={temperature!r}"
             )
+        if not isinstance(no_repeat_ngram_size, int) or isinstance(no_repeat_ngram_size, bool) or (
+                no_repeat_ngram_size < 0):
+            raise ValueError(
+                f"Invalid value for argument `no_repeat_ngram_size` of {self.__class__.__name__}: expected an "
+                f"int >= 0 (0: off). Received: no_repeat_ngram_size={no_repeat_ngram_size!r}"
+            )
         self.temperature = temperature
+        self.no_repeat_ngram_size = no_repeat_ngram_size
 
     def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0, length_bound=None):
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
@@ -82,6 +96,7 @@ class Sampler:
         def update(step, tokens, attention_buffer, finished, logits, attention):
             # One step: pick the token, record it and its attention, mark the finished sequences.
             step_noise = None if noise is None else ops.take(noise, step, axis=1)  # (batch,)
+            logits = self.guard(logits, tokens, step)
             probabilities = self.compute_probabilities(logits)  # (batch, V)
             token = ops.cast(self.get_next_token(probabilities, step_noise), "int32")  # (batch,)
             token = ops.where(finished, pad_token_id, token)
@@ -121,6 +136,12 @@ class Sampler:
         )
         return tokens, attention_buffer if has_attention else None
 
+    def guard(self, logits, tokens, step):
+        """The logits `(rows, V)` with the repetition guard applied (`tokens` `(rows, T)`: generated before `step`)."""
+        if not self.no_repeat_ngram_size:
+            return logits
+        return ban_repeated_ngrams(logits, tokens, step, self.no_repeat_ngram_size)
+
     def compute_probabilities(self, logits):
         """Turns logits `(batch, vocabulary)` into probabilities (float32 softmax with the temperature)."""
         logits = ops.cast(logits, "float32")
@@ -144,11 +165,50 @@ class Sampler:
         raise NotImplementedError(f"{self.__class__.__name__} must implement `get_next_token`.")
 
     def get_config(self):
-        return {"temperature": self.temperature}
+        return {"temperature": self.temperature, "no_repeat_ngram_size": self.no_repeat_ngram_size}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def ban_repeated_ngrams(logits, tokens, step, n):
+    """Masks the logit of every token that would repeat an n-gram of `tokens` (a no-repeat n-gram guard).
+
+    The next token, at position `step`, follows the last `n - 1` tokens `tokens[:, step-n+1:step]`;
+    wherever those `n - 1` tokens occurred before, followed by a token `v`, picking `v` again would
+    repeat an n-gram, so its logit becomes `MASKED_VALUE`. With `n = 1` no token occurs twice.
+
+    Args:
+        logits: `(rows, V)`, the next token's logits.
+        tokens: `(rows, T)` int32, the tokens generated so far (positions `< step`; later ones ignored).
+        step: a scalar int, the position of the next token.
+        n: the n-gram size, `n >= 1`.
+
+    Returns:
+        The logits `(rows, V)` in float32, masked.
+
+    Example:
+    >>> tokens = keras.ops.convert_to_tensor([[5, 6, 5, 0]], "int32")  # next: position 3, after "5"
+    >>> logits = ban_repeated_ngrams(keras.ops.zeros((1, 8)), tokens, 3, n=2)  # "5 6" occurred
+    >>> (keras.ops.convert_to_numpy(logits)[0] < 0).nonzero()[0].tolist()
+    [6]
+    """
+    logits, tokens = ops.cast(logits, "float32"), ops.cast(tokens, "int32")
+    width = ops.shape(tokens)[1]  # T: a Python int, or a tensor in a TensorFlow graph
+    windows = max(width - n + 1, 0) if isinstance(width, int) else ops.maximum(width - n + 1, 0)  # n-grams held
+    following = tokens[:, n - 1:]  # (rows, windows): the last token of each n-gram
+    match = ops.ones_like(following, dtype="bool")  # (rows, windows)
+    for i in range(n - 1):  # the n-gram's first n - 1 tokens equal the last n - 1 generated ones
+        latest = ops.take(tokens, ops.maximum(step - n + 1 + i, 0), axis=1)  # (rows,)
+        match = ops.logical_and(match, ops.equal(tokens[:, i:i + windows], ops.expand_dims(latest, 1)))
+    complete = ops.arange(windows, dtype="int32") + n - 1 < step  # (windows,): its last token is generated
+    banned = ops.cast(ops.logical_and(match, ops.expand_dims(complete, 0)), logits.dtype)  # (rows, windows)
+    rows = ops.broadcast_to(ops.expand_dims(ops.arange(ops.shape(tokens)[0], dtype="int32"), 1),
+                            ops.shape(following))  # (rows, windows)
+    indices = ops.reshape(ops.stack([rows, following], axis=-1), (-1, 2))  # (rows * windows, 2)
+    hits = ops.scatter_update(ops.zeros_like(logits), indices, ops.reshape(banned, (-1,)), reduction="max")
+    return ops.where(hits > 0, MASKED_VALUE, logits)  # (rows, V)
 
 
 def sequence_limits(max_length, batch_size, length_bound=None):

@@ -292,3 +292,80 @@ def test_compiled_generate_traces_once_per_sampler_and_key():
         assert len(calls) == 7
     with pytest.raises(TypeError, match="Sampler"):
         compiled(generate, "greedy", x)
+
+
+# ---------------------------------------------------------------------- the no-repeat n-gram guard
+def banned_by_numpy(tokens, step, n):
+    """The tokens that would repeat an n-gram of `tokens[:step]`, by listing the n-grams."""
+    seen = tokens[:step]
+    grams = {tuple(seen[j:j + n]) for j in range(len(seen) - n + 1)}
+    prefix = tuple(seen[len(seen) - n + 1:]) if n > 1 else ()
+    return {gram[-1] for gram in grams if gram[:-1] == prefix} if len(seen) >= n - 1 else set()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_repeated_ngrams_are_banned_like_numpy(n):
+    rng = np.random.default_rng(n)
+    tokens = rng.integers(2, 5, size=(40, 9)).astype("int32")  # few tokens: many repeats
+    for step in range(10):
+        logits = ops.convert_to_numpy(decoding.ban_repeated_ngrams(np.zeros((40, 6), "float32"), tokens, step, n))
+        for row in range(40):
+            assert set(np.flatnonzero(logits[row] < 0)) == banned_by_numpy(list(tokens[row]), step, n), (row, step)
+
+
+def ngrams(sequence, n):
+    return [tuple(sequence[j:j + n]) for j in range(len(sequence) - n + 1)]
+
+
+@pytest.mark.parametrize("sampler", [GreedySampler(no_repeat_ngram_size=2), BeamSampler(num_beams=3,
+                                                                                          no_repeat_ngram_size=3),
+                                     decoding.get("top_k", k=3, seed=1, no_repeat_ngram_size=2)],
+                         ids=["greedy-2", "beam-3", "top_k-2"])
+def test_guarded_samplers_never_repeat_an_ngram(sampler):
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        table = random_markov_table(rng, 12)
+        table[:, END] = -30.0  # the chain almost never ends: it must loop without the guard
+        tokens, _ = sampler(markov_next(table), np.full((4,), 2, "int32"), {}, 20, end_token_id=END)
+        for row in to_numpy(tokens).tolist():
+            grams = ngrams([t for t in row if t != PAD], sampler.no_repeat_ngram_size)
+            assert len(grams) == len(set(grams)), row
+
+
+def test_the_guard_stops_a_loop_and_keeps_the_sampler_otherwise_unchanged():
+    table = np.full((6, 6), -5.0, "float32")  # 2 -> 3 -> 2 -> ... unless 2 -> 4 -> [END]
+    table[0, 2] = table[2, 3] = table[3, 2] = 0.0
+    table[2, 4], table[4, END] = -1.0, -1.0
+    start = np.zeros((1,), "int32")
+    looping, _ = GreedySampler()(markov_next(table), start, {}, 10, end_token_id=END)
+    assert to_numpy(looping)[0].tolist() == [2, 3] * 5
+    guarded, _ = GreedySampler(no_repeat_ngram_size=2)(markov_next(table), start, {}, 10, end_token_id=END)
+    assert to_numpy(guarded)[0].tolist() == [2, 3, 2, 4, END] + [PAD] * 5
+    # Where no n-gram repeats, the guard changes nothing.
+    plain, _ = BeamSampler(num_beams=2)(markov_next(table), start, {}, 3, end_token_id=END)
+    same, _ = BeamSampler(num_beams=2, no_repeat_ngram_size=2)(markov_next(table), start, {}, 3, end_token_id=END)
+    np.testing.assert_array_equal(to_numpy(same), to_numpy(plain))
+
+
+def test_the_guard_in_a_compiled_loop_of_unknown_width():
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function")
+    table = random_markov_table(np.random.default_rng(2), 9)
+    table[:, END] = -30.0
+    for sampler in (GreedySampler(no_repeat_ngram_size=2), BeamSampler(num_beams=2, no_repeat_ngram_size=2)):
+        eager, _ = sampler(markov_next(table), np.full((3,), 2, "int32"), {}, 12, end_token_id=END)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def compiled(limits):
+            return sampler(markov_next(table), tf.fill([3], 2), {}, limits, end_token_id=END)[0]
+
+        np.testing.assert_array_equal(to_numpy(compiled(tf.fill([3], 12))), to_numpy(eager))
+
+
+def test_the_guard_round_trips_and_rejects_bad_sizes():
+    beam = decoding.get("beam", num_beams=2, no_repeat_ngram_size=3)
+    assert decoding.get(decoding.serialize(beam)).no_repeat_ngram_size == 3
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="no_repeat_ngram_size"):
+            GreedySampler(no_repeat_ngram_size=bad)
