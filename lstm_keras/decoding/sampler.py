@@ -243,4 +243,3 @@ def _attention_buffer(attention, batch_size, width):
         return None
     tail = tuple(ops.shape(attention)[1:])
     return ops.zeros((batch_size, width) + tail, dtype=attention.dtype)  # (batch, T, ...)
-

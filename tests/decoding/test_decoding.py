@@ -317,10 +317,11 @@ def ngrams(sequence, n):
     return [tuple(sequence[j:j + n]) for j in range(len(sequence) - n + 1)]
 
 
-@pytest.mark.parametrize("sampler", [GreedySampler(no_repeat_ngram_size=2), BeamSampler(num_beams=3,
-                                                                                          no_repeat_ngram_size=3),
-                                     decoding.get("top_k", k=3, seed=1, no_repeat_ngram_size=2)],
-                         ids=["greedy-2", "beam-3", "top_k-2"])
+GUARDED = [GreedySampler(no_repeat_ngram_size=2), BeamSampler(num_beams=3, no_repeat_ngram_size=3),
+           decoding.get("top_k", k=3, seed=1, no_repeat_ngram_size=2)]
+
+
+@pytest.mark.parametrize("sampler", GUARDED, ids=["greedy-2", "beam-3", "top_k-2"])
 def test_guarded_samplers_never_repeat_an_ngram(sampler):
     rng = np.random.default_rng(4)
     for _ in range(5):
