@@ -106,7 +106,8 @@ def register(subparsers):
     generate.add_argument("--tokens", type=int, default=50,
                           help=f"the most tokens to generate, in [1, {MAX_GENERATED_TOKENS}] (generation also stops "
                                "at the end of the sentence)")
-    add_decoding_arguments(generate, {"temperature": 1.0, "top_k": None, "top_p": None, "greedy": False, "seed": None})
+    add_decoding_arguments(generate, {"temperature": 1.0, "top_k": None, "top_p": None, "greedy": False, "seed": None,
+                                      "no_repeat_ngram": 0})
     generate.add_argument("--samples", type=int_at_least(1), default=1, help="continuations to generate")
     generate.set_defaults(handler=run_generate)
 

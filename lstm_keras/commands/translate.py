@@ -46,7 +46,7 @@ from lstm_keras.models.translation.training import load_for_decoding
 from lstm_keras.models.translation.training import train_translator
 from lstm_keras.training import print_metrics
 
-DECODING = ("beam_size", "length_penalty")  # the decoding flags of translation
+DECODING = ("beam_size", "length_penalty", "no_repeat_ngram")  # the decoding flags of translation
 
 
 def register(subparsers):
@@ -125,7 +125,7 @@ def run_run(args):
     """Runs `translate run`: one translation a line."""
     sentences = read_texts(args.sentences)
     with contextlib.redirect_stdout(sys.stderr):
-        module = load_for_decoding(args.model, args.beam_size, args.length_penalty)
+        module = load_for_decoding(args.model, **{name: getattr(args, name) for name in DECODING})
         translations = module(sentences)
     for translation in translations:
         print(translation)
@@ -136,6 +136,6 @@ def run_run(args):
 def run_eval(args):
     """Runs `translate eval`: BLEU and chrF of a TSV file as one JSON line."""
     with contextlib.redirect_stdout(sys.stderr):
-        scores = evaluate_file(args.model, args.test, args.beam_size, args.length_penalty)
+        scores = evaluate_file(args.model, args.test, **{name: getattr(args, name) for name in DECODING})
     print_metrics(scores)
     return 0

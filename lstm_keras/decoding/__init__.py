@@ -67,28 +67,33 @@ def get(identifier, **kwargs):
     )
 
 
-def from_options(beam_size=None, length_penalty=0.6, greedy=False, top_k=None, top_p=None, seed=None):
+def from_options(beam_size=None, length_penalty=0.6, greedy=False, top_k=None, top_p=None, seed=None,
+                 no_repeat_ngram=0):
     """The sampler that decoding options name (the `--beam-size`, `--greedy`, `--top-k`, `--top-p` flags).
 
     Beam search for a `beam_size` above 1, greedy decoding for a beam of 1 or `greedy`, top-k or
-    top-p sampling for `top_k` / `top_p`, else random sampling; `seed` seeds the random draws.
+    top-p sampling for `top_k` / `top_p`, else random sampling; `seed` seeds the random draws;
+    `no_repeat_ngram` is every sampler's `no_repeat_ngram_size` (`--no-repeat-ngram`).
 
     Example:
     >>> from_options(beam_size=4).num_beams, type(from_options(beam_size=1)).__name__
     (4, 'GreedySampler')
     >>> type(from_options(top_p=0.9, seed=1)).__name__, type(from_options()).__name__
     ('TopPSampler', 'RandomSampler')
+    >>> from_options(greedy=True, no_repeat_ngram=3).no_repeat_ngram_size
+    3
     """
     chosen = [name for name, value in (("beam_size", beam_size), ("greedy", greedy or None), ("top_k", top_k),
                                        ("top_p", top_p)) if value is not None]
     if len(chosen) > 1:
         raise ValueError(f"the decoding options {chosen} exclude one another: give at most one")
-    if beam_size is not None:
-        return get("greedy") if beam_size == 1 else get("beam", num_beams=beam_size, length_penalty=length_penalty)
-    if greedy:
-        return get("greedy")
+    guard = {"no_repeat_ngram_size": no_repeat_ngram}
+    if beam_size is not None and beam_size > 1:
+        return get("beam", num_beams=beam_size, length_penalty=length_penalty, **guard)
+    if greedy or beam_size is not None:
+        return get("greedy", **guard)
     if top_k is not None:
-        return get("top_k", k=top_k, seed=seed)
+        return get("top_k", k=top_k, seed=seed, **guard)
     if top_p is not None:
-        return get("top_p", p=top_p, seed=seed)
-    return get("random", seed=seed)
+        return get("top_p", p=top_p, seed=seed, **guard)
+    return get("random", seed=seed, **guard)

@@ -81,6 +81,16 @@ def test_run_translates_arguments_and_stdin(trained, capsys, monkeypatch):
     assert status == 0 and len(from_stdin.splitlines()) == 2
 
 
+def test_run_bounds_a_pathological_input_and_can_forbid_repeats(trained, capsys):
+    out, _ = trained
+    pathological = "uno " * 300 + "dos"  # truncated to the first 62 tokens; the output to 64 tokens at most
+    status, plain, _ = run_cli(capsys, "translate", "run", "--model", out, pathological)
+    assert status == 0 and 0 < len(plain.split()) <= 64
+    status, guarded, _ = run_cli(capsys, "translate", "run", "--model", out, "--no-repeat-ngram", "1", pathological)
+    words = guarded.split()
+    assert status == 0 and len(words) == len(set(words)), guarded
+
+
 def test_eval_prints_bleu_and_chrf(trained, corpus, capsys):
     out, _ = trained
     status, stdout, _ = run_cli(capsys, "translate", "eval", "--model", out, "--test", corpus)

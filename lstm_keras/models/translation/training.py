@@ -64,6 +64,7 @@ DEFAULTS = {
     "patience": 3,
     "beam_size": 5,
     "length_penalty": 0.6,
+    "no_repeat_ngram": 0,
     "seed": 0,
     "gating": None,
     "cell": "lstm",
@@ -201,7 +202,8 @@ def build_module(config, train_pairs):
     )
     return TranslationModule(translator, source_tokenizer, target_tokenizer,
                              sampler=decoding.from_options(beam_size=config.beam_size,
-                                                           length_penalty=config.length_penalty),
+                                                           length_penalty=config.length_penalty,
+                                                           no_repeat_ngram=config.no_repeat_ngram),
                              max_source_length=config.max_length)
 
 
@@ -350,37 +352,41 @@ def _write_translations(path, sources, references, hypotheses):
     write_text(path, "".join(rows))
 
 
-def load_for_decoding(directory, beam_size=None, length_penalty=None):
-    """Loads a `translate train` folder as a `TranslationModule`, overriding its saved beam size or penalty.
+def load_for_decoding(directory, beam_size=None, length_penalty=None, no_repeat_ngram=None):
+    """Loads a `translate train` folder as a `TranslationModule`, overriding its saved decoding settings.
 
     Args:
         directory: the model folder.
         beam_size: None for the saved one, 1 for greedy decoding, else beam search's width.
         length_penalty: None for the saved one, else beam search's GNMT alpha.
+        no_repeat_ngram: None for the saved one, else the n-gram size no output repeats (0: off).
     """
     from lstm_keras.models.translation.export import load_translation_model
     from lstm_keras.models.translation.export import read_settings
 
     sampler = None
-    if beam_size is not None or length_penalty is not None:
+    if any(option is not None for option in (beam_size, length_penalty, no_repeat_ngram)):
         saved = read_settings(directory)["sampler"]["config"]
-        beam_size = beam_size if beam_size is not None else saved.get("num_beams", 1)
-        alpha = length_penalty if length_penalty is not None else saved.get("length_penalty", DEFAULTS["length_penalty"])
-        sampler = decoding.from_options(beam_size=beam_size, length_penalty=alpha)
+        sampler = decoding.from_options(
+            beam_size=saved.get("num_beams", 1) if beam_size is None else beam_size,
+            length_penalty=saved.get("length_penalty", DEFAULTS["length_penalty"]) if length_penalty is None
+            else length_penalty,
+            no_repeat_ngram=saved.get("no_repeat_ngram_size", 0) if no_repeat_ngram is None else no_repeat_ngram)
     return load_translation_model(directory, sampler=sampler)
 
 
-def evaluate_file(directory, path, beam_size=None, length_penalty=None):
+def evaluate_file(directory, path, **decoding_options):
     """Translates a `source<TAB>target` TSV file with a model folder; returns sacreBLEU's BLEU and chrF.
 
-    `beam_size` and `length_penalty` override the saved ones (`load_for_decoding`).
+    `decoding_options` (`beam_size`, `length_penalty`, `no_repeat_ngram`) override the saved ones
+    (`load_for_decoding`).
     """
     pairs = read_tsv(path, min_columns=2)
     if not pairs:
         raise ValueError(f"no sentence pairs in {path}")
     from lstm_keras.models.translation.metrics import score_translations
 
-    module = load_for_decoding(directory, beam_size, length_penalty)
+    module = load_for_decoding(directory, **decoding_options)
     hypotheses = module([s for s, _ in pairs])
     return score_translations(hypotheses, [t for _, t in pairs], module.target_tokenizer)
 
