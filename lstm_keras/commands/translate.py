@@ -42,8 +42,8 @@ from lstm_keras.layers.attention import ATTENTIONS
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.translation.training import DEFAULTS
 from lstm_keras.models.translation.training import evaluate_file
-from lstm_keras.models.translation.training import load_for_decoding
 from lstm_keras.models.translation.training import train_translator
+from lstm_keras.models.translation.training import translate_texts
 from lstm_keras.training import print_metrics
 
 DECODING = ("beam_size", "length_penalty", "no_repeat_ngram")  # the decoding flags of translation
@@ -125,8 +125,7 @@ def run_run(args):
     """Runs `translate run`: one translation a line."""
     sentences = read_texts(args.sentences)
     with contextlib.redirect_stdout(sys.stderr):
-        module = load_for_decoding(args.model, **{name: getattr(args, name) for name in DECODING})
-        translations = module(sentences)
+        translations = translate_texts(args.model, sentences, **{name: getattr(args, name) for name in DECODING})
     for translation in translations:
         print(translation)
     sys.stdout.flush()

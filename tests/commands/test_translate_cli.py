@@ -71,11 +71,13 @@ def test_train_prints_one_json_line_and_writes_the_folder(trained):
 
 def test_run_translates_arguments_and_stdin(trained, capsys, monkeypatch):
     out, _ = trained
-    status, stdout, _ = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "3",
-                                "dos tres", "", "palabras desconocidas ☃", "uno " * 100)
+    status, stdout, stderr = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "3",
+                                     "dos tres", "", "palabras desconocidas ☃", "uno " * 100)
     assert status == 0
     assert len(stdout.splitlines()) == 4  # one line per input, bad inputs included
-    assert stdout.splitlines()[1] == ""  # nothing to translate
+    assert stdout.splitlines()[1] == stdout.splitlines()[2] == ""  # nothing to translate; no known word
+    assert "input 3 has no word of the source vocabulary" in stderr
+    assert "input 4 has 100 tokens: only its first 62 are translated" in stderr and "input 1 " not in stderr
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("uno uno\ncinco cero\n".encode())))
     status, from_stdin, _ = run_cli(capsys, "translate", "run", "--model", out)
     assert status == 0 and len(from_stdin.splitlines()) == 2

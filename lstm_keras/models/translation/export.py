@@ -26,6 +26,7 @@ from lstm_keras.saving import write_saved_model
 from lstm_keras.text import Tokenizer
 from lstm_keras.text.tokenizer import END_ID
 from lstm_keras.text.tokenizer import START_ID
+from lstm_keras.text.tokenizer import UNK_ID
 
 SOURCE_VOCABULARY_FILE = "source_vocabulary.txt"
 TARGET_VOCABULARY_FILE = "target_vocabulary.txt"
@@ -49,9 +50,10 @@ class TranslationModule(tf.Module):
     4. the `Translator` generates target ids with the sampler (beam search by default);
     5. the target tokenizer turns them back into text (up to `[END]`).
 
-    A text with no tokens (empty or whitespace only) translates to the empty string: its target
-    ids are just `[END]`, not a sentence the model makes up for `[START] [END]`. Every input gives
-    exactly one output.
+    A text without a word of the source vocabulary (empty, whitespace only, or only unknown words,
+    such as a script absent from training) translates to the empty string: its target ids are just
+    `[END]`, not a sentence the model makes up for `[START] [UNK] [END]` (`translate run` also
+    warns). Every input gives exactly one output.
 
     Args:
         translator: a `Translator`.
@@ -102,10 +104,24 @@ class TranslationModule(tf.Module):
         self.translate = tf.function(self._translate, input_signature=signature, autograph=False)
         self.generate = tf.function(self._generate, input_signature=signature, autograph=False)
 
+    def _tokenize(self, texts):
+        """The source token ids of `texts` `(batch,)`, any bytes accepted: ragged `(batch, (tokens))`."""
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        return self.source_tokenizer.tokenize(texts)  # (batch, (tokens))
+
+    def source_coverage(self, texts):
+        """For each of `texts`: `(tokens, known)`, its number of source tokens and how many the vocabulary holds.
+
+        A text of more than `max_source_length - 2` tokens is translated from its beginning only;
+        one without a known token translates to the empty string.
+        """
+        ids = self._tokenize(tf.constant(list(texts), dtype=tf.string))  # (batch, (tokens))
+        known = tf.reduce_sum(tf.cast(ids > UNK_ID, tf.int32), axis=1)  # (batch,)
+        return list(zip(ids.row_lengths().numpy().tolist(), known.numpy().tolist()))
+
     def source_ids(self, texts):
         """Token ids of `texts` `(batch,)` as the encoder reads them: int32 `(batch, Ts)`, right-padded."""
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-        ids = self.source_tokenizer.tokenize(texts)  # (batch, (tokens))
+        ids = self._tokenize(texts)  # (batch, (tokens))
         ids = ids[:, : self.max_source_length - 2]  # (batch, (<= max_source_length - 2))
         column = tf.ones([ids.nrows(), 1], dtype=ids.dtype)  # (batch, 1)
         ids = tf.concat([column * START_ID, ids, column * END_ID], axis=1)  # (batch, (tokens + 2))
@@ -117,8 +133,8 @@ class TranslationModule(tf.Module):
         """Source ids `(batch, Ts)`, target ids `(batch, T)` and attention `(batch, T, Ts)` or None."""
         source_ids = self.source_ids(texts)  # (batch, Ts)
         target_ids, attention = self.translator.decode(source_ids, self.sampler, return_attention=return_attention)
-        # Only [START] [END], nothing to translate: the target is [END] alone.
-        empty = tf.logical_not(tf.reduce_any(source_ids[:, 2:] != 0, axis=1))  # (batch,)
+        # No known word (only [START] [END], or [UNK]s): nothing to translate, the target is [END] alone.
+        empty = tf.logical_not(tf.reduce_any(source_ids > UNK_ID, axis=1))  # (batch,)
         only_end = tf.one_hot(0, tf.shape(target_ids)[1], on_value=END_ID, off_value=0, dtype=target_ids.dtype)  # (T,)
         return source_ids, tf.where(empty[:, None], only_end[None, :], target_ids), attention
 

@@ -375,6 +375,23 @@ def load_for_decoding(directory, beam_size=None, length_penalty=None, no_repeat_
     return load_translation_model(directory, sampler=sampler)
 
 
+def translate_texts(directory, texts, **decoding_options):
+    """Translates `texts` with a model folder (`translate run`), one translation per text.
+
+    On stderr, a warning for every text translated from its beginning only (longer than the
+    model's `max_source_length`) or to the empty string (no word of the source vocabulary).
+    `decoding_options` override the saved ones (`load_for_decoding`).
+    """
+    module = load_for_decoding(directory, **decoding_options)
+    limit = module.max_source_length - 2
+    for index, (tokens, known) in enumerate(module.source_coverage(texts), 1):
+        if tokens and not known:
+            _log(f"warning: input {index} has no word of the source vocabulary: its translation is empty")
+        elif tokens > limit:
+            _log(f"warning: input {index} has {tokens} tokens: only its first {limit} are translated")
+    return module(texts)
+
+
 def evaluate_file(directory, path, **decoding_options):
     """Translates a `source<TAB>target` TSV file with a model folder; returns sacreBLEU's BLEU and chrF.
 

@@ -14,6 +14,7 @@ pytest.importorskip("tensorflow_text")
 if keras.backend.backend() != "tensorflow":
     pytest.skip("SavedModel export needs the TensorFlow backend", allow_module_level=True)
 
+from lstm_keras import decoding  # noqa: E402
 from lstm_keras.models.translation import Translator  # noqa: E402
 from lstm_keras.models.translation import export as translation_export  # noqa: E402
 from lstm_keras.models.translation.export import TranslationModule  # noqa: E402
@@ -133,7 +134,7 @@ def test_long_inputs_are_truncated_and_bad_inputs_encoded(exported):
     assert tuple(empty.shape) == (0,)
 
 
-def test_texts_without_tokens_translate_to_nothing(exported):
+def test_texts_without_known_words_translate_to_nothing_and_the_guard_is_served(exported, tmp_path):
     module, _ = exported
     # A model that says "hello" to everything: its logits favour that word far above [END].
     translator = Translator.from_config(module.translator.get_config())
@@ -143,14 +144,26 @@ def test_texts_without_tokens_translate_to_nothing(exported):
     bias.assign(np.where(np.arange(bias.shape[0]) == hello, 50.0, -50.0))
     talker = TranslationModule(translator, module.source_tokenizer, module.target_tokenizer, sampler="greedy",
                                max_source_length=MAX_SOURCE_LENGTH)
-    texts = ["", "   \t ", "hola mundo", "日本語"]
+    texts = ["", "   \t ", "hola mundo", "日本語", "hola 日本語"]
     raw_ids, _ = translator.decode(talker.source_ids(tf.constant(texts)), talker.sampler)
     assert np.all(np.asarray(raw_ids)[:, 0] == hello)  # the model alone makes up "hello ..." for ""
 
     target_ids = talker.generate(tf.constant(texts))["target_ids"].numpy()
-    assert target_ids[0].tolist() == target_ids[1].tolist() == [2] + [0] * (target_ids.shape[1] - 1)  # [END]
+    only_end = [2] + [0] * (target_ids.shape[1] - 1)
+    assert target_ids[0].tolist() == target_ids[1].tolist() == target_ids[3].tolist() == only_end  # [END]
     translations = talker(texts)
-    assert translations[:2] == ["", ""] and translations[2].startswith("hello") and translations[3].startswith("hello")
+    assert translations[0] == translations[1] == translations[3] == ""  # no known word: nothing to translate
+    assert translations[2].startswith("hello hello") and translations[4].startswith("hello hello")
+    # The repetition guard, in the module and in its SavedModel: "hello" once, then the next best words.
+    guarded = TranslationModule(translator, module.source_tokenizer, module.target_tokenizer,
+                                sampler=decoding.get("greedy", no_repeat_ngram_size=1),
+                                max_source_length=MAX_SOURCE_LENGTH)
+    path = str(tmp_path / "guarded")
+    translation_export.export_saved_model(guarded, path)
+    for translate in (guarded, lambda texts: [t.decode() for t in tf.saved_model.load(path).signatures["translate"](
+            texts=tf.constant(texts))["translations"].numpy()]):
+        words = translate(["hola mundo"])[0].split()
+        assert words[0] == "hello" and len(words) == len(set(words)) > 1, words
     (_, target, weights), = talker.attention_tokens([""])
     assert target == ["[END]"] and weights.shape == (1, 2)
 
