@@ -438,6 +438,7 @@ def test_train_classifier_rejects_no_members(tmp_path):
         train_classifier(small_classifier, texts, labels, str(tmp_path), members=0)
 
 
+@pytest.mark.large  # four trainings; cross_validate's folds and the ensemble's members are tested apart above
 def test_cross_validate_with_an_ensemble_per_fold(tmp_path):
     texts, labels = tiny_data(24)
     result = cross_validate(lambda: small_classifier(units=4), texts, labels, folds=2, out_dir=str(tmp_path),
