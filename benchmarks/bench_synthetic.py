@@ -132,8 +132,13 @@ def run_language_model(run, ptb):
     units = matched_units(run["cell"], target)
     config = make_config(dataset="ptb", data_dir=ptb, cell=run["cell"], units=units, seed=run["seed"],
                          time_budget=run["minutes"], epochs=1000)
+    from lstm_keras.training import NonFiniteLossError
+
     with tempfile.TemporaryDirectory() as out:
-        metrics = train_language_model(config, out)
+        try:
+            metrics = train_language_model(config, out)
+        except NonFiniteLossError as error:  # a result too: the cell diverged with its default recipe
+            return {"score": None, "diverged": str(error), "units": units, "parameters": None}
     return {"score": metrics["test_perplexity"], "units": units, "parameters": metrics["parameters"],
             "train_tokens_per_second": metrics["train_tokens_per_second"], "epochs": metrics["epochs_trained"]}
 
@@ -171,14 +176,19 @@ def tables(results):
         lines += ["", f"{study}: {measure}", "", "| task | configuration | seeds | mean | spread | parameters | more |",
                   "|---|---|---|---|---|---|---|"]
         for (task, name), group in groups.items():
+            diverged = len([g for g in group if g["score"] is None])
+            group = [g for g in group if g["score"] is not None]
+            if not group:
+                lines.append(f"| {task} | {name} | 0 | | | | {diverged} diverged |")
+                continue
             scores = [g["score"] for g in group]
             spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
-            extra = ""
+            extra = f"{diverged} diverged (left out); " if diverged else ""
             if study == "lm":
-                extra = f"{statistics.mean(g['train_tokens_per_second'] for g in group):,.0f} tokens/s"
+                extra += f"{statistics.mean(g['train_tokens_per_second'] for g in group):,.0f} tokens/s"
             elif study == "formal":
                 buckets = group[0]["by_length"]
-                extra = ", ".join(f"{b}: {statistics.mean(g['by_length'][b] for g in group):.2f}" for b in buckets)
+                extra += ", ".join(f"{b}: {statistics.mean(g['by_length'][b] for g in group):.2f}" for b in buckets)
             lines.append(f"| {task} | {name} | {len(scores)} | {statistics.mean(scores):.3f} | {spread:.3f} | "
                          f"{group[0]['parameters']:,} | {extra} |")
     return "\n".join(lines)
