@@ -8,6 +8,10 @@ from lstm_keras.decoding.sampler import Sampler
 from lstm_keras.decoding.sampler import sequence_limits
 from lstm_keras.layers.masking import MASKED_VALUE
 
+# When a sequence's search is done (`BeamSampler`'s `stopping`).
+STOPPING = ("bound", "current")
+DEFAULT_STOPPING = "bound"
+
 
 def gnmt_length_penalty(length, alpha):
     """The length penalty of GNMT (Wu et al. 2016, eq. 14): `lp(Y) = ((5 + |Y|) / 6) ** alpha`.
@@ -40,11 +44,19 @@ class BeamSampler(Sampler):
        state that `next` returned is reordered to follow them.
 
     A sequence is done when no live hypothesis can still beat its best finished one (with
-    `return_all_beams`: its worst of `num_beams` finished ones): the log-probability of a
-    hypothesis only falls as it grows and, for `alpha >= 0`, the penalty is largest at
-    `max_length`, so `log P(y) / lp(max_length)` bounds every score it can still reach. The
-    loop stops when every sequence is done or at the largest `max_length`. The result is the
-    finished hypothesis with the best normalised score, which with `num_beams=1` is exactly
+    `return_all_beams`: its worst of `num_beams` finished ones), judged by `stopping`:
+
+    - `"bound"`: by every score it can still reach. The log-probability of a hypothesis only
+      falls as it grows and, for `alpha >= 0`, the penalty is largest at `max_length`, so
+      `log P(y) / lp(max_length)` bounds them: the search then returns exactly what running to
+      `max_length` would, but a sequence whose finished hypotheses are short keeps its live
+      ones going almost to `max_length`.
+    - `"current"`: by its score at its current length, `log P(y) / lp(|y|)` (the default of
+      Hugging Face's `generate`, `early_stopping=False`): a live hypothesis that would gain from
+      the length penalty by growing may be cut, for far fewer steps.
+
+    The loop stops when every sequence is done or at the largest `max_length`. The result is
+    the finished hypothesis with the best normalised score, which with `num_beams=1` is exactly
     greedy decoding.
 
     Everything runs in one compiled `keras.ops.while_loop`; `next` and its state are those of
@@ -59,6 +71,7 @@ class BeamSampler(Sampler):
             which favours short outputs; GNMT uses 0.6 to 0.7).
         return_all_beams: whether to return the `num_beams` finished hypotheses of every
             sequence (best first) instead of the best one.
+        stopping: `"bound"` or `"current"`, when a sequence is done (above).
         **kwargs: arguments of `Sampler` (temperature).
 
     Call arguments: see `Sampler`.
@@ -87,8 +100,14 @@ class BeamSampler(Sampler):
     [[2, 2, 2]]
     """
 
-    def __init__(self, num_beams=5, length_penalty=0.6, return_all_beams=False, **kwargs):
+    def __init__(self, num_beams=5, length_penalty=0.6, return_all_beams=False, stopping=DEFAULT_STOPPING, **kwargs):
         super().__init__(**kwargs)
+        if stopping not in STOPPING:
+            raise ValueError(
+                f"Invalid value for argument `stopping` of BeamSampler: expected one of {STOPPING}. "
+                f"Received: stopping={stopping!r}"
+            )
+        self.stopping = stopping
         if not isinstance(num_beams, int) or isinstance(num_beams, bool) or num_beams < 1:
             raise ValueError(
                 f"Invalid value for argument `num_beams` of BeamSampler: expected a positive int. "
@@ -217,7 +236,8 @@ class BeamSampler(Sampler):
         tokens = ops.reshape(ops.take_along_axis(top_token, alive, axis=1), (-1,))  # (batch * k,)
 
         # Done: no live hypothesis can beat the finished one(s) any more.
-        best_reachable = alive_log_probs[:, 0] / gnmt_length_penalty(limits, self.length_penalty)  # (batch,)
+        judged_at = limits if self.stopping == "bound" else length
+        best_reachable = alive_log_probs[:, 0] / gnmt_length_penalty(judged_at, self.length_penalty)  # (batch,)
         slot = k - 1 if self.return_all_beams else 0
         done = ops.logical_and(finished_flags[:, slot], best_reachable < finished_scores[:, slot])  # (batch,)
 
@@ -238,6 +258,7 @@ class BeamSampler(Sampler):
             "num_beams": self.num_beams,
             "length_penalty": self.length_penalty,
             "return_all_beams": self.return_all_beams,
+            "stopping": self.stopping,
         }
         return {**super().get_config(), **config}
 

@@ -122,11 +122,42 @@ def test_wide_beam_equals_exhaustive_search(alpha):
     vocabulary_size, max_length = 5, 4
     log_table = random_markov_table(rng, vocabulary_size)
     start = np.arange(2, vocabulary_size, dtype="int32")
-    sampler = BeamSampler(num_beams=(vocabulary_size - 1) ** (max_length - 1), length_penalty=alpha)
+    sampler = BeamSampler(num_beams=(vocabulary_size - 1) ** (max_length - 1), length_penalty=alpha, stopping="bound")
     tokens, _ = sampler(markov_next(log_table), start, {}, max_length, end_token_id=END)
     for row, s in zip(to_numpy(tokens), start):
         expected, _ = brute_force_best(log_table, s, max_length, alpha)
         assert row.tolist() == expected
+
+
+def gnmt_score(log_table, start, sequence, alpha):
+    """The normalised score of a finished `sequence` (up to its first [END] or its last token)."""
+    length = next(i + 1 for i, t in enumerate(sequence) if t == END or i == len(sequence) - 1)
+    previous = [start] + list(sequence[: length - 1])
+    return sum(log_table[p, t] for p, t in zip(previous, sequence[:length])) / ((5 + length) / 6) ** alpha
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="counts the steps of an eagerly run loop")
+def test_stopping_at_the_current_length_takes_fewer_steps_and_never_scores_better():
+    rng = np.random.default_rng(5)
+    log_table = random_markov_table(rng, 6)
+    start = np.arange(2, 6, dtype="int32")
+    results = {}
+    for stopping in ("bound", "current"):
+        steps = []
+
+        def counted(token, state, base=markov_next(log_table)):
+            steps.append(1)
+            return base(token, state)
+
+        tokens, _ = BeamSampler(num_beams=2, length_penalty=1.0, stopping=stopping)(
+            counted, start, {}, 20, end_token_id=END)
+        scores = [gnmt_score(log_table, s, row, 1.0) for row, s in zip(to_numpy(tokens), start)]
+        results[stopping] = (scores, len(steps))
+    (bound_scores, bound_steps), (current_scores, current_steps) = results["bound"], results["current"]
+    assert current_steps < bound_steps
+    assert all(c <= b + 1e-5 for c, b in zip(current_scores, bound_scores))
+    with pytest.raises(ValueError, match="stopping"):
+        BeamSampler(stopping="never")
 
 
 def test_all_beams_are_sorted_and_scored_like_numpy():
@@ -138,10 +169,8 @@ def test_all_beams_are_sorted_and_scored_like_numpy():
     for sequences, start in zip(to_numpy(tokens), (2, 3)):
         scores = []
         for sequence in sequences:
+            scores.append(gnmt_score(log_table, start, sequence, 0.6))
             length = next(i + 1 for i, t in enumerate(sequence) if t == END or i == len(sequence) - 1)
-            previous = [start] + list(sequence[: length - 1])
-            log_prob = sum(log_table[p, t] for p, t in zip(previous, sequence[:length]))
-            scores.append(log_prob / ((5 + length) / 6) ** 0.6)
             assert (sequence[length:] == PAD).all()
         assert scores == sorted(scores, reverse=True)
         assert len({tuple(s) for s in sequences}) == 3
