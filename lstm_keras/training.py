@@ -301,7 +301,28 @@ class BatchTimes:
         return self.first if first_counts else None
 
 
-class AnnealBeforeBudget(keras.callbacks.Callback):
+class _BudgetProgress(keras.callbacks.Callback):
+    """Base of the callbacks that follow the share of a budget's training time already spent."""
+
+    def __init__(self, budget):
+        super().__init__()
+        self.budget = budget
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = self.budget.deadline.clock()
+
+    def progress(self):
+        """The share of the training time spent: elapsed / (elapsed + `budget.training_left()`), in [0, 1]."""
+        elapsed = self.budget.deadline.clock() - self._start
+        left = max(self.budget.training_left(), 0.0)
+        return 1.0 if elapsed + left <= 0 else elapsed / (elapsed + left)
+
+    def _set_learning_rate(self, rate):
+        self.model.optimizer.learning_rate = rate
+
+
+class AnnealBeforeBudget(_BudgetProgress):
     """Multiplies the learning rate by `factor` once, for the last `share` of the training time a budget leaves.
 
     A run cut off by its budget (`TimeBudget`) often never reaches the plateau at which
@@ -322,16 +343,11 @@ class AnnealBeforeBudget(keras.callbacks.Callback):
     """
 
     def __init__(self, budget, factor, share=0.25):
-        super().__init__()
-        self.budget = budget
+        super().__init__(budget)
         self.factor = factor
         self.share = share
         self.annealed_at = None  # (epoch, batch)
-        self._start = None
         self._epoch = 0
-
-    def on_train_begin(self, logs=None):
-        self._start = self.budget.deadline.clock()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -339,12 +355,55 @@ class AnnealBeforeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.annealed_at is not None or not self.budget.deadline:
             return
-        elapsed = self.budget.deadline.clock() - self._start
-        left = self.budget.training_left()
-        if left < self.share * (elapsed + max(left, 0.0)):
+        if self.progress() > 1.0 - self.share:
             learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            self.model.optimizer.learning_rate = learning_rate * self.factor
+            self._set_learning_rate(learning_rate * self.factor)
             self.annealed_at = (self._epoch, batch)
+
+
+class CosineToBudget(_BudgetProgress):
+    """Linear warm-up, then cosine decay, over the training time a budget leaves (not over a number of steps).
+
+    A schedule over steps spans the epochs asked for; a run its `TimeBudget` cuts short ends
+    with the rate still near its peak and never gains from the low rates at the end. Before
+    every batch this callback sets the rate from the share `p` of the training time spent
+    (`progress()`, elapsed / (elapsed + `budget.training_left()`)):
+
+        lr(p) = peak · (floor + (1 - floor) · p / w)                      for p < w,
+        lr(p) = peak · (floor + (1 - floor) · (1 + cos(π (p - w) / (1 - w))) / 2)   for p ≥ w,
+
+    with `w` the warm-up share and `floor` the fraction the rate starts from and decays to (as
+    `keras.optimizers.schedules.CosineDecay` with `warmup_target=peak`, `alpha=floor` over steps).
+
+    Args:
+        budget: the run's `TimeBudget`.
+        peak: the largest learning rate.
+        warmup_share: `w`, the share of the training time spent warming up.
+        floor: the first and last rate as a fraction of `peak`.
+
+    Example:
+    >>> schedule = CosineToBudget(TimeBudget(60), peak=1e-3, warmup_share=0.1, floor=0.1)
+    >>> [round(schedule.rate(p), 6) for p in (0.0, 0.1, 0.55, 1.0)]
+    [0.0001, 0.001, 0.00055, 0.0001]
+    """
+
+    def __init__(self, budget, peak, warmup_share=0.05, floor=0.1):
+        super().__init__(budget)
+        self.peak = peak
+        self.warmup_share = warmup_share
+        self.floor = floor
+
+    def rate(self, progress):
+        """The learning rate at `progress` (the share of the training time spent)."""
+        w = self.warmup_share
+        if progress < w:
+            shape = progress / w
+        else:
+            shape = 0.5 * (1.0 + math.cos(math.pi * min((progress - w) / max(1.0 - w, 1e-9), 1.0)))
+        return self.peak * (self.floor + (1.0 - self.floor) * shape)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._set_learning_rate(self.rate(self.progress()))
 
 
 class ResumeBestState(keras.callbacks.Callback):

@@ -190,6 +190,33 @@ def test_anneal_before_budget_lowers_the_rate_once_for_the_last_quarter_of_train
     assert 0.2 <= (len(rates) - annealed) / len(rates) <= 0.3
 
 
+def test_cosine_to_budget_spans_the_training_time_the_budget_leaves():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    budget = training.TimeBudget(training.Deadline(100 / 60, clock=clock))
+    schedule = training.CosineToBudget(budget, peak=1.0, warmup_share=0.1, floor=0.1)
+    model, x, y = tiny_regression()
+    rates = []
+
+    class RecordRate(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    model.fit(x, y, batch_size=1, epochs=10, callbacks=[AdvanceClock(clock, train=2.0), budget, schedule, RecordRate()],
+              verbose=0)
+    # 2 s batches in 100 s: about 49 batches. The k-th batch starts at p = 2k / 100 (the time left is
+    # projected from the measured batches); the rate rises over the first tenth, then follows the cosine.
+    assert budget.stopped and 45 <= len(rates) <= 50
+    peak_at = int(np.argmax(rates))
+    assert 4 <= peak_at <= 6 and rates[peak_at] == pytest.approx(1.0, abs=0.05)
+    assert rates[0] == pytest.approx(0.1) and np.all(np.diff(rates[:peak_at + 1]) > 0)
+    assert np.all(np.diff(rates[peak_at:]) < 0) and rates[-1] < 0.15
+    middle = len(rates) // 2 + 2  # p about 0.55: halfway down the cosine
+    expected = 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * (2 * middle / 100 - 0.1) / 0.9))
+    assert rates[middle] == pytest.approx(expected, abs=0.05)
+
+
 class ScriptedValLoss(keras.callbacks.Callback):
     """Replaces the validation loss of every epoch with a given value, before the standard callbacks see it."""
 
