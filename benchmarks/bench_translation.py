@@ -61,7 +61,8 @@ def parse_args(argv=None):
     parser.add_argument("--units", type=int, default=256, help="encoder units per direction")
     parser.add_argument("--embedding-dim", type=int, default=256)
     parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--tokenizer", default="word", choices=("word", "wordpiece"))
+    parser.add_argument("--tokenizer", choices=("word", "wordpiece"), help="default: the recipe's")
+    parser.add_argument("--lowercase", action="store_true", help="lowercased, accent-stripped text (the old default)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--decode-batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32, 256],
@@ -91,10 +92,14 @@ def train(args):
         dataset = ["--dataset", paths[0], "--valid", paths[1], "--test", paths[2]]
     argv = ["translate", "train", *dataset, "--epochs", str(args.epochs), "--units", str(args.units),
             "--embedding-dim", str(args.embedding_dim), "--layers", str(args.layers),
-            "--tokenizer", args.tokenizer, "--batch-size", str(args.batch_size),
+            "--batch-size", str(args.batch_size),
             "--beam-size", str(args.beam_size), "--out", args.out]
     if args.time_budget:
         argv += ["--time-budget", str(args.time_budget)]
+    if args.tokenizer:
+        argv += ["--tokenizer", args.tokenizer]
+    if args.lowercase:
+        argv += ["--lowercase"]
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         status = cli.main(argv)
@@ -161,7 +166,8 @@ def main(argv=None):
         metrics = train(args)
         model_dir = args.out
         results["training"] = {key: metrics[key] for key in (
-            "bleu", "chrf", "bleu_signature", "chrf_signature", "test_perplexity", "epochs_trained",
+            "bleu", "bleu_case_insensitive", "chrf", "bleu_signature", "chrf_signature", "test_perplexity",
+            "epochs_trained",
             "train_seconds", "seconds_per_epoch", "pairs", "vocab_sizes", "parameters", "decoding",
         )}
     from lstm_keras.datasets.translation import load_multi30k
@@ -181,7 +187,8 @@ def main(argv=None):
                          f"{saved['sentences_per_second']} sentences/s"])
     if "training" in results:
         t = results["training"]
-        summary = (f"Multi30k de→en test2016: BLEU {t['bleu']} ({t['bleu_signature']}), chrF {t['chrf']}, "
+        summary = (f"Multi30k de→en test2016: BLEU {t['bleu']} ({t['bleu_signature']}), case-insensitive "
+                   f"{t['bleu_case_insensitive']}, chrF {t['chrf']}, "
                    f"{t['decoding']}; training {t['train_seconds']} s ({t['epochs_trained']} epochs)\n\n" + summary)
     print(summary, file=sys.stderr)
     print(json.dumps(results), flush=True)

@@ -4,7 +4,9 @@
 two vocabularies, trains a `Translator` with teacher forcing (masked cross-entropy with label
 smoothing, Adam with gradient clipping and a warm-up + cosine learning-rate schedule, early
 stopping and checkpointing on the validation loss), then translates the test split with beam
-search and scores it with sacreBLEU (corpus BLEU and chrF). The run is staged in
+search and scores it with sacreBLEU (its standard cased BLEU, case-insensitive BLEU and chrF).
+Text keeps its case and accents and is split into WordPiece subwords by default (`--lowercase`,
+`--tokenizer word`). The run is staged in
 `OUT/.in_progress/` and replaces `--out`'s earlier contents only when complete
 (`run_staged_training`): a failing or killed run leaves them as they were, and the same command
 started again resumes from the last completed epoch (`BackupAndRestore`). `--strategy` trains on
@@ -57,7 +59,7 @@ def register(subparsers):
     train = add_command(commands, "train", "train, evaluate and export a translator")
     data = train.add_argument_group("data")
     data.add_argument("--dataset", required=True,
-                      help="multi30k-de-en, spa-eng, dates (generated) or a source<TAB>target TSV file")
+                      help="multi30k-de-en, multi30k-en-de, spa-eng, dates (generated) or a source<TAB>target TSV file")
     data.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
     data.add_argument("--valid", help="validation TSV (for a TSV --dataset; default: 10%% of it)")
     data.add_argument("--test", help="test TSV (for a TSV --dataset; default: 10%% of it)")
@@ -65,7 +67,10 @@ def register(subparsers):
     text = train.add_argument_group("text")
     text.add_argument("--tokenizer", choices=("word", "wordpiece"), default=DEFAULTS["tokenizer"])
     text.add_argument("--vocab-size", type=int_at_least(5), default=DEFAULTS["vocab_size"],
-                      help="largest vocabulary per language, reserved tokens included")
+                      help="largest vocabulary per language, reserved tokens included (default: 8000 words, or "
+                           "subwords chosen from the corpus size)")
+    text.add_argument("--lowercase", action="store_true",
+                      help="lowercase and strip accents on both sides (default: text keeps its case and accents)")
     text.add_argument("--max-length", type=int_at_least(3), default=DEFAULTS["max_length"],
                       help="most token ids per sentence with [START]/[END]; longer sentences are truncated "
                            "(in training and translation) and translations are at most this long")

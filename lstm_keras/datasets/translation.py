@@ -1,7 +1,8 @@
 """Translation corpora as lists of (source, target) sentence pairs.
 
 - "multi30k-de-en": Multi30k task 1 (Elliott et al. 2016, WMT16 multimodal), German -> English,
-  the raw files of the official repository: 29,000 / 1,014 / 1,000 pairs (train / val / test2016).
+  the raw files of the official repository: 29,000 / 1,014 / 1,000 pairs (train / val / test2016);
+  "multi30k-en-de" is the same corpus English -> German.
 - "spa-eng": the Tatoeba Spanish -> English pairs of the TensorFlow NMT tutorial (~118k pairs,
   no official split: 80 / 10 / 10 by seed).
 - "dates": the generated date corpus (`lstm_keras.datasets.dates`, the pairs of `data/dates.tsv`:
@@ -42,7 +43,7 @@ SPA_ENG_FILENAME = "spa-eng.zip"
 SPA_ENG_MEMBER = "spa-eng/spa.txt"
 SPA_ENG_SHA256 = "0c4fd7825d3d872488d38c157f784e035edab4f2ff0df25a2a208790ecb5b58f"
 
-DATASETS = ("multi30k-de-en", "spa-eng", "dates")
+DATASETS = ("multi30k-de-en", "spa-eng", "dates", "multi30k-en-de")
 # The size and seed of the "dates" corpus (those of `data/dates.tsv`).
 DATES_SIZE, DATES_SEED = 20000, 0
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -178,7 +179,7 @@ def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0,
     """Loads a translation corpus as `(train, valid, test)` lists of `(source, target)` pairs.
 
     Args:
-        dataset: "multi30k-de-en" (official splits), "spa-eng" or "dates" (split 80/10/10 by
+        dataset: "multi30k-de-en" or "multi30k-en-de" (official splits), "spa-eng" or "dates" (split 80/10/10 by
             `seed`), or the path of a TSV file of `source<TAB>target` lines (extra columns are ignored).
         data_dir: a folder with local copies of the named data sets' files (see `fetch`).
         valid: for a TSV `dataset`, an optional TSV file of validation pairs.
@@ -211,8 +212,9 @@ def load_translation_data(dataset, data_dir=None, valid=None, test=None, seed=0,
             raise ValueError(
                 f"`valid` and `test` files apply to TSV data sets only; {dataset!r} has its own splits"
             )
-        if dataset == "multi30k-de-en":
-            return load_multi30k(data_dir, source="de", target="en")
+        if dataset.startswith("multi30k-"):
+            source, target = dataset.split("-")[1:]
+            return load_multi30k(data_dir, source=source, target=target)
         if dataset == "dates":
             return split_pairs(generate_dates(DATES_SIZE, seed=DATES_SEED), seed=seed)
         return split_pairs(load_spa_eng(data_dir), seed=seed)

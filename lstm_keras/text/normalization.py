@@ -13,6 +13,13 @@ NORMALIZATION_FORMS = ("NFKD", "NFKC")
 # the ideographic scripts that are written without spaces (as BERT's basic tokenizer does).
 SPLIT_CHARACTERS = r"[\p{P}\p{S}\p{Han}\p{Hiragana}\p{Katakana}]"
 
+# Two sets of `normalize` options: text as written (case and accents kept, Unicode compatibility
+# characters composed), the default of translation, whose output must read like the references;
+# and folded text (lowercase, accents stripped), the tokenizers' default, for classification,
+# language models and teaching material that wants small vocabularies.
+CASED_TEXT = {"form": "NFKC", "lowercase": False, "strip_accents": False}
+FOLDED_TEXT = {"form": "NFKD", "lowercase": True, "strip_accents": True}
+
 
 def validate_form(form):
     """Returns `form` if it is a supported Unicode normalisation form, else raises ValueError."""

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import keras
@@ -72,7 +73,7 @@ def test_train_prints_one_json_line_and_writes_the_folder(trained):
 def test_run_translates_arguments_and_stdin(trained, capsys, monkeypatch):
     out, _ = trained
     status, stdout, stderr = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "3",
-                                     "dos tres", "", "palabras desconocidas ☃", "uno " * 100)
+                                     "dos tres", "", "xyz ☃", "uno " * 100)
     assert status == 0
     assert len(stdout.splitlines()) == 4  # one line per input, bad inputs included
     assert stdout.splitlines()[1] == stdout.splitlines()[2] == ""  # nothing to translate; no known word
@@ -165,3 +166,43 @@ def test_train_and_run_with_another_cell(corpus, tmp_path, capsys):
     assert json.loads(stdout)["cell"] == "mingru"
     status, stdout, _ = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "2", "dos tres", "")
     assert status == 0 and len(stdout.splitlines()) == 2
+
+
+CASED_PAIRS = [
+    ("where is the boy", "¿Dónde está el niño?"),
+    ("he eats pineapple", "Él come piña."),
+    ("tom runs", "¡Tom corre!"),
+    ("the school", "La ÉCOLE «Muñoz»."),
+]
+# Reads the exported translator in a process with TensorFlow and TensorFlow Text only.
+SERVE_CASED = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+translate = tf.saved_model.load(sys.argv[1]).signatures["translate"]
+outputs = translate(texts=tf.constant(json.loads(sys.argv[2])))["translations"].numpy()
+print(json.dumps([text.decode("utf-8") for text in outputs]))
+"""
+
+
+def test_targets_keep_case_accents_and_punctuation_end_to_end(tmp_path, capsys):
+    # Four pairs to memorise: the translations must be the targets as written, from the recipe's test,
+    # `translate run` and the SavedModel in a fresh process.
+    path = tmp_path / "cased.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in CASED_PAIRS * 10), encoding="utf-8")
+    out = str(tmp_path / "cased")
+    status, stdout, stderr = run_cli(
+        capsys, "translate", "train", "--dataset", str(path), "--epochs", "40", "--units", "16", "--embedding-dim",
+        "16", "--batch-size", "8", "--learning-rate", "0.01", "--dropout", "0", "--patience", "40", "--beam-size", "1",
+        "--out", out)
+    assert status == 0, stderr[-2000:]
+    metrics = json.loads(stdout)
+    assert metrics["bleu"] == 100.0 and "case:mixed" in metrics["bleu_signature"]
+    sources, targets = zip(*CASED_PAIRS)
+    status, stdout, _ = run_cli(capsys, "translate", "run", "--model", out, *sources)
+    assert status == 0 and stdout.splitlines() == list(targets)
+    served = subprocess.run([sys.executable, "-c", SERVE_CASED, os.path.join(out, "saved_model"), json.dumps(sources)],
+                            capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert json.loads(served.stdout.splitlines()[-1]) == list(targets)

@@ -33,6 +33,8 @@ def test_multi30k_from_local_copies():
         "Two young, White males are outside near many bushes.",
     )
     assert all(isinstance(s, str) and isinstance(t, str) and s and t for s, t in valid + test)
+    reverse = load_translation_data("multi30k-en-de", data_dir=str(MULTI30K))
+    assert [[(t, s) for s, t in split] for split in reverse] == [train, valid, test]
 
 
 def test_multi30k_origin_is_the_pinned_official_repository():

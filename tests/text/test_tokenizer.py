@@ -8,6 +8,7 @@ import textwrap
 import pytest
 import tensorflow as tf
 
+from lstm_keras.text import CASED_TEXT, FOLDED_TEXT
 from lstm_keras.text import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID, Tokenizer
 from lstm_keras.text import WordPieceTokenizer
 
@@ -137,6 +138,30 @@ def test_wordpiece_splits_words_and_rejoins_pieces():
     assert tokenizer.lookup(ids[0]).numpy().tolist() == [b"un", b"##aff", b"##able", b"!"]
     assert tokenizer.detokenize(ids).numpy().tolist() == [b"unaffable!", b"ab unb"]
     assert tokenizer.detokenize(tf.constant([9, 8], tf.int64)).numpy() == b"b a"  # a leading piece
+
+
+CASED = [
+    "¿Dónde está el niño?",
+    "Él come piña, ¿verdad?",
+    "ÉCOLE: «Señor Muñoz» llegó a las 10:30.",
+    "Tom's año (2026) terminó.",
+]
+
+
+@pytest.mark.parametrize("kind", ["word", "wordpiece"])
+def test_cased_text_round_trips_with_case_accents_and_spanish_punctuation(kind):
+    # A small WordPiece vocabulary splits the rarer words into pieces; both give the text back as written.
+    tokenizer = Tokenizer.from_texts(CASED * 3, kind=kind, vocab_size=60 if kind == "wordpiece" else None,
+                                     **CASED_TEXT)
+    ids = tokenizer.tokenize(CASED)
+    assert UNK_ID not in ids.flat_values.numpy()
+    if kind == "wordpiece":
+        assert any(token.startswith("##") for token in tokenizer.lookup(ids).flat_values.numpy().astype(str))
+    assert [text.decode() for text in tokenizer.detokenize(ids).numpy()] == CASED
+    # NFKC composes what NFKD would split: the decomposed "n" + combining tilde is the same token as "ñ".
+    assert tokenizer.tokenize("nin\u0303o").numpy().tolist() == tokenizer.tokenize("niño").numpy().tolist()
+    folded = Tokenizer.from_texts(CASED, kind=kind, **FOLDED_TEXT)
+    assert folded.detokenize(folded.tokenize(CASED[:1])).numpy()[0].decode() == "¿donde esta el nino?"
 
 
 def test_from_texts_accepts_datasets():

@@ -1,28 +1,32 @@
-"""`score_translations`: sacreBLEU corpus BLEU and chrF, the references normalised like the model's output."""
-
-from lstm_keras.text import normalize
+"""`score_translations`: sacreBLEU's standard corpus BLEU (cased, `13a`), its case-insensitive BLEU and chrF."""
 
 
-def score_translations(hypotheses, references, target_tokenizer):
-    """Corpus BLEU and chrF (sacreBLEU) of detokenised translations, plus exact match.
+def score_translations(hypotheses, references):
+    """Corpus BLEU and chrF (sacreBLEU) of detokenised translations against the raw references.
 
-    The model writes text the way its target tokenizer normalises it (lowercased, accents
-    stripped, by default), so the references are normalised the same way first (without
-    splitting punctuation: sacreBLEU tokenises both sides with its standard `13a` tokenizer);
-    BLEU is then case-insensitive (`case:lc` in its signature) when the tokenizer lowercases.
+    The headline `bleu` is sacreBLEU's default: cased, `13a` tokenisation, exponential smoothing,
+    against the references exactly as the corpus has them (the signature says so). A model
+    trained on lowercased, accent-stripped targets (`--lowercase`) loses those points here;
+    `bleu_case_insensitive` (sacreBLEU's `lowercase=True`, `case:lc`) is given alongside, and
+    chrF (character 6-grams, cased).
 
     Args:
         hypotheses: the translations (strings), as `TranslationModule` writes them.
         references: the reference translations (strings), one per hypothesis.
-        target_tokenizer: the model's target `lstm_keras.text.Tokenizer` (its normalisation).
 
     Returns:
-        A dict: `bleu`, `chrf`, `exact_match` (share of translations equal to their reference
-        after the same normalisation and whitespace collapsing), the sacreBLEU signatures and
-        the number of sentences.
+        A dict: `bleu`, `bleu_case_insensitive`, `chrf`, `exact_match` (share of translations
+        equal to their reference once whitespace is collapsed), the sacreBLEU signatures
+        (`bleu_signature`, `bleu_case_insensitive_signature`, `chrf_signature`) and the number
+        of `sentences`.
 
     Raises:
         ValueError: not one hypothesis per reference, or no sentences.
+
+    Example:
+    >>> scores = score_translations(["¿Dónde está?"], ["¿Dónde está?"])
+    >>> scores["bleu"], scores["bleu_signature"].split("|")[1]
+    (100.0, 'case:mixed')
     """
     from sacrebleu.metrics import BLEU
     from sacrebleu.metrics import CHRF
@@ -31,19 +35,10 @@ def score_translations(hypotheses, references, target_tokenizer):
         raise ValueError(f"{len(hypotheses)} translations for {len(references)} references")
     if not references:
         raise ValueError("no sentences to score")
-    normalized = normalize(
-        list(references), form=target_tokenizer.form, lowercase=target_tokenizer.lowercase,
-        strip_accents=target_tokenizer.strip_accents, split_punctuation=False,
-    )
-    references = [text.decode("utf-8") for text in normalized.numpy()]
-    bleu = BLEU(lowercase=target_tokenizer.lowercase)
-    chrf = CHRF()
+    references = list(references)
     exact = sum(" ".join(h.split()) == " ".join(r.split()) for h, r in zip(hypotheses, references))
-    return {
-        "bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
-        "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
-        "exact_match": round(exact / len(references), 4),
-        "sentences": len(references),
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-    }
+    scores = {}
+    for name, metric in (("bleu", BLEU()), ("bleu_case_insensitive", BLEU(lowercase=True)), ("chrf", CHRF())):
+        scores[name] = round(metric.corpus_score(list(hypotheses), [references]).score, 2)
+        scores[f"{name}_signature"] = str(metric.get_signature())
+    return {**scores, "exact_match": round(exact / len(references), 4), "sentences": len(references)}

@@ -4,7 +4,9 @@
 `source<TAB>target` TSV), learns the two vocabularies, trains a `Translator` with teacher forcing
 (masked cross-entropy with label smoothing, Adam with gradient clipping and a warm-up + cosine
 learning-rate schedule, early stopping and checkpointing on the validation loss), then translates
-the test split with the module's sampler and scores it with sacreBLEU (corpus BLEU and chrF). Each
+the test split with the module's sampler and scores it with sacreBLEU (its standard cased BLEU against
+the raw references, case-insensitive BLEU and chrF). Text keeps its case and accents and is split into
+WordPiece subwords by default (`text_options`, `vocabulary_size`). Each
 step is a function of its own, so scripts that train elsewhere (`benchmarks/gpu_translation.py`)
 run the same recipe.
 
@@ -30,6 +32,7 @@ from lstm_keras.io import read_tsv
 from lstm_keras.io import write_text
 from lstm_keras.models.translation.translator import Translator
 from lstm_keras.saving import seconds_to_export
+from lstm_keras.training import CosineToBudget
 from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
 from lstm_keras.training import log
@@ -43,11 +46,14 @@ ATTENTION_PLOTS = 3
 # training (saving, plots, export) as a multiple of the export's time measured before training.
 TRANSLATION_SHARE = 0.1
 FINISH_FACTOR = 2.0
+# The learning rate starts from and decays to this fraction of its peak.
+SCHEDULE_FLOOR = 0.1
 
 # All defaults of `translate train` in one place.
 DEFAULTS = {
-    "tokenizer": "word",
-    "vocab_size": 8000,
+    "tokenizer": "wordpiece",
+    "vocab_size": None,
+    "lowercase": False,
     "max_length": 64,
     "embedding_dim": 128,
     "units": 128,
@@ -72,6 +78,12 @@ DEFAULTS = {
     "time_budget": None,
     "strategy": "default",
 }
+# Vocabulary sizes when `vocab_size` is None: whole words keep the most frequent `WORD_VOCABULARY_SIZE`; a
+# subword vocabulary gets one token for every `WORDS_PER_SUBWORD` distinct words of the training text, within
+# `SUBWORD_VOCABULARY_BOUNDS` (a small corpus needs few subwords, a large one no more than a small model can use).
+WORD_VOCABULARY_SIZE = 8000
+WORDS_PER_SUBWORD = 2
+SUBWORD_VOCABULARY_BOUNDS = (1000, 8000)
 # The data keys of a config, besides `DEFAULTS`.
 DATA_KEYS = {"dataset": None, "data_dir": None, "valid": None, "test": None, "header": None}
 
@@ -101,10 +113,13 @@ def train_translator(config, out):
     module = build_module(config, train_pairs)
     # The budget's plan (nothing written yet if it is refused), the model folder (vocabularies, settings, untrained
     # model), then training.
-    compile_for_training(module.translator, config, len(train_pairs))
+    compile_for_training(module.translator, config, len(train_pairs), over_time=bool(deadline))
     budget, export_allowance = plan_time_budget(deadline, config, module, valid_pairs, test_pairs)
     save_translation_model(out, module, extra_settings=training_settings(config))
     callbacks = standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=budget)
+    if deadline:
+        callbacks.append(CosineToBudget(budget, config.learning_rate, warmup_share=DEFAULTS["warmup_fraction"],
+                                        floor=SCHEDULE_FLOOR))
     started = time.monotonic()
     with warnings.catch_warnings():
         # The number of length-bucketed batches is unknown until the first epoch ends.
@@ -182,10 +197,13 @@ def build_module(config, train_pairs):
     from lstm_keras.models.translation.export import TranslationModule
     from lstm_keras.text import Tokenizer
 
-    sources, targets = zip(*train_pairs)
-    source_tokenizer = Tokenizer.from_texts(sources, kind=config.tokenizer, vocab_size=config.vocab_size)
-    target_tokenizer = Tokenizer.from_texts(targets, kind=config.tokenizer, vocab_size=config.vocab_size)
-    _log(f"vocabularies: {source_tokenizer.vocab_size} source, {target_tokenizer.vocab_size} target tokens")
+    tokenizers = []
+    for texts in zip(*train_pairs):  # the sources, then the targets
+        tokenizers.append(Tokenizer.from_texts(texts, kind=config.tokenizer, **text_options(config),
+                                               vocab_size=vocabulary_size(config, texts)))
+    source_tokenizer, target_tokenizer = tokenizers
+    _log(f"{config.tokenizer} vocabularies: {source_tokenizer.vocab_size} source, {target_tokenizer.vocab_size} "
+         f"target tokens ({'lowercased, accents stripped' if config.lowercase else 'cased, accents kept'})")
     translator = Translator(
         source_tokenizer.vocab_size,
         target_tokenizer.vocab_size,
@@ -207,6 +225,39 @@ def build_module(config, train_pairs):
                              max_source_length=config.max_length)
 
 
+def text_options(config):
+    """The normalisation of both languages (`Tokenizer` options: `lstm_keras.text.CASED_TEXT` or `FOLDED_TEXT`).
+
+    By default text keeps its case and accents (Unicode NFKC only), so translations read like the
+    references ("¿Dónde está?"); `config.lowercase` lowercases and strips accents on both sides,
+    as older course material does (smaller vocabularies, but the output is lowercase ASCII-like).
+    """
+    from lstm_keras.text import CASED_TEXT
+    from lstm_keras.text import FOLDED_TEXT
+
+    return dict(FOLDED_TEXT if config.lowercase else CASED_TEXT)
+
+
+def vocabulary_size(config, texts):
+    """The vocabulary size of a language: `config.vocab_size`, else one chosen from the training `texts`.
+
+    Whole words keep `WORD_VOCABULARY_SIZE`; subwords get one token per `WORDS_PER_SUBWORD`
+    distinct (whitespace-separated) words of `texts`, within `SUBWORD_VOCABULARY_BOUNDS`.
+
+    Example:
+    >>> config = make_config(dataset="data/dates.tsv")
+    >>> vocabulary_size(config, [f"word{i} and more" for i in range(10000)])
+    5001
+    """
+    if config.vocab_size is not None:
+        return config.vocab_size
+    if config.tokenizer == "word":
+        return WORD_VOCABULARY_SIZE
+    distinct = len({word for text in texts for word in text.split()})
+    low, high = SUBWORD_VOCABULARY_BOUNDS
+    return min(high, max(low, distinct // WORDS_PER_SUBWORD))
+
+
 def training_settings(config):
     """The `train` arguments, kept in `translation.json` under `"training"`."""
     return {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
@@ -222,22 +273,27 @@ def translation_dataset(config, module, pairs, shuffle, **options):
                                     module.target_tokenizer, shuffle=shuffle, **options)
 
 
-def compile_for_training(translator, config, train_size):
+def compile_for_training(translator, config, train_size, over_time=False):
     """Compiles `translator` with the `train` recipe: Adam, linear warm-up then cosine decay to a tenth.
 
     The schedule spans `config.epochs` epochs of `ceil(train_size / config.batch_size)` steps (about:
-    length buckets add a few), warming up over the first `DEFAULTS["warmup_fraction"]` of them.
+    length buckets add a few), warming up over the first `DEFAULTS["warmup_fraction"]` of them. With
+    `over_time` (a time budget), the same shape spans the training time instead (`CosineToBudget`, a
+    callback that sets the rate at every batch): the rate is compiled as a plain float for it.
     """
-    steps_per_epoch = math.ceil(train_size / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = max(1, int(DEFAULTS["warmup_fraction"] * total_steps))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate / 10,
-        warmup_target=config.learning_rate,
-        warmup_steps=warmup_steps,
-        decay_steps=max(1, total_steps - warmup_steps),
-        alpha=0.1,
-    )
+    if over_time:
+        schedule = config.learning_rate * SCHEDULE_FLOOR
+    else:
+        steps_per_epoch = math.ceil(train_size / config.batch_size)
+        total_steps = steps_per_epoch * config.epochs
+        warmup_steps = max(1, int(DEFAULTS["warmup_fraction"] * total_steps))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * SCHEDULE_FLOOR,
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup_steps,
+            decay_steps=max(1, total_steps - warmup_steps),
+            alpha=SCHEDULE_FLOOR,
+        )
     translator.compile(learning_rate=schedule, clipnorm=config.clipnorm or None, label_smoothing=config.label_smoothing)
 
 
@@ -281,8 +337,9 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
     if skipped:
         _log(f"the time budget ran out after {len(hypotheses)} test sentences: scoring those, {skipped} skipped")
         test_sources, test_references = test_sources[:len(hypotheses)], test_references[:len(hypotheses)]
-    scores = score_translations(hypotheses, test_references, module.target_tokenizer)
-    _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f}; chrF = {scores['chrf']:.2f}")
+    scores = score_translations(hypotheses, test_references)
+    _log(f"test: {scores['bleu_signature']} BLEU = {scores['bleu']:.2f} (case-insensitive "
+         f"{scores['bleu_case_insensitive']:.2f}); chrF = {scores['chrf']:.2f}")
 
     _save_plots(history, module, test_sources[:ATTENTION_PLOTS], hypotheses[:ATTENTION_PLOTS], out)
     _write_translations(os.path.join(out, "test_translations.tsv"), test_sources, test_references, hypotheses)
@@ -405,7 +462,7 @@ def evaluate_file(directory, path, **decoding_options):
 
     module = load_for_decoding(directory, **decoding_options)
     hypotheses = module([s for s, _ in pairs])
-    return score_translations(hypotheses, [t for _, t in pairs], module.target_tokenizer)
+    return score_translations(hypotheses, [t for _, t in pairs])
 
 
 def _log(message):
