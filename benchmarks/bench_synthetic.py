@@ -169,6 +169,8 @@ def tables(results):
                 name += f", width {run['units']}"
             if study == "copying":
                 name += f", {run['layers']} layer{'s' if run['layers'] > 1 else ''}"
+            if study == "lm":
+                name += f", {run['minutes']:g} min"
             groups.setdefault((run["task"], name), []).append(row)
         measure = {"lm": "test perplexity (lower is better)",
                    "formal": "scaled accuracy beyond the training lengths (1 perfect, 0 chance)"}.get(

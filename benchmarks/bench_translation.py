@@ -15,7 +15,9 @@ Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_translation.py --model runs/bench_multi30k
 
 Training goes through `lstm-keras translate train` (so the BLEU is exactly what the command
-reports: sacreBLEU corpus BLEU of detokenised, normalised text, its signature printed). Decoding
+reports: sacreBLEU's standard cased corpus BLEU of the detokenised output against the raw
+references, its signature printed). The whole test set is then translated greedily and with
+beam search under each `stopping` rule of `BeamSampler` (scores and seconds). Decoding
 speed is measured on the first test2016 sources, one call per batch for each batch size of
 `--decode-batches`: greedy decoding and batched beam search (k=5) in-process (compiled graphs,
 tracing excluded: one warm-up call, then the best of `--repeats` calls), and the exported
@@ -115,16 +117,7 @@ def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
     """
     import tensorflow as tf
 
-    from lstm_keras import decoding
-    from lstm_keras.models.translation.export import TranslationModule
-    from lstm_keras.models.translation.export import load_translation_model
-
-    loaded = load_translation_model(model_dir)
-    samplers = {"greedy": decoding.from_options(beam_size=1),
-                f"beam{beam_size}": decoding.from_options(beam_size=beam_size, length_penalty=0.6)}
-    modules = {name: TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
-                                       sampler=sampler, max_source_length=loaded.max_source_length)
-               for name, sampler in samplers.items()}
+    modules = decoding_modules(model_dir, beam_size)
     rows = []
     for batch_size in batch_sizes:
         texts = tf.constant(sources[:batch_size], tf.string)
@@ -137,9 +130,45 @@ def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
                 module.translate(texts)["translations"].numpy()
                 best = min(best, time.perf_counter() - start)
             row[name] = {"seconds": round(best, 3), "sentences_per_second": round(batch_size / best, 1)}
-        row[f"beam{beam_size}_over_greedy"] = round(row[f"beam{beam_size}"]["seconds"] / row["greedy"]["seconds"], 2)
+        for name in modules:
+            if name != "greedy":
+                row[f"{name}_over_greedy"] = round(row[name]["seconds"] / row["greedy"]["seconds"], 2)
         rows.append(row)
     return rows
+
+
+def decoding_modules(model_dir, beam_size):
+    """`TranslationModule`s of a model folder: greedy, and beam search with each `stopping` rule."""
+    from lstm_keras import decoding
+    from lstm_keras.decoding.beam import STOPPING
+    from lstm_keras.models.translation.export import TranslationModule
+    from lstm_keras.models.translation.export import load_translation_model
+
+    loaded = load_translation_model(model_dir)
+    samplers = {"greedy": decoding.from_options(beam_size=1)}
+    for stopping in STOPPING:
+        samplers[f"beam{beam_size}-{stopping}"] = decoding.get("beam", num_beams=beam_size, length_penalty=0.6,
+                                                               stopping=stopping)
+    return {name: TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
+                                    sampler=sampler, max_source_length=loaded.max_source_length)
+            for name, sampler in samplers.items()}
+
+
+def test_set_scores(model_dir, pairs, beam_size):
+    """Each decoding of `decoding_modules` on the whole test set: sacreBLEU scores and seconds."""
+    from lstm_keras.models.translation.metrics import score_translations
+
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    results = {}
+    for name, module in decoding_modules(model_dir, beam_size).items():
+        module(sources[:2])  # tracing
+        start = time.perf_counter()
+        hypotheses = module(sources)
+        seconds = time.perf_counter() - start
+        scores = score_translations(hypotheses, references)
+        results[name] = {"seconds": round(seconds, 2), "bleu": scores["bleu"],
+                         "bleu_case_insensitive": scores["bleu_case_insensitive"], "chrf": scores["chrf"]}
+    return results
 
 
 def saved_model_speed(model_dir, sources, repeats):
@@ -172,17 +201,23 @@ def main(argv=None):
         )}
     from lstm_keras.datasets.translation import load_multi30k
 
-    sources = [s for s, _ in load_multi30k(args.data_dir)[2]]
+    test_pairs = load_multi30k(args.data_dir)[2]
+    sources = [s for s, _ in test_pairs]
+    results["test_set"] = test_set_scores(model_dir, test_pairs, args.beam_size)
     results["decoding"] = decoding_speed(model_dir, sources, args.decode_batches, args.beam_size, args.repeats)
     results["saved_model_cpu"] = saved_model_speed(model_dir, sources[: args.decode_batches[-1]], args.repeats)
     results["saved_model_cpu"]["batch"] = args.decode_batches[-1]
 
-    beam = f"beam{args.beam_size}"
+    beams = [name for name in results["decoding"][0] if name.startswith("beam") and "_over_" not in name]
     lines = [f"| {row['batch']} | {row['greedy']['seconds']} s ({row['greedy']['sentences_per_second']}/s) | "
-             f"{row[beam]['seconds']} s ({row[beam]['sentences_per_second']}/s) | {row[beam + '_over_greedy']}x |"
+             + " | ".join(f"{row[b]['seconds']} s ({row[b]['sentences_per_second']}/s), {row[b + '_over_greedy']}x"
+                          for b in beams) + " |"
              for row in results["decoding"]]
+    lines += ["", "| decoding (whole test set) | BLEU | case-insensitive | chrF | seconds |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['bleu']} | {r['bleu_case_insensitive']} | {r['chrf']} | {r['seconds']} |"
+              for name, r in results["test_set"].items()]
     saved = results["saved_model_cpu"]
-    summary = "\n".join([f"| batch | greedy | beam {args.beam_size} | ratio |", "|---|---|---|---|", *lines,
+    summary = "\n".join([f"| batch | greedy | {' | '.join(beams)} |", "|---" * (len(beams) + 2) + "|", *lines,
                          f"\nSavedModel `translate` (beam, CPU, batch {saved['batch']}): {saved['seconds']} s, "
                          f"{saved['sentences_per_second']} sentences/s"])
     if "training" in results:

@@ -374,12 +374,15 @@ class CosineToBudget(_BudgetProgress):
 
     with `w` the warm-up share and `floor` the fraction the rate starts from and decays to (as
     `keras.optimizers.schedules.CosineDecay` with `warmup_target=peak`, `alpha=floor` over steps).
+    If the run may end by its number of epochs before the budget is spent, `steps` (its length
+    in batches) makes `p` the larger of the time share and the share of the steps done.
 
     Args:
         budget: the run's `TimeBudget`.
         peak: the largest learning rate.
         warmup_share: `w`, the share of the training time spent warming up.
         floor: the first and last rate as a fraction of `peak`.
+        steps: None, or the number of training batches the run has at most.
 
     Example:
     >>> schedule = CosineToBudget(TimeBudget(60), peak=1e-3, warmup_share=0.1, floor=0.1)
@@ -387,11 +390,13 @@ class CosineToBudget(_BudgetProgress):
     [0.0001, 0.001, 0.00055, 0.0001]
     """
 
-    def __init__(self, budget, peak, warmup_share=0.05, floor=0.1):
+    def __init__(self, budget, peak, warmup_share=0.05, floor=0.1, steps=None):
         super().__init__(budget)
         self.peak = peak
         self.warmup_share = warmup_share
         self.floor = floor
+        self.steps = steps
+        self._done = 0
 
     def rate(self, progress):
         """The learning rate at `progress` (the share of the training time spent)."""
@@ -403,7 +408,11 @@ class CosineToBudget(_BudgetProgress):
         return self.peak * (self.floor + (1.0 - self.floor) * shape)
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._set_learning_rate(self.rate(self.progress()))
+        progress = self.progress()
+        if self.steps:
+            progress = max(progress, self._done / self.steps)
+        self._set_learning_rate(self.rate(progress))
+        self._done += 1
 
 
 class ResumeBestState(keras.callbacks.Callback):

@@ -216,6 +216,16 @@ def test_cosine_to_budget_spans_the_training_time_the_budget_leaves():
     expected = 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * (2 * middle / 100 - 0.1) / 0.9))
     assert rates[middle] == pytest.approx(expected, abs=0.05)
 
+    # 20 batches (40 s) under the same budget: the run ends by its steps first, and the schedule follows them.
+    clock = FakeClock()
+    budget = training.TimeBudget(training.Deadline(100 / 60, clock=clock))
+    schedule = training.CosineToBudget(budget, peak=1.0, warmup_share=0.1, floor=0.1, steps=20)
+    rates.clear()
+    model.fit(x[:20], y[:20], batch_size=1, epochs=1, callbacks=[AdvanceClock(clock, train=2.0), budget, schedule,
+                                                                 RecordRate()], verbose=0)
+    assert len(rates) == 20 and not budget.stopped
+    assert rates[2] == pytest.approx(1.0) and rates[-1] == pytest.approx(schedule.rate(19 / 20)) and rates[-1] < 0.15
+
 
 class ScriptedValLoss(keras.callbacks.Callback):
     """Replaces the validation loss of every epoch with a given value, before the standard callbacks see it."""

@@ -34,11 +34,15 @@ def test_tables_give_the_mean_and_spread_of_each_configuration():
     run = {"study": "formal", "task": "parity", "cell": "lstm", "gating": "cifg", "layers": 1, "units": 8}
     results = [{"run": {**run, "seed": seed}, "score": score, "parameters": 100,
                 "by_length": {"3-40": score + 0.1, "41-64": score}} for seed, score in ((0, 0.2), (1, 0.4))]
-    results.append({"run": {"study": "lm", "task": "ptb", "cell": "mingru", "seed": 0}, "score": 150.0,
-                    "parameters": 1000, "train_tokens_per_second": 5000.0})
+    lm = {"study": "lm", "task": "ptb", "cell": "mingru", "minutes": 4.0}
+    results.append({"run": {**lm, "seed": 0}, "score": 150.0, "parameters": 1000, "train_tokens_per_second": 5000.0})
+    results.append({"run": {**lm, "seed": 1}, "score": None, "diverged": "nan", "units": 8, "parameters": None})
+    results.append({"run": {**lm, "minutes": 2.0, "seed": 0}, "score": 300.0, "parameters": 1000,
+                    "train_tokens_per_second": 4000.0})
     table = bench.tables(results)
     assert "| parity | lstm (cifg) | 2 | 0.300 | 0.141 | 100 | 3-40: 0.40, 41-64: 0.30 |" in table
-    assert "| ptb | mingru | 1 | 150.000 | 0.000 | 1,000 | 5,000 tokens/s |" in table
+    assert "| ptb | mingru, 4 min | 1 | 150.000 | 0.000 | 1,000 | 1 diverged (left out); 5,000 tokens/s |" in table
+    assert "| ptb | mingru, 2 min | 1 | 300.000 | 0.000 | 1,000 | 4,000 tokens/s |" in table
 
 
 @pytest.mark.parametrize("study", bench.STUDIES)

@@ -119,7 +119,7 @@ def train_translator(config, out):
     callbacks = standard_callbacks(out, monitor="val_loss", patience=config.patience, time_budget=budget)
     if deadline:
         callbacks.append(CosineToBudget(budget, config.learning_rate, warmup_share=DEFAULTS["warmup_fraction"],
-                                        floor=SCHEDULE_FLOOR))
+                                        floor=SCHEDULE_FLOOR, steps=training_steps(config, len(train_pairs))))
     started = time.monotonic()
     with warnings.catch_warnings():
         # The number of length-bucketed batches is unknown until the first epoch ends.
@@ -273,19 +273,23 @@ def translation_dataset(config, module, pairs, shuffle, **options):
                                     module.target_tokenizer, shuffle=shuffle, **options)
 
 
+def training_steps(config, train_size):
+    """The batches of `config.epochs` epochs of `train_size` pairs (about: length buckets add a few)."""
+    return math.ceil(train_size / config.batch_size) * config.epochs
+
+
 def compile_for_training(translator, config, train_size, over_time=False):
     """Compiles `translator` with the `train` recipe: Adam, linear warm-up then cosine decay to a tenth.
 
-    The schedule spans `config.epochs` epochs of `ceil(train_size / config.batch_size)` steps (about:
-    length buckets add a few), warming up over the first `DEFAULTS["warmup_fraction"]` of them. With
-    `over_time` (a time budget), the same shape spans the training time instead (`CosineToBudget`, a
-    callback that sets the rate at every batch): the rate is compiled as a plain float for it.
+    The schedule spans `training_steps` (`config.epochs` epochs), warming up over the first
+    `DEFAULTS["warmup_fraction"]` of them. With `over_time` (a time budget), the same shape spans
+    the training time instead, or the steps if they end first (`CosineToBudget`, a callback that
+    sets the rate at every batch): the rate is compiled as a plain float for it.
     """
     if over_time:
         schedule = config.learning_rate * SCHEDULE_FLOOR
     else:
-        steps_per_epoch = math.ceil(train_size / config.batch_size)
-        total_steps = steps_per_epoch * config.epochs
+        total_steps = training_steps(config, train_size)
         warmup_steps = max(1, int(DEFAULTS["warmup_fraction"] * total_steps))
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=config.learning_rate * SCHEDULE_FLOOR,
