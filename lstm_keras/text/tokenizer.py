@@ -42,6 +42,19 @@ def read_vocabulary(path):
     return tokens
 
 
+def count_words(normalized_texts):
+    """A `collections.Counter` of the whitespace-separated words of batches of normalised strings.
+
+    The reserved tokens are left out: they are never learned as words.
+    """
+    counts = collections.Counter()
+    for words in normalized_texts.map(tf.strings.split):
+        counts.update(word.decode("utf-8") for word in words.flat_values.numpy())
+    for token in RESERVED_TOKENS:
+        counts.pop(token, None)
+    return counts
+
+
 def as_text_batches(texts, batch_size=1024):
     """Returns `texts` (strings, a string tensor or a `tf.data.Dataset`) as batches of strings."""
     if isinstance(texts, tf.data.Dataset):
@@ -208,11 +221,7 @@ class Tokenizer(tf.Module):
         Returns:
             A list of tokens.
         """
-        counts = collections.Counter()
-        for words in normalized_texts.map(tf.strings.split):
-            counts.update(word.decode("utf-8") for word in words.flat_values.numpy())
-        for token in RESERVED_TOKENS:
-            counts.pop(token, None)
+        counts = count_words(normalized_texts)
         words = sorted(counts, key=lambda word: (-counts[word], word))
         if vocab_size is not None:
             words = words[: vocab_size - len(RESERVED_TOKENS)]
