@@ -24,7 +24,7 @@ def score_translations(hypotheses, references):
         ValueError: not one hypothesis per reference, or no sentences.
 
     Example:
-    >>> scores = score_translations(["¿Dónde está?"], ["¿Dónde está?"])
+    >>> scores = score_translations(["¿Dónde está el gato negro?"], ["¿Dónde está el gato negro?"])
     >>> scores["bleu"], scores["bleu_signature"].split("|")[1]
     (100.0, 'case:mixed')
     """
