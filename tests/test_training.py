@@ -109,6 +109,25 @@ class AdvanceClock(keras.callbacks.Callback):
         self.clock.now += self.test
 
 
+class RecordRate(keras.callbacks.Callback):
+    """Appends the optimizer's learning rate to `rates` as each training batch begins (or ends)."""
+
+    def __init__(self, rates, after_batch=False):
+        super().__init__()
+        self.rates, self.after_batch = rates, after_batch
+
+    def _record(self):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.after_batch:
+            self._record()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.after_batch:
+            self._record()
+
+
 def tiny_regression():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(learning_rate=1.0), "mse")
@@ -176,12 +195,8 @@ def test_anneal_before_budget_lowers_the_rate_once_for_the_last_quarter_of_train
     anneal = training.AnnealBeforeBudget(budget, factor=0.25)
     model, x, y = tiny_regression()
     rates = []
-
-    class RecordRate(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-
-    model.fit(x, y, batch_size=1, epochs=10, callbacks=[AdvanceClock(clock, train=2.0), budget, anneal, RecordRate()],
+    recorder = RecordRate(rates, after_batch=True)
+    model.fit(x, y, batch_size=1, epochs=10, callbacks=[AdvanceClock(clock, train=2.0), budget, anneal, recorder],
               verbose=0)
     # 2 s batches in 100 s: about 49 batches; the rate drops when fewer than a quarter of them are left, once.
     assert budget.stopped
@@ -198,13 +213,8 @@ def test_cosine_to_budget_spans_the_training_time_the_budget_leaves():
     schedule = training.CosineToBudget(budget, peak=1.0, warmup_share=0.1, floor=0.1)
     model, x, y = tiny_regression()
     rates = []
-
-    class RecordRate(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
-
-    model.fit(x, y, batch_size=1, epochs=10, callbacks=[AdvanceClock(clock, train=2.0), budget, schedule, RecordRate()],
-              verbose=0)
+    model.fit(x, y, batch_size=1, epochs=10,
+              callbacks=[AdvanceClock(clock, train=2.0), budget, schedule, RecordRate(rates)], verbose=0)
     # 2 s batches in 100 s: about 49 batches. The k-th batch starts at p = 2k / 100 (the time left is
     # projected from the measured batches); the rate rises over the first tenth, then follows the cosine.
     assert budget.stopped and 45 <= len(rates) <= 50
@@ -222,7 +232,7 @@ def test_cosine_to_budget_spans_the_training_time_the_budget_leaves():
     schedule = training.CosineToBudget(budget, peak=1.0, warmup_share=0.1, floor=0.1, steps=20)
     rates.clear()
     model.fit(x[:20], y[:20], batch_size=1, epochs=1, callbacks=[AdvanceClock(clock, train=2.0), budget, schedule,
-                                                                 RecordRate()], verbose=0)
+                                                                 RecordRate(rates)], verbose=0)
     assert len(rates) == 20 and not budget.stopped
     assert rates[2] == pytest.approx(1.0) and rates[-1] == pytest.approx(schedule.rate(19 / 20)) and rates[-1] < 0.15
 
