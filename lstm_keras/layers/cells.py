@@ -10,7 +10,7 @@ every cell.
 |---|---|---|
 | `lstm` | `GatedLSTM` with the `gating` preset | Hochreiter & Schmidhuber 1997; Greff et al. 2017 |
 | `slstm` | `GatedLSTM(variant="slstm", num_heads)` | Beck et al. 2024 (xLSTM) |
-| `mlstm` | `MLSTM(num_heads, mode="chunkwise")` | Beck et al. 2024 (xLSTM) |
+| `mlstm` | `MLSTM(num_heads, mode="chunkwise", head_norm=True)` | Beck et al. 2024 (xLSTM) |
 | `minlstm`, `mingru` | `MinLSTM`, `MinGRU` | Feng et al. 2024 |
 | `xlstm[A:B]` | residual mLSTM and sLSTM blocks, A of the first per B of the second | Beck et al. 2024 |
 """
@@ -111,5 +111,5 @@ def recurrent_layer(cell, units, gating=None, index=0, **kwargs):
     if cell == "slstm":
         return GatedLSTM(units, variant="slstm", num_heads=default_heads(units), **kwargs)
     if cell == "mlstm":
-        return MLSTM(units, num_heads=default_heads(units), mode=MLSTM_MODE, **kwargs)
+        return MLSTM(units, num_heads=default_heads(units), mode=MLSTM_MODE, head_norm=True, **kwargs)
     return {"minlstm": MinLSTM, "mingru": MinGRU}[cell](units, **kwargs)

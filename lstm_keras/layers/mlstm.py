@@ -7,6 +7,8 @@ import numpy as np
 from keras import ops
 from keras.src import backend
 
+from lstm_keras.layers.head_norm import add_head_norm_weights
+from lstm_keras.layers.head_norm import normalize_heads
 from lstm_keras.layers.parallel_recurrence import ParallelRecurrence
 
 # The log input gate at masked steps and the log weight above the diagonal: exp of it is 0 in float32,
@@ -56,8 +58,16 @@ class MLSTM(ParallelRecurrence):
     the states `(C, n, m)`, and each step combines its chunk's terms with the state before the
     chunk: linear memory in T, the fastest mode for long sequences. `"recurrent"`: a
     loop over time of `step`'s update. Masked steps keep the state (`log f = 0`, `i = 0`), so
-    any mask works (right- or left-padded). No normalisation layer follows `h` here (the xLSTM
-    block adds a GroupNorm outside the cell).
+    any mask works (right- or left-padded).
+
+    `h~_t = (C_t q_t) / max(|n_t^T q_t|, 1)` is not bounded: where `n_t^T q_t` is small (keys of
+    both signs under the query) it grows with the memory. With `head_norm=True` each head of it
+    is normalised before the output gate, `h_t = o_t * GroupNorm_heads(h~_t)` (zero mean and unit
+    variance over the head's `d` channels, then a learned scale and offset per channel), as the
+    reference cell does (NX-AI/xlstm `mLSTMCell`, its `outnorm`). The task models' `mlstm` cell
+    uses it: a stack of two bare mLSTMs trained as a language model had loss spikes above 30 nats
+    and one run diverged (BENCHMARKS.md). The xLSTM block, which normalises the heads outside
+    the cell, uses the bare cell.
 
     Weights: `query_kernel`, `key_kernel`, `value_kernel` and `output_gate_kernel`
     `(input_dim, units)` with `query_bias`, `key_bias`, `value_bias` and `output_gate_bias`
@@ -66,13 +76,15 @@ class MLSTM(ParallelRecurrence):
     the heads, then their forget gates. As in the official code (NX-AI/xlstm, `mLSTMCell`),
     `gate_kernel` starts at zeros, the input-gate biases are drawn from N(0, 0.1^2) and the
     forget-gate biases are `linspace(3, 6, num_heads)` (`f = sigmoid(3..6)` = 0.95..0.998: slow
-    forgetting at the start).
+    forgetting at the start). With `head_norm`, `head_norm_scale` and `head_norm_offset` `(units,)`
+    (ones and zeros at first).
 
     Args:
         units: positive int, the size of the output (all heads together).
         num_heads: positive int dividing `units`, the number of heads.
         mode: `"parallel"`, `"chunkwise"` or `"recurrent"` (see above).
         chunk_size: positive int, the chunk length of `"chunkwise"`.
+        head_norm: whether `h~_t` is normalised per head before the output gate (see above).
         return_sequences: whether to return the output of every step `(batch, time, units)` or
             the last one `(batch, units)`.
         return_state: whether to return `[output, C, n, m]`.
@@ -112,6 +124,7 @@ class MLSTM(ParallelRecurrence):
         num_heads=1,
         mode="parallel",
         chunk_size=64,
+        head_norm=False,
         return_sequences=False,
         return_state=False,
         go_backwards=False,
@@ -139,6 +152,7 @@ class MLSTM(ParallelRecurrence):
         self.head_size = self.units // self.num_heads
         self.mode = mode
         self.chunk_size = int(chunk_size)
+        self.head_norm = bool(head_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
@@ -156,6 +170,8 @@ class MLSTM(ParallelRecurrence):
                 shape=(units,), initializer=self.bias_initializer, name=f"{name}_bias"))
         self.gate_kernel = self.add_weight(shape=(input_dim, 2 * heads), initializer="zeros", name="gate_kernel")
         self.gate_bias = self.add_weight(shape=(2 * heads,), initializer=_gate_bias_initializer, name="gate_bias")
+        if self.head_norm:
+            self.head_norm_scale, self.head_norm_offset = add_head_norm_weights(self, units)
 
     # ------------------------------------------------------------------ projections
     def _project(self, inputs):
@@ -192,9 +208,8 @@ class MLSTM(ParallelRecurrence):
             hidden, states = self._chunkwise_form(q, k, v, log_i, log_f, states)
         else:
             hidden, states = _recurrent_form(q, k, v, log_i, log_f, states)
-        shape = ops.shape(o)
-        hidden = ops.reshape(ops.transpose(hidden, (0, 2, 1, 3)), shape)  # (batch, time, units)
-        return o * hidden, states
+        hidden = ops.reshape(ops.transpose(hidden, (0, 2, 1, 3)), ops.shape(o))  # (batch, time, units)
+        return self._gate(o, hidden), states
 
     def _chunkwise_form(self, q, k, v, log_i, log_f, states):
         """The parallel form inside every chunk at once, then a loop over chunks of the states only."""
@@ -260,14 +275,21 @@ class MLSTM(ParallelRecurrence):
             self.build((None, None, tuple(inputs.shape)[-1]))
         q, k, v, log_i, log_f, o = self._project(inputs)  # (batch, heads, d) / (batch, heads) / (batch, units)
         hidden, states = _recurrent_update((q, k, v, log_i, log_f), [ops.cast(s, "float32") for s in states])
-        output = o * ops.reshape(hidden, ops.shape(o))  # (batch, units)
+        output = self._gate(o, ops.reshape(hidden, ops.shape(o)))  # (batch, units)
         return ops.cast(output, self.compute_dtype), states
+
+    def _gate(self, o, hidden):
+        """`o * h~`, or `o * GroupNorm_heads(h~)` with `head_norm`; `(..., units)` each."""
+        if self.head_norm:
+            hidden = normalize_heads(hidden, self.num_heads, self.head_norm_scale, self.head_norm_offset)
+        return o * hidden
 
     def get_config(self):
         config = {
             "num_heads": self.num_heads,
             "mode": self.mode,
             "chunk_size": self.chunk_size,
+            "head_norm": self.head_norm,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         }

@@ -29,11 +29,11 @@ import numpy as np
 from keras import ops
 
 from lstm_keras.layers.gated_lstm import GatedLSTM
+from lstm_keras.layers.head_norm import NORM_EPSILON
+from lstm_keras.layers.head_norm import add_head_norm_weights
+from lstm_keras.layers.head_norm import normalize_heads
 from lstm_keras.layers.mlstm import MLSTM
 from lstm_keras.layers.parallel_recurrence import ParallelRecurrence
-
-# The epsilon of the layer norms and of the per-head group norms (that of the reference code).
-NORM_EPSILON = 1e-5
 
 
 @keras.saving.register_keras_serializable(package="lstm_keras")
@@ -134,11 +134,6 @@ class XLSTMBlock(ParallelRecurrence):
     def _inner_step(self, inputs, states, training):
         output, states = self.inner.step(inputs, self._inner_states(states), training=training)
         return output, [ops.cast(state, "float32") for state in states]
-
-    def _head_norm_weights(self, width, prefix):
-        scale = self.add_weight(shape=(width,), initializer="ones", name=f"{prefix}_scale")
-        offset = self.add_weight(shape=(width,), initializer="zeros", name=f"{prefix}_offset")
-        return scale, offset
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads}
@@ -248,7 +243,7 @@ class MLSTMBlock(XLSTMBlock):
         self.conv_kernel = self.add_weight(shape=(self.conv_kernel_size, width), initializer="glorot_uniform",
                                            name="conv_kernel")
         self.conv_bias = self.add_weight(shape=(width,), initializer="zeros", name="conv_bias")
-        self.head_norm_scale, self.head_norm_offset = self._head_norm_weights(width, "head_norm")
+        self.head_norm_scale, self.head_norm_offset = add_head_norm_weights(self, width)
         self.skip = self.add_weight(shape=(width,), initializer="ones", name="skip")
         self.down_projection = keras.layers.Dense(units, dtype=self.dtype_policy, name="down_projection")
         self.down_projection.build((None, None, width))
@@ -257,7 +252,7 @@ class MLSTMBlock(XLSTMBlock):
         return ops.split(self.up_projection(self.norm(residual)), 2, axis=-1)  # (..., E) each
 
     def _gate_down(self, residual, hidden, conv, gate):
-        hidden = _head_norm(hidden, self.num_heads, self.head_norm_scale, self.head_norm_offset)  # (..., E)
+        hidden = normalize_heads(hidden, self.num_heads, self.head_norm_scale, self.head_norm_offset)  # (..., E)
         hidden = (hidden + ops.cast(self.skip, hidden.dtype) * conv) * ops.silu(gate)  # (..., E)
         return residual + self.down_projection(hidden)  # (..., units)
 
@@ -383,7 +378,7 @@ class SLSTMBlock(XLSTMBlock):
     def build_block(self, units):
         self.norm = keras.layers.LayerNormalization(epsilon=NORM_EPSILON, dtype=self.dtype_policy, name="norm")
         self.norm.build((None, None, units))
-        self.head_norm_scale, self.head_norm_offset = self._head_norm_weights(units, "head_norm")
+        self.head_norm_scale, self.head_norm_offset = add_head_norm_weights(self, units)
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=NORM_EPSILON, dtype=self.dtype_policy,
                                                         name="ffn_norm")
         self.ffn_norm.build((None, None, units))
@@ -394,7 +389,7 @@ class SLSTMBlock(XLSTMBlock):
 
     def _after_cell(self, residual, hidden):
         hidden = ops.cast(hidden, residual.dtype)
-        residual = residual + _head_norm(hidden, self.num_heads, self.head_norm_scale, self.head_norm_offset)
+        residual = residual + normalize_heads(hidden, self.num_heads, self.head_norm_scale, self.head_norm_offset)
         branch, gate = ops.split(self.ffn_up(self.ffn_norm(residual)), 2, axis=-1)  # (..., F) each
         return residual + self.ffn_down(keras.activations.gelu(branch, approximate=False) * gate)  # (..., units)
 
@@ -490,17 +485,6 @@ def block_kinds(ratio, num_blocks):
     mlstm_blocks, slstm_blocks = ratio
     group = ["mlstm"] * mlstm_blocks + ["slstm"] * slstm_blocks
     return [group[index % len(group)] for index in range(num_blocks)]
-
-
-def _head_norm(x, num_heads, scale, offset):
-    """GroupNorm over each head's channels of one step (`(..., width)`), then a per-channel scale and offset."""
-    shape = ops.shape(x)
-    heads = ops.reshape(ops.cast(x, "float32"), (*shape[:-1], num_heads, shape[-1] // num_heads))  # (..., H, d)
-    mean = ops.mean(heads, axis=-1, keepdims=True)
-    variance = ops.var(heads, axis=-1, keepdims=True)
-    heads = (heads - mean) * ops.rsqrt(variance + NORM_EPSILON)  # (..., H, d)
-    x_normed = ops.cast(ops.reshape(heads, shape), x.dtype)  # (..., width)
-    return x_normed * ops.cast(scale, x.dtype) + ops.cast(offset, x.dtype)
 
 
 def _state_shapes(layer):

@@ -71,6 +71,16 @@ def projections(p, x, num_heads):
             sigmoid(x @ p["output_gate_kernel"] + p["output_gate_bias"]))
 
 
+def gated_output(p, o, hidden):
+    """`o * h~` `(batch, units)` from h~ `(batch, heads, d)`; with the layer's `head_norm` weights, each head of h~
+    normalised to zero mean and unit variance (epsilon 1e-5) first, then scaled and offset per channel."""
+    if "head_norm_scale" in p:
+        mean, variance = hidden.mean(-1, keepdims=True), hidden.var(-1, keepdims=True)
+        hidden = (hidden - mean) / np.sqrt(variance + 1e-5)
+        hidden = hidden.reshape(len(o), UNITS) * p["head_norm_scale"] + p["head_norm_offset"]
+    return o * hidden.reshape(len(o), UNITS)
+
+
 def unstabilised_reference(p, inputs, num_heads, state=None, mask=None):
     """The paper's recurrence, step by step, unstabilised, in float64: outputs and the true final C, n."""
     x = np.asarray(inputs, "float64")
@@ -91,7 +101,7 @@ def unstabilised_reference(p, inputs, num_heads, state=None, mask=None):
         c = f[..., None, None] * c + i[..., None, None] * v[..., :, None] * k[..., None, :]  # value x key
         n = f[..., None] * n + i[..., None] * k
         hidden = np.einsum("bhvk,bhk->bhv", c, q) / np.maximum(np.abs(np.einsum("bhk,bhk->bh", n, q)), 1.0)[..., None]
-        outputs.append(o * hidden.reshape(batch, UNITS))
+        outputs.append(gated_output(p, o, hidden))
     return np.stack(outputs, axis=1), c, n
 
 
@@ -118,7 +128,7 @@ def stabilised_reference(p, inputs, num_heads, state=None, mask=None):
         m = m_new
         denominator = np.maximum(np.abs(np.einsum("bhk,bhk->bh", n, q)), np.exp(-m))
         hidden = np.einsum("bhvk,bhk->bhv", c, q) / denominator[..., None]
-        outputs.append(o * hidden.reshape(batch, UNITS))
+        outputs.append(gated_output(p, o, hidden))
     return np.stack(outputs, axis=1), c, n, m
 
 
@@ -207,6 +217,20 @@ def test_the_stabilised_reference_is_the_unstabilised_one():
         outputs, *states = stabilised_reference(parameters(layer), inputs, 2, state, mask)
         np.testing.assert_allclose(outputs, expected, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(true_states(*states)[0], c, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_head_norm_normalises_each_head_before_the_output_gate(mode):
+    layer = make_layer(mode, num_heads=2, head_norm=True)
+    assert {"head_norm_scale", "head_norm_offset"} <= {w.name for w in layer.weights}
+    inputs, state, mask = random_inputs(time=7), random_state(2), MASKS["right-padded"]
+    outputs, c, n, m = run(layer, inputs, state, mask)
+    expected, expected_c, expected_n = unstabilised_reference(parameters(layer), inputs, 2, state, mask)
+    np.testing.assert_allclose(outputs, np.where(mask[:, :, None], expected, 0.0), **TOL)
+    np.testing.assert_allclose(true_states(c, n, m)[0], expected_c, **TOL)
+    # The step form normalises too.
+    output, _ = layer.step(inputs[:, 0], state)
+    np.testing.assert_allclose(ops.convert_to_numpy(output), expected[:, 0], **TOL)
 
 
 # ---------------------------------------------------------------------- 3. all forms agree
@@ -385,8 +409,8 @@ def test_weight_layout_initialisation_and_config():
     np.testing.assert_allclose(gate_bias[4:], [3.0, 4.0, 5.0, 6.0], rtol=1e-6)  # forget gates: slow forgetting
     assert np.abs(gate_bias[:4]).max() < 0.6  # input gates ~ N(0, 0.1^2)
     config = layer.get_config()
-    assert {k: config[k] for k in ("units", "num_heads", "mode", "chunk_size")} == {
-        "units": 8, "num_heads": 4, "mode": "chunkwise", "chunk_size": 16}
+    assert {k: config[k] for k in ("units", "num_heads", "mode", "chunk_size", "head_norm")} == {
+        "units": 8, "num_heads": 4, "mode": "chunkwise", "chunk_size": 16, "head_norm": False}
     assert "kernel_initializer" in config and "bias_initializer" in config
     assert MLSTM.from_config(config).get_config() == config
 
