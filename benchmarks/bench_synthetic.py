@@ -214,6 +214,7 @@ def main():
                         help="synthetic runs trained at once, one thread each (their results do not depend on it; "
                              "the language models, timed, always run one at a time)")
     parser.add_argument("--seeds", type=int, help="seeds per configuration (default: 3, quick 1)")
+    parser.add_argument("--cells", help="only the runs of these cells, comma-separated (e.g. mlstm,xlstm[1:1])")
     parser.add_argument("--results", default=os.path.join(ROOT, "runs", "bench_synthetic.jsonl"))
     parser.add_argument("--tables", action="store_true", help="print the tables of --results and stop")
     args = parser.parse_args()
@@ -229,7 +230,7 @@ def main():
         if "lm" in studies and not args.ptb:
             print("lm study skipped: give --ptb", file=sys.stderr)
         todo = [run for study in studies if study != "lm" or args.ptb for run in runs(study, args.quick, args.seeds)
-                if key_of(run) not in done]
+                if key_of(run) not in done and (not args.cells or run["cell"] in args.cells.split(","))]
         synthetic = [run for run in todo if run["study"] != "lm"]
         with concurrent.futures.ProcessPoolExecutor(
                 args.jobs, mp_context=multiprocessing.get_context("spawn"),
