@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_lstm.py [--shapes small,large] [--backends tensorflow,jax] [--variants vanilla,cifg]
-        [--rounds 5] [--steps 10] [--threads 2] [--torch-python PATH]
+        [--xla] [--rounds 5] [--steps 10] [--threads 2] [--torch-python PATH]
 
 Each configuration is `Input -> LSTM(units) -> Dense(1)` trained with SGD on MSE (`train_on_batch`,
 the backend's default compilation; for PyTorch the same model with `loss.backward()` and
@@ -38,13 +38,17 @@ TORCH = "torch.nn.LSTM"
 WARMUP_STEPS = 3
 
 
-def configurations(backends, variants):
-    """`{label: config}` of the rows: Keras' LSTM and GatedLSTM per backend, then PyTorch's LSTM."""
+def configurations(backends, variants, xla=False):
+    """`{label: config}` of the rows: Keras' LSTM and GatedLSTM per backend (and with `xla`, compiled by XLA on
+    TensorFlow too, which Keras does not do by default on a CPU), then PyTorch's LSTM."""
     rows = {}
     for backend in backends:
-        rows[f"keras.layers.LSTM ({backend})"] = {"kind": "keras", "backend": backend}
-        for variant in variants:
-            rows[f"GatedLSTM {variant} ({backend})"] = {"kind": "gated", "backend": backend, "variant": variant}
+        for jit in (False, True) if xla and backend == "tensorflow" else (False,):
+            suffix = f" ({backend}{', XLA' if jit else ''})"
+            rows["keras.layers.LSTM" + suffix] = {"kind": "keras", "backend": backend, "xla": jit}
+            for variant in variants:
+                rows[f"GatedLSTM {variant}" + suffix] = {"kind": "gated", "backend": backend, "variant": variant,
+                                                         "xla": jit}
     rows[TORCH] = {"kind": "torch"}
     return rows
 
@@ -76,7 +80,7 @@ def keras_step(config, shape):
     layer = keras.layers.LSTM(shape["units"]) if config["kind"] == "keras" else GatedLSTM(
         shape["units"], variant=config["variant"])
     model = keras.Sequential([keras.Input(x.shape[1:]), layer, keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(1e-3), "mse")
+    model.compile(keras.optimizers.SGD(1e-3), "mse", jit_compile=True if config["xla"] else "auto")
     # Converting the returned loss to a float waits for the step to finish.
     return lambda: float(np.asarray(model.train_on_batch(x, y)))
 
@@ -170,6 +174,7 @@ def main():
     parser.add_argument("--backends", default="tensorflow,jax")
     parser.add_argument("--variants", default="vanilla",
                         help="GatedLSTM presets, comma-separated (e.g. vanilla,peephole,cifg), or all")
+    parser.add_argument("--xla", action="store_true", help="also the TensorFlow rows compiled with XLA")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per configuration and round")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -189,7 +194,7 @@ def main():
             from lstm_keras.layers.gating import VARIANTS
 
             variants = list(VARIANTS)
-        for label, config in configurations(args.backends.split(","), variants).items():
+        for label, config in configurations(args.backends.split(","), variants, args.xla).items():
             process, error = start_worker(config, shape, args.threads, args.torch_python)
             if process is None:
                 print(f"{label}: left out ({error.strip().splitlines()[-1] if error.strip() else 'no output'})",
