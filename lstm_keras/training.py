@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import statistics
 import sys
 import time
 import types
@@ -71,6 +72,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 # backward pass), used to project an evaluation before one has been timed. The LSTM models here measure about
 # 0.3-0.4 on CPU; rounded up, so that a projection errs on the side of stopping early.
 EVAL_BATCH_COST = 0.5
+# The training batches of a window whose median time is the machine's current speed (`BatchTimes.slowdown`).
+SPEED_WINDOW = 20
 
 _command_clock = {"started": None}
 
@@ -184,7 +187,10 @@ class TimeBudget(keras.callbacks.Callback):
     stops training as soon as the time left would not cover them; the best weights so far are
     then kept by the other callbacks (`EarlyStopping(restore_best_weights=True)`). Batch times
     are measured as training goes (`speeds`); an evaluation batch counts as `EVAL_BATCH_COST`
-    training batches until a validation has been timed.
+    training batches until a validation has been timed. When the machine slows down (the median
+    of the last `SPEED_WINDOW` training batches above the median of the earlier windows: other
+    processes on the cores), everything still to do is projected that much slower
+    (`speeds.slowdown`), the reserve included: it was planned at the earlier speed.
 
     Args:
         deadline: a `Deadline`, minutes (from the command's start; None or 0: no budget), or
@@ -225,17 +231,21 @@ class TimeBudget(keras.callbacks.Callback):
 
     @property
     def speeds(self):
-        """Seconds per batch so far: `train_batch` (0 before one is timed) and `eval_batch` (measured or projected)."""
+        """Seconds per batch so far: `train_batch` (0 before one is timed) and `eval_batch` (measured or projected),
+        and `slowdown`, how much slower the machine runs now than before (`BatchTimes.slowdown`, at least 1)."""
         train_batch = self._train.mean(first_counts=False) or 0.0  # the first batch compiles: not a measure
         eval_batch = self._eval.mean()
         return types.SimpleNamespace(
-            train_batch=train_batch, eval_batch=EVAL_BATCH_COST * train_batch if eval_batch is None else eval_batch
+            train_batch=train_batch, eval_batch=EVAL_BATCH_COST * train_batch if eval_batch is None else eval_batch,
+            slowdown=self._train.slowdown(),
         )
 
     def needed(self):
-        """The seconds the command needs after one more batch: that batch, an epoch's validation, the reserve."""
+        """The seconds the command needs after one more batch: that batch, an epoch's validation, the reserve, each
+        at the machine's current speed."""
         speeds = self.speeds
-        return speeds.train_batch + (self.validation_batches or 0) * speeds.eval_batch + self.reserve(speeds)
+        return speeds.slowdown * (
+            speeds.train_batch + (self.validation_batches or 0) * speeds.eval_batch + self.reserve(speeds))
 
     def training_left(self):
         """The seconds of training left before this callback stops it (infinite without a budget)."""
@@ -280,6 +290,8 @@ class BatchTimes:
         self.count = 0
         self.total = 0.0
         self._begun = None
+        self._window = []  # the batches of the window being filled
+        self._window_medians = []  # the median of each full window (of `SPEED_WINDOW` batches)
 
     def begin(self, now):
         self._begun = now
@@ -293,12 +305,23 @@ class BatchTimes:
         else:
             self.count += 1
             self.total += seconds
+            self._window.append(seconds)
+            if len(self._window) == SPEED_WINDOW:
+                self._window_medians.append(statistics.median(self._window))
+                self._window = []
 
     def mean(self, first_counts=True):
         """Seconds per batch, or None before any batch (or before the second, if `first_counts` is False)."""
         if self.count:
             return self.total / self.count
         return self.first if first_counts else None
+
+    def slowdown(self):
+        """The last full window's median batch time over the median of the earlier windows' medians, at least 1
+        (1 before two windows are full): a median is not moved by one slow batch, only by a slower machine."""
+        if len(self._window_medians) < 2:
+            return 1.0
+        return max(1.0, self._window_medians[-1] / statistics.median(self._window_medians[:-1]))
 
 
 class _BudgetProgress(keras.callbacks.Callback):

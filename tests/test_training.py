@@ -172,6 +172,50 @@ def test_time_budget_reserve_follows_the_measured_evaluation_speed():
     assert 5.0 <= deadline.remaining() < 6.0
 
 
+class SlowDown(AdvanceClock):
+    """An `AdvanceClock` whose training batches take `slow` seconds from batch `after` on, and one batch `pause`."""
+
+    def __init__(self, clock, train, slow, after, pause_at=None, pause=0.0):
+        super().__init__(clock, train)
+        self.slow, self.after, self.pause_at, self.pause = slow, after, pause_at, pause
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train = self.slow if self.batches >= self.after else self.train
+        if self.batches == self.pause_at:
+            self.clock.now += self.pause
+        super().on_train_batch_end(batch, logs)
+
+
+def test_time_budget_projects_what_is_left_at_the_machines_current_speed():
+    from lstm_keras import training
+
+    window = training.SPEED_WINDOW
+
+    def run(slow, pause=0.0):
+        clock = FakeClock()
+        deadline = training.Deadline(10, clock=clock)  # 600 s
+        budget = training.TimeBudget(deadline, reserve=100.0)
+        model, x, y = tiny_regression()
+        # 1 s batches; from batch 4 windows on, `slow` s; one batch in the second window pauses `pause` s.
+        advance = SlowDown(clock, train=1.0, slow=slow, after=4 * window + 1, pause_at=window + 5, pause=pause)
+        model.fit(np.zeros((1000, 2), "float32"), np.zeros((1000, 1), "float32"), batch_size=1, epochs=1,
+                  callbacks=[advance, budget], verbose=0)
+        return budget, deadline
+
+    # Steady batches: no slowdown, training stops leaving the reserve and one batch.
+    budget, deadline = run(slow=1.0)
+    assert budget.speeds.slowdown == 1.0 and 100.0 <= deadline.remaining() < 101.0 + 1e-9
+    # One 50 s pause moves no window's median: the same projection, the time lost to training only.
+    budget, deadline = run(slow=1.0, pause=50.0)
+    assert budget.speeds.slowdown == 1.0 and 100.0 <= deadline.remaining() < 101.0 + 1e-9
+    # Batches three times slower: once a window of them is full, the reserve is projected three times longer.
+    budget, deadline = run(slow=3.0)
+    assert budget.speeds.slowdown == pytest.approx(3.0)
+    assert budget.needed() == pytest.approx(3.0 * (budget.speeds.train_batch + 100.0))
+    # It stopped with the reserve at the current speed left (without the slowdown: about 100 s).
+    assert deadline.remaining() >= 3.0 * 100.0
+
+
 def test_deadline_counts_from_the_command_start_and_shares_what_is_left():
     from lstm_keras import training
 
