@@ -392,6 +392,57 @@ class LanguageModel(keras.Model):
             new_state.append(list(layer_state))
         return self._post_blocks(x), new_state
 
+    def stream(self, token_ids, state=None):
+        """Reads one chunk of a long text from `state`: what a server calls chunk after chunk.
+
+        Feeding a text chunk by chunk, each call given the state the previous one returned, gives
+        the log-probabilities of reading it whole (tested): the state is the recurrent layers'
+        (constant in size, whatever was read). Padded steps (`pad_token_id`, right-padded) keep the
+        state, so rows of a batch may end their chunks at different lengths.
+
+        Args:
+            token_ids: int `(batch, T)`, T >= 1, the chunk's ids (right-padded with `pad_token_id`).
+            state: the states `stream` returned for the previous chunk (as `initial_state` gives
+                them, or flattened by `flatten_state`), or None at the start of a text.
+
+        Returns:
+            `(log_probabilities, state)`: float32 `(batch, T, V)`, the log-probabilities of the
+            next token after each step (meaningless at padded steps), and the states after the
+            chunk's last unpadded step.
+        """
+        token_ids = ops.cast(token_ids, "int32")  # (batch, T)
+        if state is not None and not isinstance(state, (list, tuple)):
+            state = self.unflatten_state(state)
+        outputs, state = self.encode(token_ids, state, mask=ops.not_equal(token_ids, self.pad_token_id))
+        return ops.log_softmax(ops.cast(self.hidden_to_logits(outputs), "float32"), axis=-1), state
+
+    def flat_state_size(self):
+        """The number of values in one example's states (`flatten_state`)."""
+        return sum(int(np.prod(shape)) for shape, _ in self._state_layout())
+
+    def flatten_state(self, state):
+        """The states of every layer (as `initial_state` gives them) as one float32 `(batch, flat_state_size())`."""
+        parts = [ops.reshape(ops.cast(s, "float32"), (ops.shape(s)[0], -1)) for layer in state for s in layer]
+        return ops.concatenate(parts, axis=1)  # (batch, S)
+
+    def unflatten_state(self, flat):
+        """The inverse of `flatten_state`: float `(batch, S)` to the states of every layer."""
+        layout, state, start = iter(self._state_layout()), [], 0
+        for layer_state in self.initial_state(1):
+            state.append([])
+            for _ in layer_state:
+                shape, dtype = next(layout)
+                size = int(np.prod(shape))
+                part = ops.reshape(flat[:, start:start + size], (ops.shape(flat)[0], *shape))  # (batch, *shape)
+                state[-1].append(ops.cast(part, dtype))
+                start += size
+        return state
+
+    def _state_layout(self):
+        """`(per-example shape, dtype)` of every state of every layer, in order."""
+        return [(tuple(s.shape[1:]), keras.backend.standardize_dtype(s.dtype)) for layer in self.initial_state(1)
+                for s in layer]
+
     def decode_step(self, token, state):
         """The samplers' `next`: `(token (batch,), state) -> (logits (batch, V), state, None)`.
 

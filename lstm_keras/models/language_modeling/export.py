@@ -111,6 +111,11 @@ class LanguageModelModule(tf.Module):
             ],
         )
         self.score = tf.function(self._score, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+        self.tokenize = tf.function(self._tokenize, input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+        self.stream = tf.function(self._stream, input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="token_ids"),
+            tf.TensorSpec([None, model.flat_state_size()], tf.float32, name="state"),
+        ])
 
     def token_ids(self, texts, max_length=None):
         """Token ids of `texts` `(batch,)`: int32 `(batch, T)`, right-padded (the last `max_length` of each)."""
@@ -140,6 +145,13 @@ class LanguageModelModule(tf.Module):
         token_ids = self.token_ids(sentences)  # (batch, T)
         log_probabilities, counts = self.model.score(token_ids)  # (batch,), (batch,)
         return {"log_probabilities": log_probabilities, "num_tokens": tf.cast(counts, tf.int32)}
+
+    def _tokenize(self, texts):
+        return {"token_ids": self.token_ids(texts)}
+
+    def _stream(self, token_ids, state):
+        log_probabilities, state = self.model.stream(token_ids, state)
+        return {"log_probabilities": log_probabilities, "state": self.model.flatten_state(state)}
 
     def generate_texts(self, prompts, num_tokens=50, temperature=1.0):
         """Continues a list of prompts (str or bytes); returns a list of strings.
@@ -184,13 +196,20 @@ class LanguageModelModule(tf.Module):
 
 
 def export_saved_model(module, path):
-    """Writes `module` as a SavedModel at `path` (atomically), with `generate` and `score` signatures.
+    """Writes `module` as a SavedModel at `path` (atomically), with `generate`, `score`, `tokenize` and `stream`.
 
     `generate`: `prompts` (`tf.string (batch,)`), `num_tokens` (int32 scalar), `temperature`
     (float32 scalar) -> `{"texts": tf.string (batch,)}`. `score`: `sentences` (`tf.string
     (batch,)`) -> `{"log_probabilities": float32 (batch,), "num_tokens": int32 (batch,)}`.
+    `tokenize`: `texts` (`tf.string (batch,)`) -> `{"token_ids": int32 (batch, T)}`, right-padded
+    with 0. `stream` (streaming inference: a long text read chunk by chunk, `LanguageModel.stream`):
+    `token_ids` (int32 `(batch, T)`, right-padded with 0) and `state` (float32 `(batch, S)`: zeros
+    at the start of a text, then the `state` the previous call returned) -> `{"log_probabilities":
+    float32 (batch, T, V), "state": float32 (batch, S)}`, the distribution of the next token after
+    each step; `S` is the model's `flat_state_size()`.
     """
-    write_saved_model(path, [module.model, module.tokenizer], {"generate": module.generate, "score": module.score})
+    write_saved_model(path, [module.model, module.tokenizer], {
+        "generate": module.generate, "score": module.score, "tokenize": module.tokenize, "stream": module.stream})
 
 
 def save_language_model(directory, module, extra_settings=None):

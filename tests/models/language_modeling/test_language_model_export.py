@@ -1,4 +1,5 @@
-"""Language-model export: the SavedModel's `generate` and `score` signatures served without `lstm_keras`."""
+"""Language-model export: the SavedModel's `generate`, `score`, `tokenize` and `stream` signatures served without
+`lstm_keras`, and streaming inference chunk by chunk against the whole text."""
 
 import json
 import os
@@ -96,6 +97,61 @@ def test_signatures_served_without_lstm_keras(exported):
     errors = served["errors"]
     assert "num_tokens" in errors[0] and "num_tokens" in errors[1]
     assert all(e is not None and "temperature" in e for e in errors[2:])
+
+
+def read_in_chunks(model, token_ids, bounds, flat=False):
+    """Log-probabilities of `token_ids` read by `model.stream` chunk by chunk (`bounds`: the chunks' ends)."""
+    state, parts, start = (np.zeros((len(token_ids), model.flat_state_size()), "float32") if flat else None), [], 0
+    for end in bounds:
+        log_probs, state = model.stream(token_ids[:, start:end], state)
+        state = model.flatten_state(state) if flat else state
+        parts.append(keras.ops.convert_to_numpy(log_probs))
+        start = end
+    return np.concatenate(parts, axis=1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "xlstm[1:1]"])
+def test_stream_chunk_by_chunk_equals_the_whole_text(cell):
+    keras.utils.set_random_seed(1)
+    model = LanguageModel(50, embedding_dim=8, units=8, num_layers=2, cell=cell)
+    token_ids = np.random.default_rng(0).integers(3, 50, size=(2, 11)).astype("int32")
+    whole = keras.ops.convert_to_numpy(model.stream(token_ids)[0])  # (2, 11, 50)
+    assert whole.shape == (2, 11, 50)
+    np.testing.assert_allclose(np.exp(whole).sum(-1), 1.0, atol=1e-5)
+    for flat in (False, True):
+        np.testing.assert_allclose(read_in_chunks(model, token_ids, [3, 4, 11], flat), whole, atol=1e-5)
+    # A row whose chunk ends early (right-padded with 0) keeps its state: its next chunk goes on from there.
+    padded = token_ids[:, :4].copy()
+    padded[1, 2:] = 0
+    _, state = model.stream(padded)
+    rest = np.stack([token_ids[0, 4:8], token_ids[1, 2:6]])
+    log_probs = keras.ops.convert_to_numpy(model.stream(rest, state)[0])
+    np.testing.assert_allclose(log_probs[0], whole[0, 4:8], atol=1e-5)
+    np.testing.assert_allclose(log_probs[1], whole[1, 2:6], atol=1e-5)
+
+
+def test_stream_and_tokenize_served_without_lstm_keras(exported):
+    model, module = exported["module"].model, exported["module"]
+    token_ids = module.token_ids(tf.constant(["the dogs run . the cat sat .", "the cat"])).numpy()  # (2, 8)
+    script = f"""
+    stream, tokenize = loaded.signatures["stream"], loaded.signatures["tokenize"]
+    ids = tokenize(texts=tf.constant(["the dogs run . the cat sat .", "the cat"]))["token_ids"]
+    result["token_ids"] = ids.numpy().tolist()
+    state, parts = tf.zeros((2, {model.flat_state_size()})), []
+    for start, end in ((0, 3), (3, 8)):
+        out = stream(token_ids=ids[:, start:end], state=state)
+        state = out["state"]
+        parts.append(out["log_probabilities"].numpy().tolist())
+    result["parts"] = parts
+    """
+    served = run_served(exported["folder"], script)
+    assert served["modules"] == []
+    assert served["token_ids"] == token_ids.tolist()
+    whole = keras.ops.convert_to_numpy(model.stream(token_ids)[0])  # (2, 8, V)
+    served_log_probs = np.concatenate([np.array(p) for p in served["parts"]], axis=1)  # (2, 8, V)
+    real = token_ids != 0  # the padded steps of "the cat" carry no prediction
+    assert real.sum() == 10
+    np.testing.assert_allclose(served_log_probs[real], whole[real], atol=1e-5)
 
 
 def test_in_process_module_and_model_folder(exported):
