@@ -5,6 +5,7 @@ model, the vocabularies of its tokenizers and a JSON file of settings) through
 `save_model_folder` / `load_model_folder`; every SavedModel through `write_saved_model`.
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -35,8 +36,32 @@ _MOVED_MODULES = {
 }
 
 
+@contextlib.contextmanager
+def without_fused_kernels():
+    """Inside, TensorFlow's fused cuDNN RNN kernels are declined, as on a machine without a GPU.
+
+    Graphs traced inside hold the portable recurrent loop instead of `CudnnRNNV3`, which has no
+    CPU kernel: a SavedModel of a model trained on a GPU then also serves on a CPU (the weights
+    are the same for both implementations). A no-op on the other backends.
+    """
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    is_gpu_available = rnn._is_gpu_available
+    rnn._is_gpu_available = lambda: False
+    try:
+        yield
+    finally:
+        rnn._is_gpu_available = is_gpu_available
+
+
 def write_saved_model(path, tracked, endpoints):
     """Writes a TensorFlow SavedModel atomically with `keras.export.ExportArchive`.
+
+    Every endpoint is traced afresh `without_fused_kernels`: a `tf.function` traced during
+    training on a GPU would otherwise bring its cuDNN kernel into the SavedModel, which then fails
+    on a CPU server (keras-team/keras#18504).
 
     Args:
         path: the SavedModel folder (replaced in one rename once complete).
@@ -45,17 +70,23 @@ def write_saved_model(path, tracked, endpoints):
         endpoints: a dict name -> function (a `tf.function`, or a Python function given as
             `(function, input_signature)`), each served as a signature of that name.
     """
+    import tensorflow as tf
+
     archive = keras.export.ExportArchive()
     for item in tracked:
         archive.track(item)
-    for name, endpoint in endpoints.items():
-        if isinstance(endpoint, tuple):
-            function, signature = endpoint
-            archive.add_endpoint(name, function, input_signature=signature)
-        else:
+    with without_fused_kernels():
+        for name, endpoint in endpoints.items():
+            if isinstance(endpoint, tuple):
+                function, signature = endpoint
+                archive.add_endpoint(name, function, input_signature=signature)
+                continue
+            if keras.backend.backend() == "tensorflow" and endpoint.input_signature is not None:
+                endpoint = tf.function(endpoint.python_function, input_signature=endpoint.input_signature)
+                endpoint.get_concrete_function()  # traced here, without the fused kernels
             archive.add_endpoint(name, endpoint)
-    with atomic_path(path) as tmp:
-        archive.write_out(tmp, verbose=False)
+        with atomic_path(path) as tmp:
+            archive.write_out(tmp, verbose=False)
 
 
 def seconds_to_export(export_saved_model, module):

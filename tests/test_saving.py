@@ -100,3 +100,28 @@ def test_a_file_naming_an_unknown_class_names_it(tmp_path):
             target.writestr(item, data)
     with pytest.raises((ValueError, TypeError), match="Gone"):
         load_keras_model(broken)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="SavedModels are written on TensorFlow")
+def test_a_saved_model_traced_as_on_a_gpu_has_no_cudnn_op_and_serves_on_a_cpu(tmp_path, monkeypatch):
+    import importlib
+
+    import tensorflow as tf
+
+    from lstm_keras.layers import GatedLSTM
+    from lstm_keras.saving import write_saved_model
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((None, 3)), GatedLSTM(4), keras.layers.Dense(1)])
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    serve = tf.function(lambda inputs: model(inputs), input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    # As on a GPU machine: the fused cuDNN kernel is taken when the graph is traced (during training, say).
+    monkeypatch.setattr(importlib.import_module("keras.src.backend.tensorflow.rnn"), "_is_gpu_available", lambda: True)
+    traced = serve.get_concrete_function()
+    assert "CudnnRNNV3" in {op.type for op in traced.graph.get_operations()}
+    write_saved_model(str(tmp_path / "saved_model"), [model], {"serve": serve})
+    monkeypatch.undo()
+    assert b"CudnnRNN" not in (tmp_path / "saved_model" / "saved_model.pb").read_bytes()
+    served = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serve"]
+    np.testing.assert_allclose(next(iter(served(inputs=tf.constant(x)).values())).numpy(), expected, atol=1e-6)
