@@ -1,7 +1,7 @@
-"""Which recurrent layers convert to LiteRT (TFLite) with builtin ops only, how exactly, and how fast.
+"""Which recurrent layers convert to LiteRT (TFLite) with builtin ops only, and to ONNX, how exactly, and how fast.
 
 Usage:
-    KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--litert-python PATH] [--out DIR]
+    KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--litert-python PATH] [--onnx] [--out DIR]
 
 For every cell of `lstm_keras.layers.cells` (and every `GatedLSTM` preset), a small model
 `Embedding(50, 8, mask_zero=True) -> layer(16) -> Dense(3, softmax)` reading int32 `(1, 12)`
@@ -11,6 +11,8 @@ plain LiteRT interpreter). A second process, with only `ai_edge_litert` and NumP
 (`--litert-python`: a virtualenv with `pip install ai-edge-litert`), runs each file on three
 inputs of 12, 7 and 1 real tokens and reports the largest absolute difference to Keras, the
 median latency of one sequence (100 calls after 5) and the ops in the converted graph.
+With `--onnx` (an interpreter with `tf2onnx` and `onnxruntime`), the same traced function is also
+converted by `tf2onnx` (opset 17) and run by `onnxruntime` on the same inputs.
 Prints a Markdown table.
 """
 
@@ -62,8 +64,13 @@ def configurations():
     return rows
 
 
-def convert(cell, gating, path):
-    """Writes the LiteRT file of the small model of `cell` at `path`, with its test inputs and Keras outputs."""
+def convert(cell, gating, path, onnx=False):
+    """Writes the LiteRT file of the small model of `cell` at `path`, with its test inputs and Keras outputs.
+
+    Returns:
+        With `onnx`, `{"max_abs_difference", "ops"}` of the ONNX conversion run by onnxruntime, or
+        `{"failed": message}`; else None.
+    """
     import keras
     import numpy as np
     import tensorflow as tf
@@ -85,22 +92,46 @@ def convert(cell, gating, path):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     with open(path, "wb") as f:
         f.write(converter.convert())
+    expected = np.concatenate([keras.ops.convert_to_numpy(model(row[None])) for row in inputs])  # (3, 3)
     np.save(path + ".inputs.npy", inputs)
-    np.save(path + ".expected.npy", np.concatenate([keras.ops.convert_to_numpy(model(row[None])) for row in inputs]))
+    np.save(path + ".expected.npy", expected)
+    return run_onnx(function, inputs, expected) if onnx else None
+
+
+def run_onnx(function, inputs, expected):
+    """The ONNX conversion of `function` (tf2onnx, traced without the fused kernel) against Keras' `expected`."""
+    import numpy as np
+    import onnxruntime
+    import tf2onnx
+
+    from lstm_keras.saving import without_fused_kernels
+
+    try:
+        with without_fused_kernels():
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=17)
+        session = onnxruntime.InferenceSession(proto.SerializeToString())
+        name = session.get_inputs()[0].name
+        outputs = np.concatenate([session.run(None, {name: row[None]})[0] for row in inputs])
+    except Exception as error:  # a failure is a result: its message goes in the table
+        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        return {"failed": (lines[-1] if lines else type(error).__name__)[:120]}
+    return {"max_abs_difference": float(np.abs(outputs - expected).max()),
+            "ops": sorted({node.op_type for node in proto.graph.node})}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--litert-python", default=sys.executable, help="a Python interpreter with ai_edge_litert")
+    parser.add_argument("--onnx", action="store_true", help="also convert with tf2onnx and run with onnxruntime")
     parser.add_argument("--out", help="where the .tflite files go (default: a temporary folder)")
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="bench_export_")
     os.makedirs(out, exist_ok=True)
-    files, refused = {}, {}
+    files, refused, onnx = {}, {}, {}
     for label, (cell, gating) in configurations().items():
         path = os.path.join(out, label.replace(" ", "_").replace(",", "").replace(":", "-") + ".tflite")
         try:
-            convert(cell, gating, path)
+            onnx[label] = convert(cell, gating, path, args.onnx)
             files[label] = path
         except Exception as error:  # a refusal is a result: its message goes in the table
             lines = [line for line in str(error).strip().splitlines() if line.strip()]
@@ -109,15 +140,21 @@ def main():
     if done.returncode != 0:
         sys.exit(done.stderr[-3000:])
     served = json.loads(done.stdout.strip().splitlines()[-1])
-    print("| configuration | LiteRT (builtin ops) | max abs difference to Keras | ms / sequence of 12 | ops |")
-    print("|---|---|---|---|---|")
+    print("| configuration | LiteRT (builtin ops) | max abs difference to Keras | ms / sequence of 12 | ops |"
+          + (" ONNX (tf2onnx, onnxruntime): max abs difference | ONNX ops |" if args.onnx else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if args.onnx else ""))
     for label in configurations():
         if label in refused:
-            print(f"| {label} | refused: {refused[label]} | | | |")
+            line = f"| {label} | refused: {refused[label]} | | | |"
         else:
             row = served[label]
-            print(f"| {label} | converted | {row['max_abs_difference']:.1e} | {row['latency_ms']:.3f} | "
-                  f"{', '.join(row['ops'])} |")
+            line = (f"| {label} | converted | {row['max_abs_difference']:.1e} | {row['latency_ms']:.3f} | "
+                    f"{', '.join(row['ops'])} |")
+        if args.onnx:
+            result = onnx.get(label) or {"failed": "not converted to LiteRT"}
+            line += (f" failed: {result['failed']} | |" if "failed" in result else
+                     f" {result['max_abs_difference']:.1e} | {', '.join(result['ops'])} |")
+        print(line)
 
 
 if __name__ == "__main__":
