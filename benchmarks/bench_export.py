@@ -80,8 +80,10 @@ def convert(cell, gating, path, onnx=False):
     from lstm_keras.saving import without_fused_kernels
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((LENGTH,), dtype="int32"), keras.layers.Embedding(VOCABULARY, 8, mask_zero=True),
-                              recurrent_layer(cell, 16, gating), keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential([
+        keras.Input((LENGTH,), dtype="int32"), keras.layers.Embedding(VOCABULARY, 8, mask_zero=True),
+        recurrent_layer(cell, 16, gating), keras.layers.Dense(3, activation="softmax"),
+    ])
     inputs = np.random.default_rng(0).integers(1, VOCABULARY, size=(3, LENGTH)).astype("int32")
     inputs[1, 7:] = 0
     inputs[2, 1:] = 0
