@@ -115,10 +115,15 @@ def run_onnx(function, inputs, expected):
         name = session.get_inputs()[0].name
         outputs = np.concatenate([session.run(None, {name: row[None]})[0] for row in inputs])
     except Exception as error:  # a failure is a result: its message goes in the table
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
-        return {"failed": (lines[-1] if lines else type(error).__name__)[:120]}
+        return {"failed": last_line(error)[:120]}
     return {"max_abs_difference": float(np.abs(outputs - expected).max()),
             "ops": sorted({node.op_type for node in proto.graph.node})}
+
+
+def last_line(error):
+    """The last non-empty line of an exception's message (its type's name if it has none)."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
 
 
 def main():
@@ -136,8 +141,7 @@ def main():
             onnx[label] = convert(cell, gating, path, args.onnx)
             files[label] = path
         except Exception as error:  # a refusal is a result: its message goes in the table
-            lines = [line for line in str(error).strip().splitlines() if line.strip()]
-            refused[label] = lines[-1][:160] if lines else type(error).__name__
+            refused[label] = last_line(error)[:160]
     done = subprocess.run([args.litert_python, "-c", RUNNER, json.dumps(files)], capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(done.stderr[-3000:])

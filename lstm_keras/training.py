@@ -292,6 +292,7 @@ class BatchTimes:
         self._begun = None
         self._window = []  # the batches of the window being filled
         self._window_medians = []  # the median of each full window (of `SPEED_WINDOW` batches)
+        self._slowdown = 1.0  # `slowdown()`, updated as each window fills
 
     def begin(self, now):
         self._begun = now
@@ -309,6 +310,9 @@ class BatchTimes:
             if len(self._window) == SPEED_WINDOW:
                 self._window_medians.append(statistics.median(self._window))
                 self._window = []
+                if len(self._window_medians) >= 2:
+                    earlier = statistics.median(self._window_medians[:-1])
+                    self._slowdown = max(1.0, self._window_medians[-1] / earlier)
 
     def mean(self, first_counts=True):
         """Seconds per batch, or None before any batch (or before the second, if `first_counts` is False)."""
@@ -319,9 +323,7 @@ class BatchTimes:
     def slowdown(self):
         """The last full window's median batch time over the median of the earlier windows' medians, at least 1
         (1 before two windows are full): a median is not moved by one slow batch, only by a slower machine."""
-        if len(self._window_medians) < 2:
-            return 1.0
-        return max(1.0, self._window_medians[-1] / statistics.median(self._window_medians[:-1]))
+        return self._slowdown
 
 
 class _BudgetProgress(keras.callbacks.Callback):

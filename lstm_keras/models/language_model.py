@@ -414,11 +414,15 @@ class LanguageModel(keras.Model):
         if state is not None and not isinstance(state, (list, tuple)):
             state = self.unflatten_state(state)
         outputs, state = self.encode(token_ids, state, mask=ops.not_equal(token_ids, self.pad_token_id))
-        return ops.log_softmax(ops.cast(self.hidden_to_logits(outputs), "float32"), axis=-1), state
+        return self._log_probabilities(outputs), state
+
+    def _log_probabilities(self, outputs):
+        """float32 log-probabilities `(..., V)` of the next token from the last layer's outputs `(..., units)`."""
+        return ops.log_softmax(ops.cast(self.hidden_to_logits(outputs), "float32"), axis=-1)
 
     def flat_state_size(self):
         """The number of values in one example's states (`flatten_state`)."""
-        return sum(int(np.prod(shape)) for shape, _ in self._state_layout())
+        return sum(int(np.prod(s.shape[1:])) for layer in self.initial_state(1) for s in layer)
 
     def flatten_state(self, state):
         """The states of every layer (as `initial_state` gives them) as one float32 `(batch, flat_state_size())`."""
@@ -427,21 +431,16 @@ class LanguageModel(keras.Model):
 
     def unflatten_state(self, flat):
         """The inverse of `flatten_state`: float `(batch, S)` to the states of every layer."""
-        layout, state, start = iter(self._state_layout()), [], 0
-        for layer_state in self.initial_state(1):
+        state, start = [], 0
+        for layer_state in self.initial_state(1):  # one example's zero states: their shapes and dtypes
             state.append([])
-            for _ in layer_state:
-                shape, dtype = next(layout)
+            for template in layer_state:
+                shape = tuple(template.shape[1:])
                 size = int(np.prod(shape))
                 part = ops.reshape(flat[:, start:start + size], (ops.shape(flat)[0], *shape))  # (batch, *shape)
-                state[-1].append(ops.cast(part, dtype))
+                state[-1].append(ops.cast(part, keras.backend.standardize_dtype(template.dtype)))
                 start += size
         return state
-
-    def _state_layout(self):
-        """`(per-example shape, dtype)` of every state of every layer, in order."""
-        return [(tuple(s.shape[1:]), keras.backend.standardize_dtype(s.dtype)) for layer in self.initial_state(1)
-                for s in layer]
 
     def decode_step(self, token, state):
         """The samplers' `next`: `(token (batch,), state) -> (logits (batch, V), state, None)`.
@@ -538,7 +537,7 @@ class LanguageModel(keras.Model):
         inputs, targets = sequence[:, :-1], sequence[:, 1:]  # (batch, T + 1)
         mask = ops.less(positions[:, :-1], ops.expand_dims(lengths + 1, 1))  # (batch, T + 1)
         outputs, _ = self.encode(inputs, mask=mask)  # (batch, T + 1, units)
-        log_probs = ops.log_softmax(ops.cast(self.hidden_to_logits(outputs), "float32"), axis=-1)  # (batch, T + 1, V)
+        log_probs = self._log_probabilities(outputs)  # (batch, T + 1, V)
         target_log_probs = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]  # (batch, T + 1)
         total = ops.sum(ops.where(mask, target_log_probs, 0.0), axis=1)  # (batch,)
         return total, lengths + 1
