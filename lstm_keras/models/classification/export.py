@@ -19,11 +19,21 @@ truncated as the classifier documents), and returns:
 | `label_names` | `string [batch, C]` | the class names, in the columns' order (one row per text) |
 | `label` | `string [batch]` | the most probable class |
 | `probability` | `float32 [batch]` | its probability |
+
+`export_portable` writes the classifier as a LiteRT (`.tflite`) or ONNX file on token ids
+(`lstm_keras.conversion`), with its vocabulary and a plain-Python reference tokenizer beside it:
+signature `classify`, `token_ids` (int32 `[batch, T]`, the ids of `ReferenceTokenizer`,
+right-padded with 0; batch 1 in LiteRT) to `probabilities` (float32 `[batch, C]`, columns in
+the order of `label_names`).
 """
 
 import os
 
+import keras
 import tensorflow as tf
+
+from lstm_keras.conversion import random_token_ids
+from lstm_keras.conversion import write_export
 
 from lstm_keras.models.classification.text_classifier import PREDICT_BATCH_SIZE
 from lstm_keras.saving import check_marker
@@ -66,6 +76,55 @@ def export_saved_model(classifier, path):
 
     write_saved_model(path, [classifier], {"serve": (serve, [tf.TensorSpec([None], tf.string, name="texts")])})
     return path
+
+
+def export_portable(classifier, path, format, overwrite=False):
+    """Writes `classifier` as a LiteRT or ONNX file on token ids, its tokenizer beside it (`write_export`).
+
+    Args:
+        classifier: a `TextClassifier` with its vocabulary set, or a `ClassifierEnsemble` of
+            members that share one vocabulary and one standardisation.
+        path: the `.tflite` or `.onnx` file.
+        format: `"tflite"` or `"onnx"`.
+        overwrite: whether existing files may be replaced.
+
+    Returns:
+        The export's summary (`write_export`).
+
+    Raises:
+        ValueError: the classifier splits text with TensorFlow Text (`tokenizer="unicode_script"`,
+            which the reference tokenizer does not reproduce), or an ensemble's members read
+            text differently.
+    """
+    members = getattr(classifier, "members", [classifier])
+    first = members[0]
+    if first.tokenizer != "whitespace":
+        raise ValueError(
+            f"a classifier with tokenizer={first.tokenizer!r} exports as a SavedModel only (--format saved_model): "
+            "--format tflite and onnx ship a plain-Python tokenizer, which reproduces the whitespace tokenizer alone"
+        )
+    for member in members[1:]:
+        if member.vocabulary != first.vocabulary or member.standardizer.get_config() != first.standardizer.get_config():
+            raise ValueError(
+                "the members of this ensemble have vocabularies of their own: --format tflite and onnx take the "
+                "token ids of one vocabulary; export it with --format saved_model (raw strings in)"
+            )
+    numeric = [keras.Model(m.get_layer("token_embedding").input, m.outputs[0]) for m in members]  # ids -> probabilities
+    binary = classifier.head == "binary"
+
+    def classify(token_ids):
+        probabilities = tf.reduce_mean(tf.stack([model(token_ids, training=False) for model in numeric]), axis=0)
+        if binary:
+            probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)  # (batch, 2)
+        return {"probabilities": probabilities}  # (batch, C)
+
+    batch = 1 if format == "tflite" else None
+    function = tf.function(classify, input_signature=[tf.TensorSpec([batch, None], tf.int32, name="token_ids")])
+    lengths = (1, max(1, first.max_length // 2), first.max_length)
+    checks = [(ids,) for ids in random_token_ids(first.vocabulary_size, lengths, batch or 3)]
+    return write_export(path, format, {"classify": function}, {"classify": checks},
+                        {"kind": "classifier", **first.standardizer.get_config()}, first.vocabulary,
+                        {"task": "classify", "label_names": classifier.label_names}, overwrite)
 
 
 def predict_saved_model(directory, texts, batch_size=PREDICT_BATCH_SIZE):

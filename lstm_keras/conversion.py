@@ -1,0 +1,266 @@
+"""LiteRT (TFLite) and ONNX files from TensorFlow functions: what the tasks' `export` commands share.
+
+A task gives the numeric part of its model as `tf.function`s over token ids (the text
+preprocessing, string ops that neither format runs, ships beside the file: see
+`lstm_keras.text.reference_tokenizer`). `write_portable` traces them without the fused cuDNN
+kernels (`saving.without_fused_kernels`), converts them, runs the written file with its own
+runtime on the inputs the task gives and returns the largest absolute difference to TensorFlow.
+
+- **LiteRT**: the variables are frozen into constants and the functions converted with
+  `TFLITE_BUILTINS` only (no Flex ops: the file runs in the plain `ai_edge_litert` interpreter,
+  on a phone as on a server). Converted with the variables as resources, a file whose recurrent
+  loop reads them failed in the interpreter (`read_variable.cc: variable != nullptr`). Several
+  functions become several signatures of one file, each keyed by its name. The batch dimension
+  is 1 (a `WHILE` loop's tensor list needs a static element shape); lengths may vary
+  (`Interpreter.resize_tensor_input`, or a signature runner, which resizes itself).
+- **ONNX**: one function per file, converted by `tf2onnx` (opset `ONNX_OPSET`); any batch size,
+  any length. Run with `onnxruntime`.
+
+Both need the optional packages of `pip install "lstm_keras[export]"` (`requirements-export.txt`):
+`ai-edge-litert` to check a LiteRT file, `tf2onnx` and `onnxruntime` for ONNX.
+"""
+
+import importlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from lstm_keras.io import atomic_path
+from lstm_keras.io import write_text
+
+FORMATS = ("saved_model", "tflite", "onnx")
+SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx"}
+# The packages each format needs, as `{module: what pip installs}`.
+PACKAGES = {
+    "tflite": {"ai_edge_litert": "ai-edge-litert"},
+    "onnx": {"tf2onnx": "tf2onnx", "onnxruntime": "onnxruntime"},
+}
+ONNX_OPSET = 17
+# The largest absolute difference to TensorFlow that an export accepts on its check inputs.
+TOLERANCE = 1e-4
+
+
+class MissingPackageError(ImportError, ValueError):
+    """An optional package that an export format needs is not installed (the message says what to install)."""
+
+
+def check_format(format):
+    """Returns `format` if it is one of `FORMATS`, else raises ValueError naming them."""
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}: expected one of {', '.join(FORMATS)}")
+    return format
+
+
+def require(format):
+    """Imports the packages `format` needs; raises `MissingPackageError` naming those missing."""
+    missing = []
+    for module, package in PACKAGES.get(check_format(format), {}).items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise MissingPackageError(
+            f"--format {format} needs {' and '.join(missing)}: pip install {' '.join(missing)} "
+            f"(or pip install \"lstm_keras[export]\")"
+        )
+
+
+def check_free(paths, overwrite):
+    """Raises FileExistsError naming the first of `paths` that exists, unless `overwrite`."""
+    for path in paths:
+        if os.path.exists(path) and not overwrite:
+            raise FileExistsError(f"{path} exists: choose another --out, or give --overwrite to replace it")
+
+
+def portable_path(path, format):
+    """`path` with the format's suffix (`model` -> `model.tflite`); a path with another suffix is refused."""
+    suffix = SUFFIXES[format]
+    root, extension = os.path.splitext(path)
+    if extension and extension != suffix:
+        raise ValueError(f"--out {path!r} does not end in {suffix}, the suffix of --format {format}")
+    return root + suffix
+
+
+def companion_paths(path):
+    """The files written beside an exported model file: `{"vocabulary", "tokenizer", "settings"}` paths."""
+    root = os.path.splitext(path)[0]
+    return {"vocabulary": root + "_vocabulary.txt", "tokenizer": root + "_tokenizer.py",
+            "settings": root + "_export.json"}
+
+
+def write_export(path, format, functions, check_inputs, tokenizer, vocabulary, details, overwrite=False):
+    """Writes a LiteRT or ONNX file and, beside it, what turns text into its inputs; returns the summary.
+
+    Beside `<name>.tflite` (or `.onnx`) go `<name>_vocabulary.txt` (one token a line),
+    `<name>_tokenizer.py` (`lstm_keras.text.reference_tokenizer`, standard library only) and
+    `<name>_export.json`: the format, every signature's inputs and outputs, the tokenizer's
+    settings, the task's `details` and the largest difference to Keras measured on
+    `check_inputs` (`write_portable`).
+
+    Args:
+        path: the model file; its suffix may be left out (`model` -> `model.tflite`).
+        format: `"tflite"` or `"onnx"`.
+        functions, check_inputs: as in `write_portable`.
+        tokenizer: the reference tokenizer's settings (`ReferenceTokenizer`).
+        vocabulary: the tokens, in id order.
+        details: a JSON-serialisable dict of what a caller needs besides (label names, ids).
+        overwrite: whether existing files may be replaced (else FileExistsError, before any work).
+
+    Returns:
+        The summary written to the JSON file, with `files`: every path written.
+    """
+    from lstm_keras.text import reference_tokenizer
+
+    path = portable_path(path, format)
+    companions = companion_paths(path)
+    check_free([path, *companions.values()], overwrite)
+    difference = write_portable(path, format, functions, check_inputs)
+    write_text(companions["vocabulary"], "".join(f"{token}\n" for token in vocabulary))
+    with open(reference_tokenizer.__file__, encoding="utf-8") as f:
+        write_text(companions["tokenizer"], f.read())
+    summary = {
+        "format": format, "file": os.path.basename(path), "signatures": describe(functions),
+        "tokenizer": {**tokenizer, "vocabulary": os.path.basename(companions["vocabulary"])},
+        **details, "max_abs_difference": difference,
+    }
+    write_text(companions["settings"], json.dumps(summary, indent=1, ensure_ascii=False))
+    return {**summary, "files": [path, *companions.values()]}
+
+
+def describe(functions):
+    """`{name: {"inputs": {...}, "outputs": {...}}}`, each tensor as `"dtype [dims]"` (`?`: any size)."""
+    def spec(tensor):
+        return f"{tensor.dtype.name} [{', '.join('?' if d is None else str(d) for d in tensor.shape)}]"
+
+    signatures = {}
+    for name, function in functions.items():
+        concrete = function.get_concrete_function()
+        signatures[name] = {"inputs": {s.name: spec(s) for s in function.input_signature},
+                            "outputs": {key: spec(t) for key, t in sorted(concrete.structured_outputs.items())}}
+    return signatures
+
+
+def random_token_ids(vocabulary_size, lengths, batch, seed=0):
+    """Check inputs: for each length, random ids `(batch, T)` in [1, vocabulary_size), then the same with each row's second half padding (0)."""
+    rng = np.random.default_rng(seed)
+    inputs = []
+    for length in sorted(set(lengths)):
+        ids = rng.integers(1, vocabulary_size, size=(batch, length)).astype("int32")  # (batch, T)
+        padded = ids.copy()
+        padded[:, length // 2 + 1:] = 0
+        inputs += [ids, padded]
+    return inputs
+
+
+def write_portable(path, format, functions, check_inputs):
+    """Converts `functions` to a LiteRT or ONNX file at `path` (atomically) and checks it.
+
+    Args:
+        path: the file (`.tflite` or `.onnx`).
+        format: `"tflite"` or `"onnx"`.
+        functions: `{name: tf.function with an input_signature}`, returning a dict of tensors.
+            LiteRT: one signature per function; ONNX: exactly one function.
+        check_inputs: `{name: [inputs, ...]}`, for each function a list of input tuples (NumPy
+            arrays in the order of its input signature) on which the file must reproduce it.
+
+    Returns:
+        The largest absolute difference between the file's outputs and TensorFlow's.
+
+    Raises:
+        MissingPackageError: the format's packages are not installed.
+        ValueError: the converter refused a function (the message is the converter's last
+            line), or the file differs from TensorFlow by more than `TOLERANCE`.
+    """
+    require(format)
+    with atomic_path(path) as tmp:
+        try:
+            if format == "tflite":
+                _write_tflite(tmp, functions)
+            else:
+                _write_onnx(tmp, functions)
+        except Exception as error:  # the converters raise many kinds; the message is what matters
+            raise ValueError(f"the {format} converter refused the model: {last_line(error)}") from error
+        difference = 0.0
+        for name, function in functions.items():
+            for inputs in check_inputs[name]:
+                expected = {key: value.numpy() for key, value in function(*inputs).items()}
+                actual = run_portable(tmp, format, name, inputs, list(expected))
+                difference = max(difference, *(float(np.abs(actual[key] - expected[key]).max(initial=0.0))
+                                               for key in expected))
+        if not difference <= TOLERANCE:
+            raise ValueError(
+                f"the {format} file differs from the Keras model by {difference:.3g} (more than {TOLERANCE:g}): "
+                "nothing was written"
+            )
+    return difference
+
+
+def run_portable(path, format, name, inputs, output_names):
+    """Runs function `name` of a LiteRT or ONNX file on `inputs` (a tuple of arrays); returns `{output: array}`."""
+    if format == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        runner = Interpreter(model_path=path).get_signature_runner(name)
+        keys = list(runner.get_input_details())  # the signature's inputs, in its order
+        outputs = runner(**dict(zip(keys, inputs)))
+    else:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feeds = {spec.name: value for spec, value in zip(session.get_inputs(), inputs)}
+        outputs = dict(zip([spec.name for spec in session.get_outputs()], session.run(None, feeds)))
+    return {key: outputs[key] for key in output_names}
+
+
+def _write_tflite(path, functions):
+    """Freezes each function's variables and converts them, with builtin ops only, as the file's signatures."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from lstm_keras.saving import without_fused_kernels
+
+    frozen = {}
+    with without_fused_kernels():
+        for name, function in functions.items():
+            traced = tf.function(function.python_function, input_signature=function.input_signature)
+            constants = convert_variables_to_constants_v2(traced.get_concrete_function())
+            frozen[name] = _named_outputs(constants, sorted(traced.get_concrete_function().structured_outputs))
+    # Through a SavedModel of the frozen functions: the converter keys its signatures by name.
+    with tempfile.TemporaryDirectory() as scratch:
+        tf.saved_model.save(tf.Module(), scratch, signatures=frozen)
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=list(frozen))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        content = converter.convert()
+    with open(path, "wb") as f:
+        f.write(content)
+
+
+def _named_outputs(frozen, names):
+    """A function calling `frozen` (whose outputs are a flat list, in sorted key order) that names its outputs `names`."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in frozen.inputs]  # named as traced
+    return tf.function(lambda *inputs: dict(zip(names, frozen(*inputs))), input_signature=specs).get_concrete_function()
+
+
+def _write_onnx(path, functions):
+    """Converts the one function with `tf2onnx`, traced without the fused kernels."""
+    import tf2onnx
+
+    from lstm_keras.saving import without_fused_kernels
+
+    if len(functions) != 1:
+        raise ValueError(f"an ONNX file holds one function; received {len(functions)}")
+    (function,) = functions.values()
+    with without_fused_kernels():
+        tf2onnx.convert.from_function(
+            function, input_signature=function.input_signature, opset=ONNX_OPSET, output_path=path)
+
+
+def last_line(error):
+    """The last non-empty line of an exception's message (its type's name if it has none)."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
