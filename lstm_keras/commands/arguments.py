@@ -310,6 +310,35 @@ def add_output_arguments(parser):
                              "replaced)")
 
 
+def add_export_command(commands, group, handler, what):
+    """Adds `<group> export --model DIR --format F --out PATH [--overwrite]`, which prints the export's summary as JSON.
+
+    Args:
+        commands: the group's sub-parsers.
+        group: the command group (`classify`, `lm`, `translate`), named in the help.
+        handler: `handler(directory, out, format, overwrite)` -> the summary (a dict).
+        what: what the LiteRT and ONNX files compute, for the help.
+    """
+    from lstm_keras.conversion import FORMATS
+
+    export = add_command(commands, "export", f"export a trained model as a SavedModel, LiteRT or ONNX file ({what})")
+    export.add_argument("--model", required=True, help=f"the --out folder of `{group} train`")
+    export.add_argument("--format", required=True, choices=FORMATS,
+                        help="saved_model: a folder served from raw text by TensorFlow; tflite, onnx: a file on token "
+                             "ids, checked by its runtime (pip install \"lstm_keras[export]\"), with its vocabulary, a "
+                             "plain-Python tokenizer and a JSON description beside it")
+    export.add_argument("--out", required=True,
+                        help="the SavedModel folder, or the .tflite / .onnx file (the suffix may be left out)")
+    export.add_argument("--overwrite", action="store_true", help="replace files that exist")
+
+    def run(args):
+        summary = handler(args.model, args.out, args.format, overwrite=args.overwrite)
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+
+    export.set_defaults(handler=run)
+
+
 def add_stopping_arguments(parser, defaults):
     """Adds `--patience`, `--time-budget` and `--seed` with the recipe's `defaults` (what ends and repeats a run)."""
     parser.add_argument("--patience", type=int_at_least(1), default=defaults["patience"])

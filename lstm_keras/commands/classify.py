@@ -1,4 +1,4 @@
-"""`lstm-keras classify train | predict`: text classification with gated LSTMs.
+"""`lstm-keras classify train | predict | export`: text classification with gated LSTMs.
 
 `train` loads a data set (`imdb`, `mr`, `reviews`, a `label<TAB>text` file or a folder of class
 sub-folders), optionally searches hyperparameters (`--tune`) and cross-validates (`--folds`),
@@ -16,6 +16,11 @@ progress goes to stderr.
 
 `predict` classifies texts given as arguments, or one a line on stdin, with the SavedModel of a
 `train` output folder, and prints one line per text: the label, a tab and its probability.
+
+`export` writes the model of a `train` folder as a SavedModel (raw strings in), or as a LiteRT
+or ONNX file on token ids with its vocabulary, a plain-Python tokenizer and a JSON description
+beside it (`lstm_keras.models.classification.export.export_portable`), and prints the export's
+summary (files, signatures, the largest difference to Keras on random inputs) as one JSON line.
 """
 
 import inspect
@@ -28,6 +33,7 @@ from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import RATE
 from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
+from lstm_keras.commands.arguments import add_export_command
 from lstm_keras.commands.arguments import add_header_argument
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_output_arguments
@@ -35,6 +41,7 @@ from lstm_keras.commands.arguments import add_time_budget_argument
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.gating import VARIANTS
+from lstm_keras.models.classification.export import export_model_folder
 from lstm_keras.models.classification.export import predict_saved_model
 from lstm_keras.models.classification.text_classifier import POOLINGS
 from lstm_keras.models.classification.text_classifier import TOKENIZERS
@@ -45,7 +52,7 @@ from lstm_keras.models.classification.training import train_text_classifier
 
 
 def register(subparsers):
-    """Adds the `classify` group with its `train` and `predict` sub-commands."""
+    """Adds the `classify` group with its `train`, `predict` and `export` sub-commands."""
     model_defaults = {
         name: p.default for name, p in inspect.signature(TextClassifier.__init__).parameters.items()
         if p.default is not inspect.Parameter.empty
@@ -115,6 +122,8 @@ def register(subparsers):
     predict.add_argument("--model", required=True, help="the --out folder of `classify train`")
     predict.add_argument("texts", nargs="*", help="texts to classify (default: one a line on stdin)")
     predict.set_defaults(handler=run_predict)
+
+    add_export_command(commands, "classify", export_model_folder, "class probabilities of token ids")
 
 
 def run_train(args):

@@ -32,12 +32,16 @@ import os
 import keras
 import tensorflow as tf
 
+from lstm_keras.conversion import check_format
+from lstm_keras.conversion import check_free
 from lstm_keras.conversion import random_token_ids
 from lstm_keras.conversion import write_export
 
 from lstm_keras.models.classification.text_classifier import PREDICT_BATCH_SIZE
+from lstm_keras.saving import MODEL_FILE
 from lstm_keras.saving import check_marker
 from lstm_keras.saving import check_model_directory
+from lstm_keras.saving import load_keras_model
 from lstm_keras.saving import write_saved_model
 
 SIGNATURE_NAME = "serving_default"
@@ -125,6 +129,27 @@ def export_portable(classifier, path, format, overwrite=False):
     return write_export(path, format, {"classify": function}, {"classify": checks},
                         {"kind": "classifier", **first.standardizer.get_config()}, first.vocabulary,
                         {"task": "classify", "label_names": classifier.label_names}, overwrite)
+
+
+def export_model_folder(directory, out, format, overwrite=False):
+    """Exports the classifier of a `classify train` folder as a SavedModel (`out` a folder) or a LiteRT / ONNX file.
+
+    Returns:
+        The summary: `{"format", "files"}` for a SavedModel, `export_portable`'s for the others.
+
+    Raises:
+        FileNotFoundError, ValueError: the folder is missing, incomplete, damaged or another
+            command's (the message names it), or the format cannot express the model.
+        FileExistsError: `out` exists and not `overwrite`.
+    """
+    check_format(format)
+    check_model_directory(directory, [MODEL_FILE], COMMAND)
+    check_marker(directory, COMMAND)
+    if format != "saved_model":
+        return export_portable(load_keras_model(os.path.join(directory, MODEL_FILE)), out, format, overwrite)
+    check_free([out], overwrite)
+    export_saved_model(load_keras_model(os.path.join(directory, MODEL_FILE)), out)
+    return {"format": format, "files": [out]}
 
 
 def predict_saved_model(directory, texts, batch_size=PREDICT_BATCH_SIZE):

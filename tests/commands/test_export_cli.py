@@ -1,0 +1,147 @@
+"""`lstm-keras <task> export`: SavedModel, LiteRT and ONNX files of trained models, and their refusals.
+
+The LiteRT and ONNX files are run in a fresh Python process that imports only their runtime
+(`ai_edge_litert` or `onnxruntime`), NumPy and the reference tokenizer written beside them, never
+TensorFlow, on raw texts; their outputs must equal the Keras model's on the same texts.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cli_runner import run_cli
+from lstm_keras.saving import load_keras_model
+
+TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "8"]
+TEXTS = ["the film was good", "The PLOT was bad!", "unseen words only", "", b"good \xff bytes", "good " * 300]
+
+# Raw texts to class probabilities with the runtime alone: the tokenizer shipped beside the file
+# gives the ids, the file the probabilities.
+CLASSIFY_WITHOUT_TENSORFLOW = r"""
+import importlib.util, json, sys
+import numpy as np
+path, format, texts = sys.argv[1], sys.argv[2], [bytes.fromhex(t) for t in json.loads(sys.argv[3])]
+root = path.rsplit(".", 1)[0]
+spec = importlib.util.spec_from_file_location("tokenizer", root + "_tokenizer.py")
+tokenizer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tokenizer)
+reference = tokenizer.ReferenceTokenizer.from_file(root + "_export.json")
+rows = []
+if format == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    classify = Interpreter(model_path=path).get_signature_runner("classify")
+    for text in texts:
+        ids = np.array([reference.token_ids(text)], dtype=np.int32)
+        rows.append(classify(token_ids=ids)["probabilities"][0].tolist())
+else:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ids = [reference.token_ids(text) for text in texts]
+    batch = np.zeros((len(ids), max(map(len, ids))), dtype=np.int32)
+    for row, values in zip(batch, ids):
+        row[:len(values)] = values
+    rows = session.run(["probabilities"], {"token_ids": batch})[0].tolist()
+print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules, "probabilities": rows}))
+"""
+
+
+def write_tsv(path, rows):
+    path.write_text("".join(f"{label}\t{text}\n" for label, text in rows), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def classifier_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("classify")
+    rng = np.random.default_rng(0)
+    rows = [(label, f"the {rng.choice(['film', 'plot'])} was {'good' if label == 'pos' else 'bad'}")
+            for label in ["pos", "neg", "mid"] * 12]
+    out = str(folder / "run")
+    code, _, stderr = run_cli(["classify", "train", "--dataset", write_tsv(folder / "train.tsv", rows), "--test", "0.2",
+                               "--bidirectional", "--pooling", "max", "--max-length", "12", "--seed", "0", *TINY,
+                               "--out", out])
+    assert code == 0, stderr
+    return out
+
+
+def run_without_tensorflow(script, *arguments):
+    done = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+def test_classifier_file_serves_raw_text_without_tensorflow(classifier_folder, tmp_path, format):
+    code, stdout, stderr = run_cli(["classify", "export", "--model", classifier_folder, "--format", format,
+                                    "--out", str(tmp_path / "model")])
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    path = str(tmp_path / f"model.{format}")
+    assert summary["files"] == [path, *(str(tmp_path / f"model_{n}") for n in
+                                        ("vocabulary.txt", "tokenizer.py", "export.json"))]
+    assert summary["max_abs_difference"] <= 1e-4
+    assert summary["signatures"]["classify"]["inputs"] == {"token_ids": f"int32 [{1 if format == 'tflite' else '?'}, ?]"}
+    assert summary["label_names"] == ["mid", "neg", "pos"]
+    served = run_without_tensorflow(CLASSIFY_WITHOUT_TENSORFLOW, path, format,
+                                    json.dumps([t.hex() if isinstance(t, bytes) else t.encode().hex() for t in TEXTS]))
+    assert served["tensorflow_imported"] is False
+    classifier = load_keras_model(os.path.join(classifier_folder, "model.keras"))
+    expected = classifier.predict_proba(TEXTS)  # (n, C), from raw text through TensorFlow's string ops
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-4)
+    assert np.ptp(expected, axis=0).max() > 1e-3  # the texts are not all classified alike
+
+
+def test_classifier_saved_model_export(classifier_folder, tmp_path):
+    out = str(tmp_path / "served")
+    code, stdout, stderr = run_cli(["classify", "export", "--model", classifier_folder, "--format", "saved_model",
+                                    "--out", out])
+    assert code == 0, stderr
+    assert json.loads(stdout) == {"format": "saved_model", "files": [out]}
+    serve = tf.saved_model.load(out).signatures["serving_default"]
+    classifier = load_keras_model(os.path.join(classifier_folder, "model.keras"))
+    texts = [t if isinstance(t, bytes) else t.encode() for t in TEXTS]
+    np.testing.assert_allclose(serve(texts=tf.constant(texts))["probabilities"].numpy(),
+                               classifier.predict_proba(TEXTS), atol=1e-6)
+
+
+def test_existing_files_are_refused_unless_overwrite(classifier_folder, tmp_path):
+    command = ["classify", "export", "--model", classifier_folder, "--format", "tflite", "--out", str(tmp_path / "m")]
+    assert run_cli(command)[0] == 0
+    os.remove(tmp_path / "m.tflite")  # one companion left is enough to refuse
+    code, _, stderr = run_cli(command)
+    assert code == 2 and f"{tmp_path / 'm_vocabulary.txt'} exists" in stderr and "--overwrite" in stderr
+    assert not os.path.exists(tmp_path / "m.tflite")  # refused before anything was written
+    code, _, stderr = run_cli([*command, "--overwrite"])
+    assert code == 0, stderr
+    assert os.path.getsize(tmp_path / "m.tflite") > 0
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--format", "coreml"], "invalid choice: 'coreml'"),
+    (["--format", "onnx", "--out", "model.tflite"], "does not end in .onnx"),
+])
+def test_bad_formats_and_suffixes(classifier_folder, tmp_path, arguments, message):
+    argv = ["classify", "export", "--model", classifier_folder, "--out", str(tmp_path / "model"), *arguments]
+    argv = [str(tmp_path / a) if a.startswith("model.") else a for a in argv]
+    code, _, stderr = run_cli(argv)
+    assert code == 2 and message in stderr, stderr
+
+
+def test_a_missing_package_is_named(classifier_folder, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as if it were not installed
+    code, _, stderr = run_cli(["classify", "export", "--model", classifier_folder, "--format", "onnx",
+                               "--out", str(tmp_path / "m")])
+    assert code == 2
+    assert "--format onnx needs tf2onnx: pip install tf2onnx" in stderr and "lstm_keras[export]" in stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_of_another_task_is_refused(classifier_folder, tmp_path):
+    code, _, stderr = run_cli(["lm", "export", "--model", classifier_folder, "--format", "tflite",
+                               "--out", str(tmp_path / "m")])
+    assert code == 2 and "not of `lstm-keras lm train`" in stderr, stderr
