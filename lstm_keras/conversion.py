@@ -185,9 +185,10 @@ def write_portable(path, format, functions, check_inputs):
             raise ValueError(f"the {format} converter refused the model: {last_line(error)}") from error
         difference = 0.0
         for name, function in functions.items():
+            names = [spec.name for spec in function.input_signature]
             for inputs in check_inputs[name]:
                 expected = {key: value.numpy() for key, value in function(*inputs).items()}
-                actual = run_portable(tmp, format, name, inputs, list(expected))
+                actual = run_portable(tmp, format, name, dict(zip(names, inputs)), list(expected))
                 difference = max(difference, *(float(np.abs(actual[key] - expected[key]).max(initial=0.0))
                                                for key in expected))
         if not difference <= TOLERANCE:
@@ -199,19 +200,16 @@ def write_portable(path, format, functions, check_inputs):
 
 
 def run_portable(path, format, name, inputs, output_names):
-    """Runs function `name` of a LiteRT or ONNX file on `inputs` (a tuple of arrays); returns `{output: array}`."""
+    """Runs function `name` of a LiteRT or ONNX file on `inputs` (`{input name: array}`); returns `{output: array}`."""
     if format == "tflite":
         from ai_edge_litert.interpreter import Interpreter
 
-        runner = Interpreter(model_path=path).get_signature_runner(name)
-        keys = list(runner.get_input_details())  # the signature's inputs, in its order
-        outputs = runner(**dict(zip(keys, inputs)))
+        outputs = Interpreter(model_path=path).get_signature_runner(name)(**inputs)
     else:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        feeds = {spec.name: value for spec, value in zip(session.get_inputs(), inputs)}
-        outputs = dict(zip([spec.name for spec in session.get_outputs()], session.run(None, feeds)))
+        outputs = dict(zip(output_names, session.run(output_names, inputs)))
     return {key: outputs[key] for key in output_names}
 
 

@@ -200,8 +200,8 @@ def read_json(path):
 
 def read_model_settings(directory, files, settings_file, command):
     """The settings of a model folder of `command`, once its marker and every file are checked."""
+    check_marker(directory, command)  # first: another command's folder lacks the files, and the marker says why
     check_model_directory(directory, files, command)
-    check_marker(directory, command)
     return read_json(os.path.join(directory, settings_file))
 
 

@@ -1,4 +1,4 @@
-"""`lstm-keras lm train | generate | score`: LSTM language models.
+"""`lstm-keras lm train | generate | score | export`: LSTM language models.
 
 `train` loads a corpus (`ptb`, `wikitext-2`, or a text file or folder), learns the vocabulary
 from its training split, trains a `LanguageModel` with truncated BPTT over the continuous token
@@ -19,6 +19,12 @@ stderr.
 `generate` continues a prompt (one continuation a line: the sentence is completed up to its
 end, or `--tokens` tokens); `score` reads sentences (its arguments, or one a line on stdin) and prints for each
 its natural-log probability and the number of tokens scored (`[END]` included), tab-separated.
+
+`export` writes the model of a `train` folder as a SavedModel, or its streaming step (token ids
+and state in, next-token log-probabilities and state out) as a LiteRT or ONNX file with the
+vocabulary, a plain-Python tokenizer and a JSON description beside it
+(`lstm_keras.models.language_modeling.export.export_portable`), and prints the export's summary as
+one JSON line.
 """
 
 import argparse
@@ -31,6 +37,7 @@ from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import RATE
 from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
+from lstm_keras.commands.arguments import add_export_command
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
 from lstm_keras.commands.arguments import add_output_arguments
@@ -44,13 +51,14 @@ from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
 from lstm_keras.models.language_model import SOFTMAXES
 from lstm_keras.models.language_modeling import load_language_model
+from lstm_keras.models.language_modeling.export import export_model_folder
 from lstm_keras.models.language_modeling.training import ADAPTIVE_SOFTMAX_ABOVE
 from lstm_keras.models.language_modeling.training import DEFAULTS
 from lstm_keras.models.language_modeling.training import train_language_model
 
 
 def register(subparsers):
-    """Adds the `lm` group with its `train`, `generate` and `score` sub-commands."""
+    """Adds the `lm` group with its `train`, `generate`, `score` and `export` sub-commands."""
     group = subparsers.add_parser("lm", help="LSTM language models", description=__doc__)
     commands = group.add_subparsers(dest="command", required=True)
 
@@ -115,6 +123,9 @@ def register(subparsers):
     score.add_argument("sentences", nargs="*", help="sentences to score (default: one a line on stdin)")
     score.add_argument("--model", required=True, help="the --out folder of `lm train`")
     score.set_defaults(handler=run_score)
+
+    add_export_command(commands, "lm", export_model_folder,
+                       "the next-token log-probabilities and recurrent state after a chunk of token ids")
 
 
 # ----------------------------------------------------------------------------------------- train

@@ -215,7 +215,9 @@ class MLSTM(ParallelRecurrence):
         """The parallel form inside every chunk at once, then a loop over chunks of the states only."""
         size = self.chunk_size
         time = ops.shape(q)[2]
-        padding = (-time) % size
+        # Remainders of non-negative numbers only: tf2onnx converts a floor modulo of a negative
+        # dynamic length as a truncated one (-1 % 4 == -1), which cropped the ONNX output.
+        padding = (size - time % size) % size
         # The tail is padded with masked steps (log f = 0, log i = LOG_ZERO): they keep the state.
         q, k, v = (ops.pad(x, [[0, 0], [0, 0], [0, padding], [0, 0]]) for x in (q, k, v))
         log_f = ops.pad(log_f, [[0, 0], [0, 0], [0, padding]])

@@ -145,3 +145,65 @@ def test_a_folder_of_another_task_is_refused(classifier_folder, tmp_path):
     code, _, stderr = run_cli(["lm", "export", "--model", classifier_folder, "--format", "tflite",
                                "--out", str(tmp_path / "m")])
     assert code == 2 and "not of `lstm-keras lm train`" in stderr, stderr
+
+
+# A text read token by token (LiteRT) or as one chunk (ONNX) after `[END]`, the state carried.
+STREAM_WITHOUT_TENSORFLOW = r"""
+import importlib.util, json, sys
+import numpy as np
+path, format, text = sys.argv[1], sys.argv[2], sys.argv[3]
+root = path.rsplit(".", 1)[0]
+spec = importlib.util.spec_from_file_location("tokenizer", root + "_tokenizer.py")
+tokenizer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tokenizer)
+settings = json.load(open(root + "_export.json"))
+ids = [settings["context_start_id"]] + tokenizer.ReferenceTokenizer.from_file(root + "_export.json").token_ids(text)
+state = np.zeros((1, settings["state_size"]), np.float32)
+if format == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    stream = Interpreter(model_path=path).get_signature_runner("stream")
+    rows = []
+    for token in ids:
+        outputs = stream(token_ids=np.array([[token]], np.int32), state=state)
+        rows.append(outputs["log_probabilities"][0, 0].tolist())
+        state = outputs["next_state"]
+else:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rows = session.run(["log_probabilities"], {"token_ids": np.array([ids], np.int32), "state": state})[0][0].tolist()
+print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules, "ids": ids, "log_probabilities": rows}))
+"""
+
+
+@pytest.fixture(scope="module", params=["lstm", "mlstm"])
+def lm_folder(request, tmp_path_factory):
+    from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
+
+    folder = tmp_path_factory.mktemp("lm")
+    corpus = folder / "corpus.txt"
+    corpus.write_text("".join(s + "\n" for s in generate_tiny_corpus(60, seed=3)), encoding="utf-8")
+    out = str(folder / "run")
+    code, _, stderr = run_cli(["lm", "train", "--dataset", str(corpus), "--cell", request.param, "--softmax", "adaptive",
+                               "--cutoffs", "20,60", "--units", "8", "--layers", "2", "--epochs", "1", "--bptt", "6",
+                               "--batch-size", "4", "--seed", "1", "--out", out])
+    assert code == 0, stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+def test_language_model_step_streams_without_tensorflow(lm_folder, tmp_path, format):
+    from lstm_keras.models.language_modeling import load_language_model
+
+    code, stdout, stderr = run_cli(["lm", "export", "--model", lm_folder, "--format", format,
+                                    "--out", str(tmp_path / f"lm.{format}")])
+    assert code == 0, stderr[-3000:]
+    summary = json.loads(stdout)
+    assert summary["max_abs_difference"] <= 1e-4
+    text = "The cat sat on the mat, said Zork."
+    served = run_without_tensorflow(STREAM_WITHOUT_TENSORFLOW, str(tmp_path / f"lm.{format}"), format, text)
+    assert served["tensorflow_imported"] is False
+    module = load_language_model(lm_folder)
+    ids = module.token_ids(tf.constant([text])).numpy()[0]  # the TensorFlow tokenizer's ids
+    assert served["ids"] == [module.model.end_token_id, *ids.tolist()]
+    expected, _ = module.model.stream(np.array([served["ids"]], "int32"))  # (1, T, V), the whole text at once
+    np.testing.assert_allclose(served["log_probabilities"], expected[0], atol=1e-4)

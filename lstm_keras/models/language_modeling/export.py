@@ -12,15 +12,27 @@ a SavedModel whose two signatures run with TensorFlow and TensorFlow Text alone 
                                   num_tokens=tf.constant(20), temperature=tf.constant(0.8))["texts"]
     loaded.signatures["score"](sentences=tf.constant(["the company said it expects"]))["log_probabilities"]
 
+`export_portable` writes the `stream` step as a LiteRT (`.tflite`) or ONNX file
+(`lstm_keras.conversion`), with the vocabulary and a plain-Python reference tokenizer beside it:
+`token_ids` (int32 `[batch, T]`: one token for a next-token step, or a chunk, right-padded with
+0; batch 1 in LiteRT) and `state` (float32 `[batch, S]`, zeros at the start of a text) to
+`log_probabilities` (float32 `[batch, T, V]`) and `next_state` (the state after the chunk). A text is read after
+`[END]` (id 2), as the model was trained; sampling runs in the caller.
+
 `save_language_model` / `load_language_model` keep the Python objects in a model folder:
 `model.keras`, `vocabulary.txt` and `language_model.json` (tokenizer settings, sampler, limits).
 """
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from lstm_keras import decoding
+from lstm_keras.conversion import check_format
+from lstm_keras.conversion import check_free
+from lstm_keras.conversion import random_token_ids
+from lstm_keras.conversion import write_export
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
 from lstm_keras.saving import MODEL_FILE
 from lstm_keras.saving import load_model_folder
@@ -210,6 +222,49 @@ def export_saved_model(module, path):
     """
     write_saved_model(path, [module.model, module.tokenizer], {
         "generate": module.generate, "score": module.score, "tokenize": module.tokenize, "stream": module.stream})
+
+
+def export_portable(module, path, format, overwrite=False):
+    """Writes the module's `stream` step as a LiteRT or ONNX file, its tokenizer beside it (`write_export`).
+
+    Returns:
+        The export's summary (`write_export`).
+    """
+    model = module.model
+    batch = 1 if format == "tflite" else None
+    def stream(token_ids, state):
+        outputs = module._stream(token_ids, state)
+        # ONNX names a graph's inputs and outputs alike: the state out needs a name of its own.
+        return {"log_probabilities": outputs["log_probabilities"], "next_state": outputs["state"]}
+
+    function = tf.function(stream, input_signature=[
+        tf.TensorSpec([batch, None], tf.int32, name="token_ids"),
+        tf.TensorSpec([batch, model.flat_state_size()], tf.float32, name="state"),
+    ])
+    checks = []
+    for ids in random_token_ids(model.vocabulary_size, (1, 5), batch or 3):
+        zeros = np.zeros((ids.shape[0], model.flat_state_size()), "float32")  # (batch, S): a text's start
+        read = stream(tf.constant(ids), tf.constant(zeros))["next_state"].numpy()  # (batch, S): after a chunk
+        checks += [(ids, zeros), (ids, read)]
+    details = {"task": "lm", "state_size": model.flat_state_size(), "context_start_id": model.end_token_id,
+               "end_id": model.end_token_id, "pad_id": model.pad_token_id}
+    return write_export(path, format, {"stream": function}, {"stream": checks}, module.tokenizer.get_config(),
+                        module.tokenizer.vocabulary, details, overwrite)
+
+
+def export_model_folder(directory, out, format, overwrite=False):
+    """Exports the language model of an `lm train` folder as a SavedModel (`out` a folder) or a LiteRT / ONNX file.
+
+    Returns:
+        The summary: `{"format", "files"}` for a SavedModel, `export_portable`'s for the others.
+    """
+    check_format(format)
+    module = load_language_model(directory)
+    if format != "saved_model":
+        return export_portable(module, out, format, overwrite)
+    check_free([out], overwrite)
+    export_saved_model(module, out)
+    return {"format": format, "files": [out]}
 
 
 def save_language_model(directory, module, extra_settings=None):
