@@ -84,28 +84,48 @@ def portable_path(path, format):
     return root + suffix
 
 
-def companion_paths(path):
-    """The files written beside an exported model file: `{"vocabulary", "tokenizer", "settings"}` paths."""
+def companion_paths(path, tokenizers=("tokenizer",)):
+    """The files written beside an exported model: `{"settings", "code", <tokenizer key>: vocabulary path}`.
+
+    The vocabulary of the entry `"tokenizer"` is `<name>_vocabulary.txt`, that of another entry
+    `"<side>_tokenizer"` `<name>_<side>_vocabulary.txt`.
+    """
     root = os.path.splitext(path)[0]
-    return {"vocabulary": root + "_vocabulary.txt", "tokenizer": root + "_tokenizer.py",
-            "settings": root + "_export.json"}
+    paths = {"settings": root + "_export.json", "code": root + "_tokenizer.py"}
+    for key in tokenizers:
+        side = key[: -len("tokenizer")]
+        paths[key] = f"{root}_{side}vocabulary.txt"
+    return paths
 
 
-def write_export(path, format, functions, check_inputs, tokenizer, vocabulary, details, overwrite=False):
-    """Writes a LiteRT or ONNX file and, beside it, what turns text into its inputs; returns the summary.
+def model_paths(path, format, names):
+    """The model files of an export: one LiteRT file for all functions, or one ONNX file per function.
 
-    Beside `<name>.tflite` (or `.onnx`) go `<name>_vocabulary.txt` (one token a line),
-    `<name>_tokenizer.py` (`lstm_keras.text.reference_tokenizer`, standard library only) and
-    `<name>_export.json`: the format, every signature's inputs and outputs, the tokenizer's
-    settings, the task's `details` and the largest difference to Keras measured on
-    `check_inputs` (`write_portable`).
+    `{name: path}`; several ONNX functions go to `<root>_<name>.onnx`.
+    """
+    path = portable_path(path, format)
+    if format == "tflite" or len(names) == 1:
+        return {name: path for name in names}
+    root = os.path.splitext(path)[0]
+    return {name: f"{root}_{name}.onnx" for name in names}
+
+
+def write_export(path, format, functions, check_inputs, tokenizers, details, overwrite=False):
+    """Writes a LiteRT or ONNX export and, beside it, what turns text into its inputs; returns the summary.
+
+    Beside `<name>.tflite` (or `.onnx`; several ONNX functions: `<name>_<function>.onnx`) go the
+    vocabularies (`<name>_vocabulary.txt`, one token a line), `<name>_tokenizer.py`
+    (`lstm_keras.text.reference_tokenizer`, standard library only) and `<name>_export.json`: the
+    format, every function's file, inputs and outputs, the tokenizers' settings, the task's
+    `details` and the largest difference to Keras measured on `check_inputs` (`write_portable`).
 
     Args:
         path: the model file; its suffix may be left out (`model` -> `model.tflite`).
         format: `"tflite"` or `"onnx"`.
         functions, check_inputs: as in `write_portable`.
-        tokenizer: the reference tokenizer's settings (`ReferenceTokenizer`).
-        vocabulary: the tokens, in id order.
+        tokenizers: `{"tokenizer": (settings, vocabulary)}` (or `"source_tokenizer"`,
+            `"target_tokenizer"`): each reference tokenizer's settings (`ReferenceTokenizer`)
+            and tokens in id order.
         details: a JSON-serialisable dict of what a caller needs besides (label names, ids).
         overwrite: whether existing files may be replaced (else FileExistsError, before any work).
 
@@ -114,20 +134,28 @@ def write_export(path, format, functions, check_inputs, tokenizer, vocabulary, d
     """
     from lstm_keras.text import reference_tokenizer
 
-    path = portable_path(path, format)
-    companions = companion_paths(path)
-    check_free([path, *companions.values()], overwrite)
-    difference = write_portable(path, format, functions, check_inputs)
-    write_text(companions["vocabulary"], "".join(f"{token}\n" for token in vocabulary))
+    files = model_paths(path, format, list(functions))
+    companions = companion_paths(path, list(tokenizers))
+    check_free([*dict.fromkeys(files.values()), *companions.values()], overwrite)
+    difference = 0.0
+    for file in dict.fromkeys(files.values()):
+        chosen = {name: function for name, function in functions.items() if files[name] == file}
+        difference = max(difference, write_portable(file, format, chosen, check_inputs))
+    for key, (_, vocabulary) in tokenizers.items():
+        write_text(companions[key], "".join(f"{token}\n" for token in vocabulary))
     with open(reference_tokenizer.__file__, encoding="utf-8") as f:
-        write_text(companions["tokenizer"], f.read())
+        write_text(companions["code"], f.read())
+    signatures = describe(functions)
+    for name in signatures:
+        signatures[name]["file"] = os.path.basename(files[name])
     summary = {
-        "format": format, "file": os.path.basename(path), "signatures": describe(functions),
-        "tokenizer": {**tokenizer, "vocabulary": os.path.basename(companions["vocabulary"])},
+        "format": format, "signatures": signatures,
+        **{key: {**settings, "vocabulary": os.path.basename(companions[key])}
+           for key, (settings, _) in tokenizers.items()},
         **details, "max_abs_difference": difference,
     }
     write_text(companions["settings"], json.dumps(summary, indent=1, ensure_ascii=False))
-    return {**summary, "files": [path, *companions.values()]}
+    return {**summary, "files": [*dict.fromkeys(files.values()), *companions.values()]}
 
 
 def describe(functions):
@@ -189,14 +217,18 @@ def write_portable(path, format, functions, check_inputs):
             for inputs in check_inputs[name]:
                 expected = {key: value.numpy() for key, value in function(*inputs).items()}
                 actual = run_portable(tmp, format, name, dict(zip(names, inputs)), list(expected))
-                difference = max(difference, *(float(np.abs(actual[key] - expected[key]).max(initial=0.0))
-                                               for key in expected))
+                difference = max(difference, *(_largest_difference(actual[key], expected[key]) for key in expected))
         if not difference <= TOLERANCE:
             raise ValueError(
                 f"the {format} file differs from the Keras model by {difference:.3g} (more than {TOLERANCE:g}): "
                 "nothing was written"
             )
     return difference
+
+
+def _largest_difference(actual, expected):
+    """The largest absolute difference of two arrays (booleans and ints compared as numbers)."""
+    return float(np.abs(np.asarray(actual, "float64") - np.asarray(expected, "float64")).max(initial=0.0))
 
 
 def run_portable(path, format, name, inputs, output_names):

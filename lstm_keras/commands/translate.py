@@ -1,4 +1,4 @@
-"""`lstm-keras translate train | run | eval`: attention LSTM translation.
+"""`lstm-keras translate train | run | eval | export`: attention LSTM translation.
 
 `train` loads a corpus (`multi30k-de-en`, `spa-eng` or a `source<TAB>target` TSV), learns the
 two vocabularies, trains a `Translator` with teacher forcing (masked cross-entropy with label
@@ -20,7 +20,11 @@ one JSON line on stdout; progress bars and logs go to stderr.
 
 `run` translates sentences given as arguments, or one a line on stdin, and prints one
 translation a line (an empty line for an empty or whitespace-only sentence). `eval` translates
-a `source<TAB>target` TSV file and prints BLEU and chrF as one JSON line.
+a `source<TAB>target` TSV file and prints BLEU and chrF as one JSON line. `export` writes the
+model of a `train` folder as a SavedModel, or its encoder and one decoder step as LiteRT or ONNX
+with both vocabularies, a plain-Python tokenizer and a JSON description beside them
+(`lstm_keras.models.translation.export.export_portable`), and prints the export's summary as one
+JSON line.
 """
 
 import contextlib
@@ -32,6 +36,7 @@ from lstm_keras.commands.arguments import POSITIVE
 from lstm_keras.commands.arguments import RATE
 from lstm_keras.commands.arguments import add_cell_argument
 from lstm_keras.commands.arguments import add_command
+from lstm_keras.commands.arguments import add_export_command
 from lstm_keras.commands.arguments import read_texts
 from lstm_keras.commands.arguments import add_decoding_arguments
 from lstm_keras.commands.arguments import add_header_argument
@@ -42,6 +47,7 @@ from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.attention import ATTENTIONS
 from lstm_keras.layers.gating import VARIANTS
+from lstm_keras.models.translation.export import export_model_folder
 from lstm_keras.models.translation.training import DEFAULTS
 from lstm_keras.models.translation.training import evaluate_file
 from lstm_keras.models.translation.training import train_translator
@@ -52,7 +58,7 @@ DECODING = ("beam_size", "length_penalty", "no_repeat_ngram")  # the decoding fl
 
 
 def register(subparsers):
-    """Adds the `translate` group with its `train`, `run` and `eval` sub-commands."""
+    """Adds the `translate` group with its `train`, `run`, `eval` and `export` sub-commands."""
     group = subparsers.add_parser("translate", help="attention LSTM translation", description=__doc__)
     commands = group.add_subparsers(dest="command", required=True)
 
@@ -111,6 +117,9 @@ def register(subparsers):
     evaluate.add_argument("--test", required=True, help="a source<TAB>target TSV file")
     add_decoding_arguments(evaluate, dict.fromkeys(DECODING), note=" (default: the model's)")
     evaluate.set_defaults(handler=run_eval)
+
+    add_export_command(commands, "translate", export_model_folder,
+                       "the encoder and one decoder step, for a decoding loop in the caller")
 
 
 def run_train(args):

@@ -39,7 +39,7 @@ import sys
 import unicodedata
 
 CLASSIFIER_UNKNOWN_ID = 1
-TOKENIZER_UNKNOWN_ID = 3  # `[PAD]`, `[START]`, `[END]`, `[UNK]`
+END_ID, TOKENIZER_UNKNOWN_ID = 2, 3  # `[PAD]`, `[START]`, `[END]`, `[UNK]`
 EMPTY_TEXT_TOKEN = "[UNK]"
 SUFFIX_INDICATOR = "##"
 MAX_BYTES_PER_WORD = 100
@@ -65,15 +65,19 @@ class ReferenceTokenizer:
 
     def __init__(self, settings, vocabulary):
         self.settings = dict(settings)
-        self.ids = {token: index for index, token in enumerate(vocabulary)}
+        self.tokens = list(vocabulary)
+        self.ids = {token: index for index, token in enumerate(self.tokens)}
         if self.settings["kind"] not in ("classifier", "word", "wordpiece"):
             raise ValueError(f"unknown tokenizer kind {self.settings['kind']!r}")
 
     @classmethod
-    def from_file(cls, path):
-        """The tokenizer of an export file (`<name>_export.json`), with the vocabulary file it names."""
+    def from_file(cls, path, entry="tokenizer"):
+        """The tokenizer of an export file (`<name>_export.json`), with the vocabulary file it names.
+
+        `entry`: `"tokenizer"`, or a translator's `"source_tokenizer"` / `"target_tokenizer"`.
+        """
         with open(path, encoding="utf-8") as f:
-            settings = json.load(f)["tokenizer"]
+            settings = json.load(f)[entry]
         vocabulary_path = os.path.join(os.path.dirname(os.path.abspath(path)), settings["vocabulary"])
         with open(vocabulary_path, encoding="utf-8") as f:
             vocabulary = f.read().split("\n")
@@ -94,6 +98,21 @@ class ReferenceTokenizer:
                 ids += self._word_ids(word)
         max_tokens = self.settings.get("max_tokens")
         return ids[:max_tokens] if max_tokens else ids
+
+    def detokenize(self, ids):
+        """Text from a `Tokenizer`'s ids: the tokens before the first `[END]`, reserved ones left out, `##` pieces glued.
+
+        Words are joined with single spaces ("hello , world !"): the SavedModel's detokenizer also
+        reattaches punctuation, which this reference does not do.
+        """
+        words = []
+        for token_id in ids:
+            if token_id == END_ID:
+                break
+            if token_id > TOKENIZER_UNKNOWN_ID:
+                words.append(self.tokens[token_id])
+        text = " ".join(words)
+        return text.replace(" " + SUFFIX_INDICATOR, "").removeprefix(SUFFIX_INDICATOR)
 
     def standardize(self, text):
         """A classifier's text as its vectoriser splits it (words separated by one space)."""

@@ -82,8 +82,9 @@ def test_classifier_file_serves_raw_text_without_tensorflow(classifier_folder, t
     assert code == 0, stderr
     summary = json.loads(stdout)
     path = str(tmp_path / f"model.{format}")
-    assert summary["files"] == [path, *(str(tmp_path / f"model_{n}") for n in
-                                        ("vocabulary.txt", "tokenizer.py", "export.json"))]
+    assert sorted(summary["files"]) == sorted([path, *(str(tmp_path / f"model_{n}") for n in
+                                                       ("vocabulary.txt", "tokenizer.py", "export.json"))])
+    assert summary["signatures"]["classify"]["file"] == f"model.{format}"
     assert summary["max_abs_difference"] <= 1e-4
     assert summary["signatures"]["classify"]["inputs"] == {"token_ids": f"int32 [{1 if format == 'tflite' else '?'}, ?]"}
     assert summary["label_names"] == ["mid", "neg", "pos"]
@@ -114,7 +115,7 @@ def test_existing_files_are_refused_unless_overwrite(classifier_folder, tmp_path
     assert run_cli(command)[0] == 0
     os.remove(tmp_path / "m.tflite")  # one companion left is enough to refuse
     code, _, stderr = run_cli(command)
-    assert code == 2 and f"{tmp_path / 'm_vocabulary.txt'} exists" in stderr and "--overwrite" in stderr
+    assert code == 2 and f"{tmp_path / 'm_export.json'} exists" in stderr and "--overwrite" in stderr
     assert not os.path.exists(tmp_path / "m.tflite")  # refused before anything was written
     code, _, stderr = run_cli([*command, "--overwrite"])
     assert code == 0, stderr
@@ -207,3 +208,79 @@ def test_language_model_step_streams_without_tensorflow(lm_folder, tmp_path, for
     assert served["ids"] == [module.model.end_token_id, *ids.tolist()]
     expected, _ = module.model.stream(np.array([served["ids"]], "int32"))  # (1, T, V), the whole text at once
     np.testing.assert_allclose(served["log_probabilities"], expected[0], atol=1e-4)
+
+
+# Greedy translation of one sentence: `encode`, then `decode_step` until `[END]` or the limit.
+TRANSLATE_WITHOUT_TENSORFLOW = r"""
+import importlib.util, json, sys
+import numpy as np
+path, format, text = sys.argv[1], sys.argv[2], sys.argv[3]
+root = path.rsplit(".", 1)[0]
+spec = importlib.util.spec_from_file_location("tokenizer", root + "_tokenizer.py")
+tokenizer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tokenizer)
+settings = json.load(open(root + "_export.json"))
+source = tokenizer.ReferenceTokenizer.from_file(root + "_export.json", "source_tokenizer")
+target = tokenizer.ReferenceTokenizer.from_file(root + "_export.json", "target_tokenizer")
+ids = source.token_ids(text)[: settings["max_source_length"] - 2]
+source_ids = np.array([[settings["start_id"], *ids, settings["end_id"]]], np.int32)
+if format == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=path)
+    encode, step = interpreter.get_signature_runner("encode"), interpreter.get_signature_runner("decode_step")
+else:
+    import onnxruntime
+    def runner(name):
+        session = onnxruntime.InferenceSession(f"{root}_{name}.onnx", providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        return lambda **feeds: dict(zip(names, session.run(names, feeds)))
+    encode, step = runner("encode"), runner("decode_step")
+state = encode(source_ids=source_ids)
+limit = int(state.pop("max_new_tokens")[0])
+token, tokens = settings["start_id"], []
+while len(tokens) < limit:
+    outputs = step(token=np.array([token], np.int32), **state)
+    token = int(np.argmax(outputs["logits"][0]))
+    tokens.append(token)
+    state.update({name: outputs["next_" + name] for name in settings["carried_state"]})
+    if token == settings["end_id"]:
+        break
+print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules, "source_ids": source_ids[0].tolist(),
+                  "target_ids": tokens, "text": target.detokenize(tokens)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def translator_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("translate")
+    words = ["cero", "uno", "dos", "tres", "cuatro"]
+    rows = "".join(f"{a} {b}\t{words.index(a)} {words.index(b)}\n" for a in words for b in words)
+    (folder / "numbers.tsv").write_text(rows * 2, encoding="utf-8")
+    out = str(folder / "run")
+    code, _, stderr = run_cli(["translate", "train", "--dataset", str(folder / "numbers.tsv"), "--epochs", "2",
+                               "--units", "8", "--embedding-dim", "8", "--batch-size", "8", "--seed", "0", "--out", out])
+    assert code == 0, stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+def test_translator_steps_decode_greedily_without_tensorflow(translator_folder, tmp_path, format):
+    from lstm_keras.models.translation.export import load_translation_model
+
+    code, stdout, stderr = run_cli(["translate", "export", "--model", translator_folder, "--format", format,
+                                    "--out", str(tmp_path / "translator")])
+    assert code == 0, stderr[-3000:]
+    summary = json.loads(stdout)
+    assert summary["max_abs_difference"] <= 1e-4
+    assert set(summary["signatures"]) == {"encode", "decode_step"}
+    text = "Dos TRES cuatro, ¿cero?"
+    served = run_without_tensorflow(TRANSLATE_WITHOUT_TENSORFLOW, str(tmp_path / f"translator.{format}"), format, text)
+    assert served["tensorflow_imported"] is False
+    module = load_translation_model(translator_folder)
+    source_ids = module.source_ids(tf.constant([text])).numpy()  # (1, Ts), TensorFlow's tokenizers
+    assert served["source_ids"] == source_ids[0].tolist()
+    target_ids, _ = module.translator.decode(source_ids, "greedy", return_attention=False)  # (1, T)
+    expected = [int(i) for i in np.asarray(target_ids)[0]]
+    expected = expected[:expected.index(2) + 1] if 2 in expected else [i for i in expected if i]
+    assert served["target_ids"] == expected
+    assert len(expected) > 1

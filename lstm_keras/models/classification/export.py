@@ -126,8 +126,8 @@ def export_portable(classifier, path, format, overwrite=False):
     function = tf.function(classify, input_signature=[tf.TensorSpec([batch, None], tf.int32, name="token_ids")])
     lengths = (1, max(1, first.max_length // 2), first.max_length)
     checks = [(ids,) for ids in random_token_ids(first.vocabulary_size, lengths, batch or 3)]
-    return write_export(path, format, {"classify": function}, {"classify": checks},
-                        {"kind": "classifier", **first.standardizer.get_config()}, first.vocabulary,
+    tokenizer = ({"kind": "classifier", **first.standardizer.get_config()}, first.vocabulary)
+    return write_export(path, format, {"classify": function}, {"classify": checks}, {"tokenizer": tokenizer},
                         {"task": "classify", "label_names": classifier.label_names}, overwrite)
 
 

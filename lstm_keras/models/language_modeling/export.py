@@ -248,8 +248,9 @@ def export_portable(module, path, format, overwrite=False):
         checks += [(ids, zeros), (ids, read)]
     details = {"task": "lm", "state_size": model.flat_state_size(), "context_start_id": model.end_token_id,
                "end_id": model.end_token_id, "pad_id": model.pad_token_id}
-    return write_export(path, format, {"stream": function}, {"stream": checks}, module.tokenizer.get_config(),
-                        module.tokenizer.vocabulary, details, overwrite)
+    tokenizer = (module.tokenizer.get_config(), module.tokenizer.vocabulary)
+    return write_export(path, format, {"stream": function}, {"stream": checks}, {"tokenizer": tokenizer}, details,
+                        overwrite)
 
 
 def export_model_folder(directory, out, format, overwrite=False):

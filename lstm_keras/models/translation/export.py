@@ -9,15 +9,34 @@ that runs with TensorFlow and TensorFlow Text alone (no `lstm_keras`):
     translate = tf.saved_model.load("runs/demo/saved_model").signatures["translate"]
     translate(texts=tf.constant(["26 de noviembre de 2026"]))["translations"]
 
+`export_portable` writes the translator as a LiteRT (`.tflite`, two signatures) or ONNX file (two
+files, `<name>_encode.onnx` and `<name>_decode_step.onnx`) that a caller drives token by token
+(a whole beam search does not convert; greedy search is a short loop, see the tests), with both
+vocabularies and a plain-Python reference tokenizer beside it:
+
+- `encode`: `source_ids` (int32 `[batch, Ts]`: `[START]`, the source tokens, `[END]`,
+  right-padded with 0; batch 1 in LiteRT) to the decoding state (`lstm_0`, `lstm_1`, ...: the
+  decoder's recurrent states; `encoder_outputs`, `source_mask` and, with attention weights on
+  projected keys, `keys`; `feed` with input feeding) and `max_new_tokens` (int32 `[batch]`);
+- `decode_step`: `token` (int32 `[batch]`, `[START]` first, then the token chosen) and every
+  state tensor to `logits` (float32 `[batch, V]`, padding and `[START]` at -1e9) and
+  `next_<name>` for each state that changes (`carried_state` in the JSON file; the others are
+  passed again as `encode` returned them).
+
 `save_translation_model` / `load_translation_model` keep the Python objects in a model folder:
 `model.keras`, the two vocabularies and `translation.json` (tokenizer settings, sampler, lengths).
 """
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from lstm_keras import decoding
+from lstm_keras.conversion import check_format
+from lstm_keras.conversion import check_free
+from lstm_keras.conversion import random_token_ids
+from lstm_keras.conversion import write_export
 from lstm_keras.saving import MODEL_FILE
 from lstm_keras.saving import load_model_folder
 from lstm_keras.saving import read_model_settings
@@ -194,6 +213,83 @@ def export_saved_model(module, path):
     write_saved_model(
         path, [module.translator, module.source_tokenizer, module.target_tokenizer], {SIGNATURE: module.translate}
     )
+
+
+# Decoding-state entries that every step changes (the others are the encoder's, fixed per sentence).
+CARRIED_STATE = ("lstm", "feed")
+
+
+def flat_decoding_state(state):
+    """The decoding state (`Translator.initial_decoding_state`) as named tensors: `lstm_<i>`, then its other keys."""
+    flat = {f"lstm_{i}": value for i, value in enumerate(state["lstm"])}
+    flat.update({key: value for key, value in state.items() if key != "lstm"})
+    return flat
+
+
+def nested_decoding_state(flat):
+    """The inverse of `flat_decoding_state`."""
+    lstm = [flat[f"lstm_{i}"] for i in range(sum(key.startswith("lstm_") for key in flat))]
+    return {"lstm": lstm, **{key: value for key, value in flat.items() if not key.startswith("lstm_")}}
+
+
+def export_portable(module, path, format, overwrite=False):
+    """Writes the translator's `encode` and `decode_step` as LiteRT or ONNX, the tokenizers beside them (`write_export`).
+
+    Returns:
+        The export's summary (`write_export`).
+    """
+    translator = module.translator
+    batch = 1 if format == "tflite" else None
+    example = flat_decoding_state(translator.initial_decoding_state(tf.constant([[START_ID, END_ID]])))
+    names = list(example)
+    per_sentence = ("encoder_outputs", "source_mask", "keys")  # their dimension 1 is the source length
+    state_specs = [tf.TensorSpec([batch, *([None] if name in per_sentence else []), *value.shape[2 if name in
+                                  per_sentence else 1:]], value.dtype, name=name) for name, value in example.items()]
+
+    def encode(source_ids):
+        state = flat_decoding_state(translator.initial_decoding_state(source_ids))
+        return {**state, "max_new_tokens": translator.generation_limits(source_ids)}
+
+    def decode_step(token, *state):
+        logits, state, _ = translator.decode_step(token, nested_decoding_state(dict(zip(names, state))))
+        flat = flat_decoding_state(state)
+        carried = {f"next_{name}": flat[name] for name in names if name.split("_")[0] in CARRIED_STATE}
+        return {"logits": logits, **carried}
+
+    functions = {
+        "encode": tf.function(encode, input_signature=[tf.TensorSpec([batch, None], tf.int32, name="source_ids")]),
+        "decode_step": tf.function(decode_step, input_signature=[tf.TensorSpec([batch], tf.int32, name="token"),
+                                                                  *state_specs]),
+    }
+    sources = random_token_ids(translator.source_vocabulary_size, (3, 8), batch or 3)
+    checks = {"encode": [(ids,) for ids in sources], "decode_step": []}
+    rng = np.random.default_rng(1)
+    for ids in sources:
+        state = {name: value.numpy() for name, value in encode(tf.constant(ids)).items() if name in names}
+        tokens = rng.integers(START_ID, translator.target_vocabulary_size, size=ids.shape[0]).astype("int32")
+        checks["decode_step"].append((tokens, *state.values()))
+    tokenizers = {"source_tokenizer": (module.source_tokenizer.get_config(), module.source_tokenizer.vocabulary),
+                  "target_tokenizer": (module.target_tokenizer.get_config(), module.target_tokenizer.vocabulary)}
+    details = {"task": "translate", "pad_id": 0, "start_id": START_ID, "end_id": END_ID,
+               "max_source_length": module.max_source_length,
+               "carried_state": [name for name in names if name.split("_")[0] in CARRIED_STATE],
+               "constant_state": [name for name in names if name.split("_")[0] not in CARRIED_STATE]}
+    return write_export(path, format, functions, checks, tokenizers, details, overwrite)
+
+
+def export_model_folder(directory, out, format, overwrite=False):
+    """Exports the translator of a `translate train` folder as a SavedModel (`out` a folder) or LiteRT / ONNX.
+
+    Returns:
+        The summary: `{"format", "files"}` for a SavedModel, `export_portable`'s for the others.
+    """
+    check_format(format)
+    module = load_translation_model(directory)
+    if format != "saved_model":
+        return export_portable(module, out, format, overwrite)
+    check_free([out], overwrite)
+    export_saved_model(module, out)
+    return {"format": format, "files": [out]}
 
 
 def save_translation_model(directory, module, extra_settings=None):
