@@ -202,7 +202,12 @@ def write_portable(path, format, functions, check_inputs):
         ValueError: the converter refused a function (the message is the converter's last
             line), or the file differs from TensorFlow by more than `TOLERANCE`.
     """
+    from lstm_keras.saving import retraced
+    from lstm_keras.saving import without_fused_kernels
+
     require(format)
+    with without_fused_kernels():  # the converted graphs and the reference outputs alike
+        functions = {name: retraced(function) for name, function in functions.items()}
     with atomic_path(path) as tmp:
         try:
             if format == "tflite":
@@ -246,18 +251,14 @@ def run_portable(path, format, name, inputs, output_names):
 
 
 def _write_tflite(path, functions):
-    """Freezes each function's variables and converts them, with builtin ops only, as the file's signatures."""
+    """Freezes each (traced) function's variables and converts them, with builtin ops only, as the file's signatures."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from lstm_keras.saving import without_fused_kernels
-
     frozen = {}
-    with without_fused_kernels():
-        for name, function in functions.items():
-            traced = tf.function(function.python_function, input_signature=function.input_signature)
-            constants = convert_variables_to_constants_v2(traced.get_concrete_function())
-            frozen[name] = _named_outputs(constants, sorted(traced.get_concrete_function().structured_outputs))
+    for name, function in functions.items():
+        constants = convert_variables_to_constants_v2(function.get_concrete_function())
+        frozen[name] = _named_outputs(constants, sorted(function.get_concrete_function().structured_outputs))
     # Through a SavedModel of the frozen functions: the converter keys its signatures by name.
     with tempfile.TemporaryDirectory() as scratch:
         tf.saved_model.save(tf.Module(), scratch, signatures=frozen)
@@ -277,17 +278,14 @@ def _named_outputs(frozen, names):
 
 
 def _write_onnx(path, functions):
-    """Converts the one function with `tf2onnx`, traced without the fused kernels."""
+    """Converts the one (traced) function with `tf2onnx`."""
     import tf2onnx
-
-    from lstm_keras.saving import without_fused_kernels
 
     if len(functions) != 1:
         raise ValueError(f"an ONNX file holds one function; received {len(functions)}")
     (function,) = functions.values()
-    with without_fused_kernels():
-        tf2onnx.convert.from_function(
-            function, input_signature=function.input_signature, opset=ONNX_OPSET, output_path=path)
+    tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=ONNX_OPSET,
+                                  output_path=path)
 
 
 def last_line(error):

@@ -56,6 +56,19 @@ def without_fused_kernels():
         rnn._is_gpu_available = is_gpu_available
 
 
+def retraced(function):
+    """A fresh `tf.function` of `function`'s Python function and input signature, traced now.
+
+    Called `without_fused_kernels`, its graph holds no cuDNN op whatever device traced `function`
+    before (e.g. during training on a GPU).
+    """
+    import tensorflow as tf
+
+    function = tf.function(function.python_function, input_signature=function.input_signature)
+    function.get_concrete_function()
+    return function
+
+
 def write_saved_model(path, tracked, endpoints):
     """Writes a TensorFlow SavedModel atomically with `keras.export.ExportArchive`.
 
@@ -82,8 +95,7 @@ def write_saved_model(path, tracked, endpoints):
                 archive.add_endpoint(name, function, input_signature=signature)
                 continue
             if keras.backend.backend() == "tensorflow" and endpoint.input_signature is not None:
-                endpoint = tf.function(endpoint.python_function, input_signature=endpoint.input_signature)
-                endpoint.get_concrete_function()  # traced here, without the fused kernels
+                endpoint = retraced(endpoint)
             archive.add_endpoint(name, endpoint)
         with atomic_path(path) as tmp:
             archive.write_out(tmp, verbose=False)

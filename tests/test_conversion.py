@@ -1,0 +1,81 @@
+"""`lstm_keras.conversion`: LiteRT and ONNX files of functions traced as on a GPU, their checks and refusals."""
+
+import importlib
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lstm_keras import conversion
+from lstm_keras.layers import GatedLSTM
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the converters read TensorFlow graphs")
+
+
+def sequence_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((None, 3)), GatedLSTM(4, return_sequences=True), keras.layers.Dense(2)])
+    return model
+
+
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+def test_files_traced_as_on_a_gpu_have_no_cudnn_op_and_match_keras(tmp_path, monkeypatch, format):
+    model = sequence_model()
+    batch = 1 if format == "tflite" else None
+    function = tf.function(lambda inputs: {"outputs": model(inputs)},
+                           input_signature=[tf.TensorSpec([batch, None, 3], tf.float32, name="inputs")])
+    # As on a GPU machine: the fused cuDNN kernel would be taken wherever a graph is traced.
+    monkeypatch.setattr(importlib.import_module("keras.src.backend.tensorflow.rnn"), "_is_gpu_available", lambda: True)
+    assert "CudnnRNNV3" in {op.type for op in function.get_concrete_function().graph.get_operations()}
+    x = np.random.default_rng(0).normal(size=(batch or 2, 6, 3)).astype("float32")
+    path = str(tmp_path / f"model.{format}")
+    difference = conversion.write_portable(path, format, {"serve": function}, {"serve": [(x,), (x[:, :1],)]})
+    monkeypatch.undo()
+    assert difference <= 1e-5
+    assert b"Cudnn" not in open(path, "rb").read()
+    for inputs in (x, x[:, :2]):  # lengths the checks did not use
+        outputs = conversion.run_portable(path, format, "serve", {"inputs": inputs}, ["outputs"])["outputs"]
+        np.testing.assert_allclose(outputs, keras.ops.convert_to_numpy(model(inputs)), atol=1e-5)
+
+
+def test_a_file_that_differs_from_keras_is_not_written(tmp_path, monkeypatch):
+    model = sequence_model()
+    function = tf.function(lambda inputs: {"outputs": model(inputs)},
+                           input_signature=[tf.TensorSpec([1, None, 3], tf.float32, name="inputs")])
+    run = conversion.run_portable
+
+    def off_by_a_little(*args):
+        return {key: value + 1e-3 for key, value in run(*args).items()}
+
+    monkeypatch.setattr(conversion, "run_portable", off_by_a_little)
+    x = np.ones((1, 4, 3), "float32")
+    with pytest.raises(ValueError, match=r"differs from the Keras model by 0\.001 .*nothing was written"):
+        conversion.write_portable(str(tmp_path / "model.tflite"), "tflite", {"serve": function}, {"serve": [(x,)]})
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_refused_conversion_names_the_converter_and_its_reason(tmp_path):
+    function = tf.function(lambda texts: {"lengths": tf.strings.length(texts)},
+                           input_signature=[tf.TensorSpec([1], tf.string, name="texts")])
+    with pytest.raises(ValueError, match="the tflite converter refused the model: .*"):
+        conversion.write_portable(str(tmp_path / "model.tflite"), "tflite", {"serve": function}, {"serve": []})
+    assert os.listdir(tmp_path) == []
+
+
+def test_formats_suffixes_and_missing_packages(monkeypatch):
+    with pytest.raises(ValueError, match="unknown export format 'coreml': expected one of saved_model, tflite, onnx"):
+        conversion.check_format("coreml")
+    assert conversion.portable_path("out/model", "onnx") == "out/model.onnx"
+    with pytest.raises(ValueError, match=r"does not end in \.tflite"):
+        conversion.portable_path("out/model.onnx", "tflite")
+    monkeypatch.setitem(importlib.sys.modules, "ai_edge_litert", None)
+    with pytest.raises(conversion.MissingPackageError, match="--format tflite needs ai-edge-litert: pip install "
+                                                            "ai-edge-litert"):
+        conversion.require("tflite")
+    monkeypatch.setitem(importlib.sys.modules, "onnxruntime", None)
+    monkeypatch.setitem(importlib.sys.modules, "tf2onnx", None)
+    with pytest.raises(ImportError, match="needs tf2onnx and onnxruntime: pip install tf2onnx onnxruntime"):
+        conversion.require("onnx")
+    conversion.require("saved_model")  # needs nothing optional
