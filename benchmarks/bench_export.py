@@ -1,19 +1,24 @@
-"""Which recurrent layers convert to LiteRT (TFLite) with builtin ops only, and to ONNX, how exactly, and how fast.
+"""The export support table: every recurrent layer as a SavedModel, a LiteRT file and an ONNX file, how exactly and how fast.
 
 Usage:
-    KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--litert-python PATH] [--onnx] [--out DIR]
+    KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--formats saved_model,tflite,onnx] [--out DIR]
 
 For every cell of `lstm_keras.layers.cells` (and every `GatedLSTM` preset), a small model
-`Embedding(50, 8, mask_zero=True) -> layer(16) -> Dense(3, softmax)` reading int32 `(1, 12)`
-token ids (right-padded with 0) is traced without the fused cuDNN kernel, its variables frozen
-into constants, and converted with `TFLITE_BUILTINS` only (no Flex ops, so the file runs in the
-plain LiteRT interpreter). A second process, with only `ai_edge_litert` and NumPy imported
-(`--litert-python`: a virtualenv with `pip install ai-edge-litert`), runs each file on three
-inputs of 12, 7 and 1 real tokens and reports the largest absolute difference to Keras, the
-median latency of one sequence (100 calls after 5) and the ops in the converted graph.
-With `--onnx` (an interpreter with `tf2onnx` and `onnxruntime`), the same traced function is also
-converted by `tf2onnx` (opset 17) and run by `onnxruntime` on the same inputs.
-Prints a Markdown table.
+`Embedding(50, 8, mask_zero=True) -> layer(16) -> Dense(3, softmax)` reading int32 token ids
+(right-padded with 0) is exported the way the `export` commands export the task models:
+
+- **SavedModel** (`saving.write_saved_model`, traced without the fused cuDNN kernel), served by a
+  process that imports TensorFlow alone; the table says whether any `CudnnRNN*` op is in it;
+- **LiteRT** (`conversion.write_portable`: variables frozen, `TFLITE_BUILTINS` only, batch 1, any
+  length), run by a process that imports only `ai_edge_litert` and NumPy;
+- **ONNX** (`conversion.write_portable`: `tf2onnx`, opset 17), run by a process that imports only
+  `onnxruntime` and NumPy.
+
+Each file is checked on inputs of 12, 7 and 1 real tokens (the largest absolute difference to
+Keras), timed on one sequence of 12 tokens (median of 200 calls after 10, in the serving
+process) and its ops listed: `fused` when the recurrence is TFLite's `UNIDIRECTIONAL_SEQUENCE_LSTM`
+or ONNX's `LSTM`, `loop` when it is a `WHILE` / `Loop` of elementary ops, `no loop` when the
+layer has none (a parallel scan unrolled for the length). Prints a Markdown table.
 """
 
 import argparse
@@ -23,34 +28,52 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 LENGTH = 12
 VOCABULARY = 50
-RUNNER = """
+# Serves one exported model on `inputs` in a process with only its runtime: outputs, latency, ops.
+SERVERS = {
+    "saved_model": """
+import tensorflow as tf
+function = tf.saved_model.load(path).signatures["serve"]
+run = lambda ids: function(token_ids=tf.constant(ids))["probabilities"].numpy()
+ops = {node.op for f in function.graph.as_graph_def().library.function for node in f.node_def}
+ops |= {node.op for node in function.graph.as_graph_def().node}
+""",
+    "tflite": """
+from ai_edge_litert.interpreter import Interpreter
+interpreter = Interpreter(model_path=path)
+runner = interpreter.get_signature_runner("serve")
+run = lambda ids: runner(token_ids=ids)["probabilities"]
+run(inputs[:1])
+ops = {op["op_name"] for op in interpreter._get_ops_details()}
+""",
+    "onnx": """
+import onnxruntime
+session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+run = lambda ids: session.run(["probabilities"], {"token_ids": ids})[0]
+import onnx
+ops = {node.op_type for node in onnx.load(path).graph.node}
+""",
+}
+MEASURE = """
 import json, sys, time
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
-rows = {}
-for name, path in json.loads(sys.argv[1]).items():
-    interpreter = Interpreter(model_path=path)
-    interpreter.allocate_tensors()
-    source, target = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
-    inputs, expected = np.load(path + ".inputs.npy"), np.load(path + ".expected.npy")
-    outputs = []
-    for row in inputs:
-        interpreter.set_tensor(source, row[None])
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(target)[0])
-    times = []
-    for i in range(105):
-        start = time.perf_counter()
-        interpreter.set_tensor(source, inputs[:1])
-        interpreter.invoke()
-        times.append(time.perf_counter() - start)
-    rows[name] = {"max_abs_difference": float(np.abs(np.array(outputs) - expected).max()),
-                  "latency_ms": float(np.median(times[5:]) * 1e3),
-                  "ops": sorted({op["op_name"] for op in interpreter._get_ops_details()})}
-print(json.dumps(rows))
+path, inputs, expected = sys.argv[1], np.load(sys.argv[2]), np.load(sys.argv[3])
+{server}
+outputs = np.concatenate([run(row[None]) for row in inputs])
+times = []
+for _ in range(210):
+    start = time.perf_counter()
+    run(inputs[:1])
+    times.append(time.perf_counter() - start)
+print(json.dumps({{"max_abs_difference": float(np.abs(outputs - expected).max()),
+                  "latency_ms": float(np.median(times[10:]) * 1e3), "ops": sorted(ops),
+                  "tensorflow_imported": "tensorflow" in sys.modules}}))
 """
+FUSED = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "LSTM"}
+LOOPS = {"WHILE", "Loop", "While", "StatelessWhile"}
 
 
 def configurations():
@@ -64,103 +87,96 @@ def configurations():
     return rows
 
 
-def convert(cell, gating, path, onnx=False):
-    """Writes the LiteRT file of the small model of `cell` at `path`, with its test inputs and Keras outputs.
-
-    Returns:
-        With `onnx`, `{"max_abs_difference", "ops"}` of the ONNX conversion run by onnxruntime, or
-        `{"failed": message}`; else None.
-    """
-    import keras
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    from lstm_keras.layers.cells import recurrent_layer
-    from lstm_keras.saving import without_fused_kernels
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((LENGTH,), dtype="int32"), keras.layers.Embedding(VOCABULARY, 8, mask_zero=True),
-        recurrent_layer(cell, 16, gating), keras.layers.Dense(3, activation="softmax"),
-    ])
+def check_inputs():
+    """Three rows of 12, 7 and 1 real tokens, right-padded with 0: int32 `(3, 12)`."""
     inputs = np.random.default_rng(0).integers(1, VOCABULARY, size=(3, LENGTH)).astype("int32")
     inputs[1, 7:] = 0
     inputs[2, 1:] = 0
-    function = tf.function(lambda ids: model(ids), input_signature=[tf.TensorSpec([1, LENGTH], tf.int32)])
-    with without_fused_kernels():
-        frozen = convert_variables_to_constants_v2(function.get_concrete_function())
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    with open(path, "wb") as f:
-        f.write(converter.convert())
-    expected = np.concatenate([keras.ops.convert_to_numpy(model(row[None])) for row in inputs])  # (3, 3)
-    np.save(path + ".inputs.npy", inputs)
-    np.save(path + ".expected.npy", expected)
-    return run_onnx(function, inputs, expected) if onnx else None
+    return inputs
 
 
-def run_onnx(function, inputs, expected):
-    """The ONNX conversion of `function` (tf2onnx, traced without the fused kernel) against Keras' `expected`."""
-    import numpy as np
-    import onnxruntime
-    import tf2onnx
+def export(cell, gating, folder, formats):
+    """Exports the small model of `cell` in every format into `folder`; returns `{format: path or error message}`."""
+    import keras
+    import tensorflow as tf
 
-    from lstm_keras.saving import without_fused_kernels
+    from lstm_keras import conversion
+    from lstm_keras.layers.cells import recurrent_layer
+    from lstm_keras.saving import write_saved_model
 
-    try:
-        with without_fused_kernels():
-            proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=17)
-        session = onnxruntime.InferenceSession(proto.SerializeToString())
-        name = session.get_inputs()[0].name
-        outputs = np.concatenate([session.run(None, {name: row[None]})[0] for row in inputs])
-    except Exception as error:  # a failure is a result: its message goes in the table
-        return {"failed": last_line(error)[:120]}
-    return {"max_abs_difference": float(np.abs(outputs - expected).max()),
-            "ops": sorted({node.op_type for node in proto.graph.node})}
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((None,), dtype="int32"), keras.layers.Embedding(VOCABULARY, 8, mask_zero=True),
+        recurrent_layer(cell, 16, gating), keras.layers.Dense(3, activation="softmax"),
+    ])
+    inputs = check_inputs()
+    np.save(os.path.join(folder, "inputs.npy"), inputs)
+    np.save(os.path.join(folder, "expected.npy"),
+            np.concatenate([keras.ops.convert_to_numpy(model(row[None])) for row in inputs]))  # (3, 3)
+    results = {}
+    for format in formats:
+        batch = 1 if format == "tflite" else None
+        function = tf.function(lambda ids: {"probabilities": model(ids)},
+                               input_signature=[tf.TensorSpec([batch, None], tf.int32, name="token_ids")])
+        try:
+            if format == "saved_model":
+                path = os.path.join(folder, "saved_model")
+                write_saved_model(path, [model], {"serve": function})
+            else:
+                path = os.path.join(folder, f"model.{format}")
+                conversion.write_portable(path, format, {"serve": function}, {"serve": [(row[None],) for row in inputs]})
+            results[format] = path
+        except Exception as error:  # a refusal is a result: its message goes in the table
+            results[format] = "refused: " + conversion.last_line(error)[:120]
+    return results
 
 
-def last_line(error):
-    """The last non-empty line of an exception's message (its type's name if it has none)."""
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
+def measure(format, path, folder):
+    """Serves one file in a fresh process with only its runtime; returns the measured row."""
+    script = MEASURE.format(server=SERVERS[format])
+    done = subprocess.run([sys.executable, "-c", script, path, os.path.join(folder, "inputs.npy"),
+                           os.path.join(folder, "expected.npy")], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if done.returncode != 0:
+        return {"failed": done.stderr.strip().splitlines()[-1][:120]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def describe(format, row):
+    """One table cell: `fused`/`loop`/`no loop`, the difference to Keras and the latency; or why not."""
+    if "failed" in row:
+        return f"failed: {row['failed']}"
+    if format != "saved_model" and row["tensorflow_imported"]:
+        return "**served with TensorFlow imported**"
+    ops = set(row["ops"])
+    if any(op.startswith("CudnnRNN") for op in ops):
+        return "**CudnnRNN op**"
+    kind = "fused" if ops & FUSED else "loop" if ops & LOOPS else "no loop"
+    return f"{kind}, {row['max_abs_difference']:.0e}, {row['latency_ms']:.3f} ms"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--litert-python", default=sys.executable, help="a Python interpreter with ai_edge_litert")
-    parser.add_argument("--onnx", action="store_true", help="also convert with tf2onnx and run with onnxruntime")
-    parser.add_argument("--out", help="where the .tflite files go (default: a temporary folder)")
+    parser.add_argument("--formats", default="saved_model,tflite,onnx", help="comma-separated")
+    parser.add_argument("--out", help="where the files go (default: a temporary folder)")
+    parser.add_argument("--only", help="only the configurations whose label contains this text")
     args = parser.parse_args()
+    formats = args.formats.split(",")
     out = args.out or tempfile.mkdtemp(prefix="bench_export_")
-    os.makedirs(out, exist_ok=True)
-    files, refused, onnx = {}, {}, {}
+    names = {"saved_model": "SavedModel (TensorFlow, CPU)", "tflite": "LiteRT (builtin ops)",
+             "onnx": "ONNX (tf2onnx, onnxruntime)"}
+    print("| configuration | " + " | ".join(names[f] for f in formats) + " |")
+    print("|---|" + "---|" * len(formats))
     for label, (cell, gating) in configurations().items():
-        path = os.path.join(out, label.replace(" ", "_").replace(",", "").replace(":", "-") + ".tflite")
-        try:
-            onnx[label] = convert(cell, gating, path, args.onnx)
-            files[label] = path
-        except Exception as error:  # a refusal is a result: its message goes in the table
-            refused[label] = last_line(error)[:160]
-    done = subprocess.run([args.litert_python, "-c", RUNNER, json.dumps(files)], capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(done.stderr[-3000:])
-    served = json.loads(done.stdout.strip().splitlines()[-1])
-    print("| configuration | LiteRT (builtin ops) | max abs difference to Keras | ms / sequence of 12 | ops |"
-          + (" ONNX (tf2onnx, onnxruntime): max abs difference | ONNX ops |" if args.onnx else ""))
-    print("|---|---|---|---|---|" + ("---|---|" if args.onnx else ""))
-    for label in configurations():
-        if label in refused:
-            line = f"| {label} | refused: {refused[label]} | | | |"
-        else:
-            row = served[label]
-            line = (f"| {label} | converted | {row['max_abs_difference']:.1e} | {row['latency_ms']:.3f} | "
-                    f"{', '.join(row['ops'])} |")
-        if args.onnx:
-            result = onnx.get(label) or {"failed": "not converted to LiteRT"}
-            line += (f" failed: {result['failed']} | |" if "failed" in result else
-                     f" {result['max_abs_difference']:.1e} | {', '.join(result['ops'])} |")
-        print(line)
+        if args.only and args.only not in label:
+            continue
+        # No glob characters: TensorFlow's checkpoint reader takes a SavedModel's path as a pattern.
+        folder = os.path.join(out, "".join(c if c.isalnum() else "_" for c in label))
+        os.makedirs(folder, exist_ok=True)
+        exported = export(cell, gating, folder, formats)
+        cells = [path if path.startswith("refused") else describe(f, measure(f, path, folder))
+                 for f, path in exported.items()]
+        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -261,7 +261,9 @@ def _write_tflite(path, functions):
         frozen[name] = _named_outputs(constants, sorted(function.get_concrete_function().structured_outputs))
     # Through a SavedModel of the frozen functions: the converter keys its signatures by name.
     with tempfile.TemporaryDirectory() as scratch:
-        tf.saved_model.save(tf.Module(), scratch, signatures=frozen)
+        # Without the gradients: `tf.nn.silu`'s custom gradient captures its `beta` (xLSTM blocks).
+        tf.saved_model.save(tf.Module(), scratch, signatures=frozen,
+                            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=list(frozen))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         content = converter.convert()

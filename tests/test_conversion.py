@@ -79,3 +79,20 @@ def test_formats_suffixes_and_missing_packages(monkeypatch):
     with pytest.raises(ImportError, match="needs tf2onnx and onnxruntime: pip install tf2onnx onnxruntime"):
         conversion.require("onnx")
     conversion.require("saved_model")  # needs nothing optional
+
+
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+@pytest.mark.parametrize("cell", ["slstm", "minlstm", "xlstm[1:1]"])
+def test_the_modern_cells_convert_for_any_length(tmp_path, cell, format):
+    from lstm_keras.layers.cells import recurrent_layer
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(20, 8, mask_zero=True),
+                              recurrent_layer(cell, 8, None, return_sequences=True)])
+    batch = 1 if format == "tflite" else None
+    function = tf.function(lambda ids: {"outputs": model(ids)},
+                           input_signature=[tf.TensorSpec([batch, None], tf.int32, name="token_ids")])
+    checks = conversion.random_token_ids(20, (1, 9), batch or 2)  # full rows, then rows half padding
+    difference = conversion.write_portable(str(tmp_path / f"m.{format}"), format, {"serve": function},
+                                           {"serve": [(ids,) for ids in checks]})
+    assert difference <= 1e-5
