@@ -1,4 +1,4 @@
-"""The export support table: every recurrent layer as a SavedModel, a LiteRT file and an ONNX file, how exactly and how fast.
+"""The export support table: every recurrent layer as a SavedModel, a LiteRT and an ONNX file, how exact, how fast.
 
 Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--formats saved_model,tflite,onnx] [--out DIR]
@@ -124,7 +124,8 @@ def export(cell, gating, folder, formats):
                 write_saved_model(path, [model], {"serve": function})
             else:
                 path = os.path.join(folder, f"model.{format}")
-                conversion.write_portable(path, format, {"serve": function}, {"serve": [(row[None],) for row in inputs]})
+                checks = {"serve": [(row[None],) for row in inputs]}
+                conversion.write_portable(path, format, {"serve": function}, checks)
             results[format] = path
         except Exception as error:  # a refusal is a result: its message goes in the table
             results[format] = "refused: " + conversion.last_line(error)[:120]

@@ -75,6 +75,30 @@ def check_free(paths, overwrite):
             raise FileExistsError(f"{path} exists: choose another --out, or give --overwrite to replace it")
 
 
+def export_loaded(load, format, out, overwrite, write_saved_model, write_portable_file):
+    """What every task's `export_model_folder` does: check the format, load, write, summarise.
+
+    Args:
+        load: a function returning what the task exports (called once the format is known good).
+        format: one of `FORMATS`.
+        out: the SavedModel folder, or the LiteRT / ONNX file.
+        overwrite: whether existing files may be replaced.
+        write_saved_model: `write_saved_model(loaded, out)`, the task's SavedModel export.
+        write_portable_file: `write_portable_file(loaded, out, format, overwrite)`, the task's
+            LiteRT / ONNX export, returning its summary.
+
+    Returns:
+        The summary: `{"format", "files"}` for a SavedModel, the task's for the others.
+    """
+    check_format(format)
+    loaded = load()
+    if format != "saved_model":
+        return write_portable_file(loaded, out, format, overwrite)
+    check_free([out], overwrite)
+    write_saved_model(loaded, out)
+    return {"format": format, "files": [out]}
+
+
 def portable_path(path, format):
     """`path` with the format's suffix (`model` -> `model.tflite`); a path with another suffix is refused."""
     suffix = SUFFIXES[format]
@@ -172,7 +196,10 @@ def describe(functions):
 
 
 def random_token_ids(vocabulary_size, lengths, batch, seed=0):
-    """Check inputs: for each length, random ids `(batch, T)` in [1, vocabulary_size), then the same with each row's second half padding (0)."""
+    """Check inputs: for each length, random ids `(batch, T)` in [1, vocabulary_size), then the same half padding (0).
+
+    The padded copy keeps each row's first `T // 2 + 1` ids.
+    """
     rng = np.random.default_rng(seed)
     inputs = []
     for length in sorted(set(lengths)):
@@ -272,7 +299,7 @@ def _write_tflite(path, functions):
 
 
 def _named_outputs(frozen, names):
-    """A function calling `frozen` (whose outputs are a flat list, in sorted key order) that names its outputs `names`."""
+    """A function calling `frozen` (its outputs a flat list, in sorted key order) that names its outputs `names`."""
     import tensorflow as tf
 
     specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in frozen.inputs]  # named as traced

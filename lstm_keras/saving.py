@@ -83,8 +83,6 @@ def write_saved_model(path, tracked, endpoints):
         endpoints: a dict name -> function (a `tf.function`, or a Python function given as
             `(function, input_signature)`), each served as a signature of that name.
     """
-    import tensorflow as tf
-
     archive = keras.export.ExportArchive()
     for item in tracked:
         archive.track(item)

@@ -71,8 +71,8 @@ def test_formats_suffixes_and_missing_packages(monkeypatch):
     with pytest.raises(ValueError, match=r"does not end in \.tflite"):
         conversion.portable_path("out/model.onnx", "tflite")
     monkeypatch.setitem(importlib.sys.modules, "ai_edge_litert", None)
-    with pytest.raises(conversion.MissingPackageError, match="--format tflite needs ai-edge-litert: pip install "
-                                                            "ai-edge-litert"):
+    message = "--format tflite needs ai-edge-litert: pip install ai-edge-litert"
+    with pytest.raises(conversion.MissingPackageError, match=message):
         conversion.require("tflite")
     monkeypatch.setitem(importlib.sys.modules, "onnxruntime", None)
     monkeypatch.setitem(importlib.sys.modules, "tf2onnx", None)

@@ -100,7 +100,7 @@ class ReferenceTokenizer:
         return ids[:max_tokens] if max_tokens else ids
 
     def detokenize(self, ids):
-        """Text from a `Tokenizer`'s ids: the tokens before the first `[END]`, reserved ones left out, `##` pieces glued.
+        """Text from a `Tokenizer`'s ids: the tokens before the first `[END]`, reserved ones left out, `##` glued.
 
         Words are joined with single spaces ("hello , world !"): the SavedModel's detokenizer also
         reattaches punctuation, which this reference does not do.

@@ -20,16 +20,23 @@ from lstm_keras.saving import load_keras_model
 TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "8", "--vocab-size", "40", "--batch-size", "8"]
 TEXTS = ["the film was good", "The PLOT was bad!", "unseen words only", "", b"good \xff bytes", "good " * 300]
 
-# Raw texts to class probabilities with the runtime alone: the tokenizer shipped beside the file
-# gives the ids, the file the probabilities.
-CLASSIFY_WITHOUT_TENSORFLOW = r"""
+# The start of every script below: the exported file's path, its format and a text (or a JSON
+# list of hex-encoded texts); the reference tokenizer and the settings written beside the file.
+LOAD_EXPORT = r"""
 import importlib.util, json, sys
 import numpy as np
-path, format, texts = sys.argv[1], sys.argv[2], [bytes.fromhex(t) for t in json.loads(sys.argv[3])]
+path, format, text = sys.argv[1], sys.argv[2], sys.argv[3]
 root = path.rsplit(".", 1)[0]
 spec = importlib.util.spec_from_file_location("tokenizer", root + "_tokenizer.py")
 tokenizer = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tokenizer)
+settings = json.load(open(root + "_export.json"))
+"""
+
+# Raw texts to class probabilities with the runtime alone: the tokenizer shipped beside the file
+# gives the ids, the file the probabilities.
+CLASSIFY_WITHOUT_TENSORFLOW = LOAD_EXPORT + r"""
+texts = [bytes.fromhex(t) for t in json.loads(text)]
 reference = tokenizer.ReferenceTokenizer.from_file(root + "_export.json")
 rows = []
 if format == "tflite":
@@ -86,7 +93,8 @@ def test_classifier_file_serves_raw_text_without_tensorflow(classifier_folder, t
                                                        ("vocabulary.txt", "tokenizer.py", "export.json"))])
     assert summary["signatures"]["classify"]["file"] == f"model.{format}"
     assert summary["max_abs_difference"] <= 1e-4
-    assert summary["signatures"]["classify"]["inputs"] == {"token_ids": f"int32 [{1 if format == 'tflite' else '?'}, ?]"}
+    batch = 1 if format == "tflite" else "?"
+    assert summary["signatures"]["classify"]["inputs"] == {"token_ids": f"int32 [{batch}, ?]"}
     assert summary["label_names"] == ["mid", "neg", "pos"]
     served = run_without_tensorflow(CLASSIFY_WITHOUT_TENSORFLOW, path, format,
                                     json.dumps([t.hex() if isinstance(t, bytes) else t.encode().hex() for t in TEXTS]))
@@ -149,15 +157,7 @@ def test_a_folder_of_another_task_is_refused(classifier_folder, tmp_path):
 
 
 # A text read token by token (LiteRT) or as one chunk (ONNX) after `[END]`, the state carried.
-STREAM_WITHOUT_TENSORFLOW = r"""
-import importlib.util, json, sys
-import numpy as np
-path, format, text = sys.argv[1], sys.argv[2], sys.argv[3]
-root = path.rsplit(".", 1)[0]
-spec = importlib.util.spec_from_file_location("tokenizer", root + "_tokenizer.py")
-tokenizer = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tokenizer)
-settings = json.load(open(root + "_export.json"))
+STREAM_WITHOUT_TENSORFLOW = LOAD_EXPORT + r"""
 ids = [settings["context_start_id"]] + tokenizer.ReferenceTokenizer.from_file(root + "_export.json").token_ids(text)
 state = np.zeros((1, settings["state_size"]), np.float32)
 if format == "tflite":
@@ -184,7 +184,8 @@ def lm_folder(request, tmp_path_factory):
     corpus = folder / "corpus.txt"
     corpus.write_text("".join(s + "\n" for s in generate_tiny_corpus(60, seed=3)), encoding="utf-8")
     out = str(folder / "run")
-    code, _, stderr = run_cli(["lm", "train", "--dataset", str(corpus), "--cell", request.param, "--softmax", "adaptive",
+    code, _, stderr = run_cli(["lm", "train", "--dataset", str(corpus), "--cell", request.param,
+                               "--softmax", "adaptive",
                                "--cutoffs", "20,60", "--units", "8", "--layers", "2", "--epochs", "1", "--bptt", "6",
                                "--batch-size", "4", "--seed", "1", "--out", out])
     assert code == 0, stderr[-3000:]
@@ -211,15 +212,7 @@ def test_language_model_step_streams_without_tensorflow(lm_folder, tmp_path, for
 
 
 # Greedy translation of one sentence: `encode`, then `decode_step` until `[END]` or the limit.
-TRANSLATE_WITHOUT_TENSORFLOW = r"""
-import importlib.util, json, sys
-import numpy as np
-path, format, text = sys.argv[1], sys.argv[2], sys.argv[3]
-root = path.rsplit(".", 1)[0]
-spec = importlib.util.spec_from_file_location("tokenizer", root + "_tokenizer.py")
-tokenizer = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tokenizer)
-settings = json.load(open(root + "_export.json"))
+TRANSLATE_WITHOUT_TENSORFLOW = LOAD_EXPORT + r"""
 source = tokenizer.ReferenceTokenizer.from_file(root + "_export.json", "source_tokenizer")
 target = tokenizer.ReferenceTokenizer.from_file(root + "_export.json", "target_tokenizer")
 ids = source.token_ids(text)[: settings["max_source_length"] - 2]
@@ -258,7 +251,8 @@ def translator_folder(tmp_path_factory):
     (folder / "numbers.tsv").write_text(rows * 2, encoding="utf-8")
     out = str(folder / "run")
     code, _, stderr = run_cli(["translate", "train", "--dataset", str(folder / "numbers.tsv"), "--epochs", "2",
-                               "--units", "8", "--embedding-dim", "8", "--batch-size", "8", "--seed", "0", "--out", out])
+                               "--units", "8", "--embedding-dim", "8", "--batch-size", "8", "--seed", "0",
+                               "--out", out])
     assert code == 0, stderr[-3000:]
     return out
 

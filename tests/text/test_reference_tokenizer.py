@@ -7,7 +7,6 @@ from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.text import Tokenizer
 from lstm_keras.text.normalization import CASED_TEXT
 from lstm_keras.text.reference_tokenizer import ReferenceTokenizer
-from lstm_keras.text.word_piece_tokenizer import WordPieceTokenizer
 
 # Case, accents, apostrophes, punctuation glued to words, symbols, Japanese, full-width and
 # compatibility characters, no-break and other Unicode spaces, control whitespace, invalid

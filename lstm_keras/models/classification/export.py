@@ -32,8 +32,7 @@ import os
 import keras
 import tensorflow as tf
 
-from lstm_keras.conversion import check_format
-from lstm_keras.conversion import check_free
+from lstm_keras.conversion import export_loaded
 from lstm_keras.conversion import random_token_ids
 from lstm_keras.conversion import write_export
 
@@ -142,14 +141,12 @@ def export_model_folder(directory, out, format, overwrite=False):
             command's (the message names it), or the format cannot express the model.
         FileExistsError: `out` exists and not `overwrite`.
     """
-    check_format(format)
-    check_model_directory(directory, [MODEL_FILE], COMMAND)
-    check_marker(directory, COMMAND)
-    if format != "saved_model":
-        return export_portable(load_keras_model(os.path.join(directory, MODEL_FILE)), out, format, overwrite)
-    check_free([out], overwrite)
-    export_saved_model(load_keras_model(os.path.join(directory, MODEL_FILE)), out)
-    return {"format": format, "files": [out]}
+    def load():
+        check_marker(directory, COMMAND)
+        check_model_directory(directory, [MODEL_FILE], COMMAND)
+        return load_keras_model(os.path.join(directory, MODEL_FILE))
+
+    return export_loaded(load, format, out, overwrite, export_saved_model, export_portable)
 
 
 def predict_saved_model(directory, texts, batch_size=PREDICT_BATCH_SIZE):

@@ -29,8 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from lstm_keras import decoding
-from lstm_keras.conversion import check_format
-from lstm_keras.conversion import check_free
+from lstm_keras.conversion import export_loaded
 from lstm_keras.conversion import random_token_ids
 from lstm_keras.conversion import write_export
 from lstm_keras.models.language_model import MAX_GENERATED_TOKENS
@@ -232,6 +231,7 @@ def export_portable(module, path, format, overwrite=False):
     """
     model = module.model
     batch = 1 if format == "tflite" else None
+
     def stream(token_ids, state):
         outputs = module._stream(token_ids, state)
         # ONNX names a graph's inputs and outputs alike: the state out needs a name of its own.
@@ -259,13 +259,8 @@ def export_model_folder(directory, out, format, overwrite=False):
     Returns:
         The summary: `{"format", "files"}` for a SavedModel, `export_portable`'s for the others.
     """
-    check_format(format)
-    module = load_language_model(directory)
-    if format != "saved_model":
-        return export_portable(module, out, format, overwrite)
-    check_free([out], overwrite)
-    export_saved_model(module, out)
-    return {"format": format, "files": [out]}
+    return export_loaded(lambda: load_language_model(directory), format, out, overwrite, export_saved_model,
+                         export_portable)
 
 
 def save_language_model(directory, module, extra_settings=None):

@@ -33,8 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from lstm_keras import decoding
-from lstm_keras.conversion import check_format
-from lstm_keras.conversion import check_free
+from lstm_keras.conversion import export_loaded
 from lstm_keras.conversion import random_token_ids
 from lstm_keras.conversion import write_export
 from lstm_keras.saving import MODEL_FILE
@@ -233,7 +232,7 @@ def nested_decoding_state(flat):
 
 
 def export_portable(module, path, format, overwrite=False):
-    """Writes the translator's `encode` and `decode_step` as LiteRT or ONNX, the tokenizers beside them (`write_export`).
+    """Writes the translator's `encode` and `decode_step` as LiteRT or ONNX, its tokenizers beside (`write_export`).
 
     Returns:
         The export's summary (`write_export`).
@@ -258,8 +257,8 @@ def export_portable(module, path, format, overwrite=False):
 
     functions = {
         "encode": tf.function(encode, input_signature=[tf.TensorSpec([batch, None], tf.int32, name="source_ids")]),
-        "decode_step": tf.function(decode_step, input_signature=[tf.TensorSpec([batch], tf.int32, name="token"),
-                                                                  *state_specs]),
+        "decode_step": tf.function(
+            decode_step, input_signature=[tf.TensorSpec([batch], tf.int32, name="token"), *state_specs]),
     }
     sources = random_token_ids(translator.source_vocabulary_size, (3, 8), batch or 3)
     checks = {"encode": [(ids,) for ids in sources], "decode_step": []}
@@ -283,13 +282,8 @@ def export_model_folder(directory, out, format, overwrite=False):
     Returns:
         The summary: `{"format", "files"}` for a SavedModel, `export_portable`'s for the others.
     """
-    check_format(format)
-    module = load_translation_model(directory)
-    if format != "saved_model":
-        return export_portable(module, out, format, overwrite)
-    check_free([out], overwrite)
-    export_saved_model(module, out)
-    return {"format": format, "files": [out]}
+    return export_loaded(lambda: load_translation_model(directory), format, out, overwrite, export_saved_model,
+                         export_portable)
 
 
 def save_translation_model(directory, module, extra_settings=None):
