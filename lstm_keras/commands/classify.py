@@ -111,9 +111,11 @@ def register(subparsers):
                           help="train a language model on the training texts first and start the model (and, with "
                                "--folds, every fold's model, from its own training texts) from its embedding and LSTM "
                                "weights (unidirectional models)")
-    training.add_argument("--ensemble", type=int_at_least(1), default=1, metavar="K",
+    training.add_argument("--ensemble", type=int_at_least(1), metavar="K",
                           help="train K classifiers (seeds --seed ... --seed+K-1, each with its own validation split) "
-                               "and average their probabilities; with --folds, K per fold")
+                               "and average their probabilities; with --folds, K per fold. Default: 1; with "
+                               "--time-budget (and no --folds or --tune), members are added once the first has "
+                               "converged while the budget has room for one more")
     add_strategy_argument(training)
     add_output_arguments(train)
     train.set_defaults(handler=run_train)

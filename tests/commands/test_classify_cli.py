@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import keras
 import numpy as np
@@ -125,6 +126,29 @@ def test_ensemble_serves_the_members_mean(data, tmp_path, folds, tokens):
     served = [line.split("\t") for line in stdout.splitlines()]
     assert code == 0 and [label for label, _ in served] == [ensemble.label_names[i] for i in expected.argmax(-1)]
     np.testing.assert_allclose([float(p) for _, p in served], expected.max(-1), atol=1e-4)
+
+
+def test_a_budget_grows_an_ensemble_while_members_fit(data, tmp_path):
+    from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
+
+    out = tmp_path / "budget"
+    started = time.monotonic()
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", data["train"], "--test", data["test"],
+                                    "--time-budget", "0.5", "--seed", "4", "--out", str(out), *TINY])
+    elapsed = time.monotonic() - started
+    assert code == 0, stderr[-3000:]
+    assert elapsed <= 30.0
+    metrics = json.loads(stdout)
+    budget = metrics["budget"]
+    members = len(budget["member_seconds"])
+    assert budget["spent_on"] == f"an ensemble of {members}" and members >= 2, (budget, stderr[-2000:])
+    assert [member["seed"] for member in metrics["members"]] == list(range(4, 4 + members))
+    assert "needed for member" in budget["stopped_growing"] or "at the most members" in budget["stopped_growing"]
+    ensemble = keras.saving.load_model(out / "model.keras")
+    assert isinstance(ensemble, ClassifierEnsemble) and len(ensemble.members) == members
+    # The first member's files are the run's own, the others' in member_<i>/.
+    for name in ["history.csv", "training_curves.png", f"member_{members}/history.csv", "saved_model/saved_model.pb"]:
+        assert os.path.exists(out / name), name
 
 
 def test_predict_names_the_missing_file(trained, tmp_path):

@@ -13,3 +13,9 @@ HOLD_OUT = 0.1
 # With a --time-budget, the seconds kept for saving and exporting the final model (the default model takes about
 # 3 s on a 2-core CPU; kept five-fold for larger models and slower disks).
 EXPORT_SECONDS = 15.0
+# With a time budget and no --ensemble: the most members the budget may grow the ensemble to.
+MAX_BUDGET_MEMBERS = 8
+# A further member is trained only if the time left covers this many times the slowest member so
+# far, besides the evaluation and export of the larger ensemble: a member is a run of its own,
+# whose early stopping may come later than the others'.
+MEMBER_TIME_MARGIN = 1.3

@@ -23,6 +23,8 @@ from lstm_keras.models.classification.data import make_text_dataset
 from lstm_keras.models.classification.defaults import DEFAULTS
 from lstm_keras.models.classification.defaults import EXPORT_SECONDS
 from lstm_keras.models.classification.defaults import HOLD_OUT
+from lstm_keras.models.classification.defaults import MAX_BUDGET_MEMBERS
+from lstm_keras.models.classification.defaults import MEMBER_TIME_MARGIN
 from lstm_keras.models.classification.export import export_saved_model
 from lstm_keras.models.classification.metrics import classification_report
 from lstm_keras.models.classification.metrics import confusion_matrix
@@ -30,6 +32,7 @@ from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.plots import plot_heatmap
 from lstm_keras.plots import plot_history
 from lstm_keras.plots import save_figure
+from lstm_keras.saving import seconds_to_export
 from lstm_keras.training import Deadline
 from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
@@ -127,7 +130,7 @@ def fit_classifier(
 
 def train_classifier(
     build_classifier, texts, labels, out_dir, members=1, valid_split=DEFAULTS["valid_split"], seed=0,
-    embeddings=None, pretrain_lm=None, **fit_kwargs,
+    embeddings=None, pretrain_lm=None, another_member=None, **fit_kwargs,
 ):
     """Trains a classifier, or an ensemble of `members` classifiers, on labelled texts.
 
@@ -149,27 +152,36 @@ def train_classifier(
             (`TextClassifier.load_embeddings`).
         pretrain_lm: None, or the epochs of a language model trained on each member's training
             texts first (`pretrain_classifier_from_lm`; unidirectional classifiers).
+        another_member: None, or a function `another_member(runs, classifiers) -> bool` asked once the
+            `members` are trained, and after every further member: whether to train one more
+            (`classify train` grows an ensemble within its time budget so). Every member then has
+            its own folder, the first one `out_dir` itself.
         **fit_kwargs: `fit_classifier` arguments (epochs, batch size, time budget, ...).
 
     Returns:
         `(classifier, runs)`: the trained `TextClassifier` or `ClassifierEnsemble`, and one dict
-        per member: `seed`, `history` (Keras `History`), `seconds_per_epoch`, `embeddings` (the
-        coverage dict of `load_embeddings`, or None) and `pretraining` (the summary of
-        `pretrain_classifier_from_lm`, or None).
+        per member: `seed`, `dir` (its callbacks' folder), `history` (Keras `History`),
+        `seconds_per_epoch`, `seconds` (the member's wall time, `adapt` to the end of `fit`),
+        `embeddings` (the coverage dict of `load_embeddings`, or None) and `pretraining` (the
+        summary of `pretrain_classifier_from_lm`, or None).
     """
     if not isinstance(members, int) or members < 1:
         raise ValueError(f"members must be a positive int, received {members!r}")
     labels = np.asarray(labels)
     texts = list(texts)
     classifiers, runs = [], []
-    for member in range(members):
+    member = 0
+    while member < members or (another_member is not None and another_member(runs, classifiers)):
+        started = time.monotonic()
         member_seed = seed + member
         set_seed(member_seed)
         fit_index, valid_index = split_validation(labels, valid_split, seed=member_seed)
         fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]
         classifier = build_classifier()
         classifier.adapt(fit_texts)
-        run = {"seed": member_seed, "embeddings": None, "pretraining": None}
+        separate = members > 1 and another_member is None
+        member_dir = os.path.join(out_dir, f"member_{member + 1}") if separate or member else out_dir
+        run = {"seed": member_seed, "dir": member_dir, "embeddings": None, "pretraining": None}
         if embeddings:
             run["embeddings"] = classifier.load_embeddings(embeddings)
         if pretrain_lm:
@@ -178,14 +190,15 @@ def train_classifier(
             run["pretraining"] = pretrain_classifier_from_lm(
                 classifier, fit_texts, pretrain_lm, valid_texts=valid_texts, time_budget=fit_kwargs.get("time_budget"),
             )
-        member_dir = out_dir if members == 1 else os.path.join(out_dir, f"member_{member + 1}")
         run["history"], run["seconds_per_epoch"] = fit_classifier(
             classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], member_dir,
             seed=member_seed, **fit_kwargs,
         )
+        run["seconds"] = time.monotonic() - started
         classifiers.append(classifier)
         runs.append(run)
-    if members == 1:
+        member += 1
+    if len(classifiers) == 1:
         return classifiers[0], runs
     return ClassifierEnsemble(classifiers), runs
 
@@ -333,13 +346,17 @@ def train_text_classifier(config, out):
     metrics["evaluation"] = "test" if test_texts is not None else f"{config.folds}-fold cross-validation"
 
     model_kwargs = classifier_options(config)
+    test_size = len(test_texts) if test_texts is not None else 0
+    # With a budget and no --ensemble (nor --folds, --tune): members are added while they fit.
+    grows = bool(deadline) and config.ensemble is None and not config.folds and not config.tune
+    growth = {"members": 1, "export_seconds": None, "stopped_growing": None}  # see `_another_member`
     fit_kwargs = {
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "clipnorm": config.clipnorm or None,
         "patience": config.patience,
-        "time_budget": run_budget(deadline, config, len(test_texts) if test_texts is not None else 0),
+        "time_budget": run_budget(deadline, config, test_size, members=lambda: growth["members"]),
         "verbose": progress_verbosity(),
     }
     fit_index, valid_index = split_validation(labels, config.valid_split, seed=config.seed)
@@ -369,7 +386,7 @@ def train_text_classifier(config, out):
     if config.folds:
         cv = cross_validate(
             build_classifier, texts, labels, config.folds, os.path.join(out, "folds"), seed=config.seed,
-            members=config.ensemble, valid_split=config.valid_split, embeddings=config.embeddings,
+            members=config.ensemble or 1, valid_split=config.valid_split, embeddings=config.embeddings,
             pretrain_lm=config.pretrain_lm, **fit_kwargs,
         )
         write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
@@ -378,9 +395,15 @@ def train_text_classifier(config, out):
                         f"± {cv['accuracy_std']:.4f}")
 
     # The final model: trained on the training data, less the validation share (of each member).
+    another_member = None
+    if grows:
+        def another_member(runs, classifiers):
+            return _another_member(runs, classifiers, deadline, fit_kwargs["time_budget"], test_size, config.batch_size,
+                                   growth)
     classifier, runs = train_classifier(
-        build_classifier, texts, labels, out, members=config.ensemble, valid_split=config.valid_split, seed=config.seed,
-        embeddings=config.embeddings, pretrain_lm=config.pretrain_lm, **fit_kwargs,
+        build_classifier, texts, labels, out, members=config.ensemble or 1, valid_split=config.valid_split,
+        seed=config.seed, embeddings=config.embeddings, pretrain_lm=config.pretrain_lm, another_member=another_member,
+        **fit_kwargs,
     )
     summaries = []
     for number, run in enumerate(runs, start=1):
@@ -397,8 +420,7 @@ def train_text_classifier(config, out):
             log("classify", f"{member}language-model pretraining: {run['pretraining']['lm_epochs']} epochs, "
                             f"training perplexity {run['pretraining']['lm_train_perplexity']:.2f}")
         if run["history"].history:  # empty when a resumed run had no epoch left
-            curves_dir = out if len(runs) == 1 else os.path.join(out, f"member_{number}")
-            plot_history(logged_history(curves_dir, run["history"]), os.path.join(curves_dir, "training_curves.png"),
+            plot_history(logged_history(run["dir"], run["history"]), os.path.join(run["dir"], "training_curves.png"),
                          metrics=["loss", "accuracy"])
         summaries.append(summary)
     if len(runs) == 1:
@@ -406,6 +428,10 @@ def train_text_classifier(config, out):
     else:
         metrics["members"] = summaries
         metrics["seconds_per_epoch"] = float(np.mean([summary["seconds_per_epoch"] for summary in summaries]))
+    if grows:
+        metrics["budget"] = {"minutes": config.time_budget, "spent_on": f"an ensemble of {len(runs)}",
+                             "member_seconds": [round(run["seconds"], 1) for run in runs],
+                             "stopped_growing": growth["stopped_growing"]}
     if test_texts is not None:
         log("classify", f"testing on {len(test_texts)} texts")
         report = evaluate_classifier(classifier, test_texts, test_labels, out_dir=out)
@@ -420,18 +446,50 @@ def train_text_classifier(config, out):
     return metrics
 
 
-def run_budget(deadline, config, test_size):
+def run_budget(deadline, config, test_size, members=lambda: 1):
     """The `TimeBudget` every training run of `classify train` shares: tuning trials, folds, members, pretraining.
 
     The command's deadline is shared by its runs one after the other (`Deadline.runs`), with
     `EXPORT_SECONDS` kept for saving and exporting the final model; each run also keeps the time
-    the test evaluation will take at the measured speed.
+    the test evaluation will take at the measured speed, for `members()` members (the size of
+    the final model once the run being trained is done).
     """
     per_member = 1 + bool(config.pretrain_lm)
-    runs = (config.tune or 0) + ((config.folds or 0) + 1) * config.ensemble * per_member
+    runs = (config.tune or 0) + ((config.folds or 0) + 1) * (config.ensemble or 1) * per_member
     test_batches = math.ceil(test_size / config.batch_size)
     return TimeBudget(deadline.runs(runs, reserve=EXPORT_SECONDS),
-                      reserve=lambda speeds: test_batches * speeds.eval_batch)
+                      reserve=lambda speeds: members() * test_batches * speeds.eval_batch)
+
+
+def _another_member(runs, classifiers, deadline, time_budget, test_size, batch_size, growth):
+    """Whether the budget lets an ensemble grown by `classify train` take one more member (see `DEFAULTS`).
+
+    Once the first member has converged within its budget (early stopping, not the deadline),
+    another member is trained if the time left covers `MEMBER_TIME_MARGIN` times the slowest
+    member so far, plus the test evaluation and export of the larger ensemble (each member's
+    measured: the evaluation at the validation speed, the export timed once on the first
+    member) and `EXPORT_SECONDS`. Records why it stopped growing in `growth["stopped_growing"]`
+    and the next size in `growth["members"]` (the `TimeBudget`'s reserve reads it).
+    """
+    if growth["export_seconds"] is None:
+        growth["export_seconds"] = seconds_to_export(export_saved_model, classifiers[0])
+    size = len(runs) + 1
+    per_member = math.ceil(test_size / batch_size) * time_budget.speeds.eval_batch + growth["export_seconds"]
+    needed = MEMBER_TIME_MARGIN * max(run["seconds"] for run in runs) + size * per_member + EXPORT_SECONDS
+    if time_budget.stopped:
+        growth["stopped_growing"] = "the deadline stopped a member's training: more epochs, not members, would help"
+    elif len(runs) >= MAX_BUDGET_MEMBERS:
+        growth["stopped_growing"] = f"at the most members a budget grows ({MAX_BUDGET_MEMBERS})"
+    elif deadline.remaining() < needed:
+        growth["stopped_growing"] = (f"{deadline.remaining():.0f} s left, {needed:.0f} s needed for member {size} "
+                                     "and the larger ensemble's evaluation and export")
+    else:
+        growth["members"] = size
+        log("classify", f"member {size - 1} converged in {runs[-1]['seconds']:.0f} s; {deadline.remaining():.0f} s "
+                        f"left: training member {size} (seed {runs[0]['seed'] + size - 1})")
+        return True
+    log("classify", f"{len(runs)} member(s): {growth['stopped_growing']}")
+    return False
 
 
 def classifier_options(config):
