@@ -82,7 +82,7 @@ def test_formats_suffixes_and_missing_packages(monkeypatch):
 
 
 @pytest.mark.parametrize("format", ["tflite", "onnx"])
-@pytest.mark.parametrize("cell", ["slstm", "minlstm", "xlstm[1:1]"])
+@pytest.mark.parametrize("cell", ["slstm", "mlstm", "minlstm", "xlstm[1:1]"])
 def test_the_modern_cells_convert_for_any_length(tmp_path, cell, format):
     from lstm_keras.layers.cells import recurrent_layer
 

@@ -176,7 +176,8 @@ print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules, "ids": ids
 """
 
 
-@pytest.fixture(scope="module", params=["lstm", "mlstm"])
+# The other cells are converted for any length in tests/test_conversion.py; a whole mLSTM language model, --large.
+@pytest.fixture(scope="module", params=["lstm", pytest.param("mlstm", marks=pytest.mark.large)])
 def lm_folder(request, tmp_path_factory):
     from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
 
