@@ -111,6 +111,9 @@ def register(subparsers):
                           help="train a language model on the training texts first and start the model (and, with "
                                "--folds, every fold's model, from its own training texts) from its embedding and LSTM "
                                "weights (unidirectional models)")
+    training.add_argument("--unlabeled", metavar="PATH",
+                          help="more text for --pretrain-lm's language model: a file, one text a line, or a folder of "
+                               ".txt files (the vocabulary stays the training texts')")
     training.add_argument("--ensemble", type=int_at_least(1), metavar="K",
                           help="train K classifiers (seeds --seed ... --seed+K-1, each with its own validation split) "
                                "and average their probabilities; with --folds, K per fold. Default: 1; with "

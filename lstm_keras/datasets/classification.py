@@ -267,6 +267,34 @@ def _read_path(path, header=None):
     return _read_tsv(path, header), None, None, path
 
 
+def read_unlabeled_texts(path):
+    """Texts without labels (`classify train --unlabeled`): a file, one text a line, or a folder of `.txt` files.
+
+    A folder's `.txt` files (sub-folders included, in sorted order) are one text each. Blank
+    lines and files are skipped; bytes that are not UTF-8 become U+FFFD (with a warning).
+
+    Raises:
+        FileNotFoundError: nothing at `path` (the message names `--unlabeled`).
+        ValueError: no text there.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--unlabeled {path}: no such file or folder")
+    if os.path.isdir(path):
+        texts = []
+        for folder, subfolders, files in os.walk(path, followlinks=True):
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+            for filename in sorted(f for f in files if f.lower().endswith(".txt")):
+                with open(os.path.join(folder, filename), "rb") as f:
+                    texts.append(decode_text(f.read(), os.path.join(folder, filename)))
+    else:
+        with open(path, "rb") as f:
+            texts = decode_text(f.read(), path).splitlines()
+    texts = [text for text in texts if text.strip()]
+    if not texts:
+        raise ValueError(f"--unlabeled {path} holds no text (expected one text a line, or a folder of .txt files)")
+    return texts
+
+
 def _read_tsv(path, header=None):
     """`(text, label)` pairs of a `label<TAB>text` file (`header`: as `read_tsv`'s)."""
     examples = []

@@ -117,9 +117,37 @@ def test_classify_train_with_language_model_pretraining(tmp_path):
     metrics = json.loads(stdout.strip().splitlines()[-1])
     assert metrics["pretraining"]["copied_layers"] == ["token_embedding", "lstm_1"]
     assert 0 <= metrics["accuracy"] <= 1 and "language-model pretraining" in stderr
-    code, _, stderr = run_cli(["classify", "train", "--dataset", str(data), "--pretrain-lm", "1", "--bidirectional",
-                               "--out", str(tmp_path / "bidirectional"), *tiny])
-    assert code == 2 and "bidirectional" in stderr
+    # More text for the language model: 100 unlabelled reviews, one a line, and a blank line.
+    unlabeled = tmp_path / "unlabeled.txt"
+    reviews = [text for _, text in generate_reviews(100, seed=2)]
+    unlabeled.write_text("\n".join(reviews[:50]) + "\n\n" + "\n".join(reviews[50:]) + "\n", encoding="utf-8")
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", str(data), "--pretrain-lm", "1",
+                                    "--unlabeled", str(unlabeled), "--out", str(tmp_path / "more"), *tiny])
+    assert code == 0, stderr[-3000:]
+    more = json.loads(stdout.strip().splitlines()[-1])["pretraining"]
+    # The same training texts and vocabulary, plus each unlabelled review and its end id.
+    from lstm_keras.models.classification.pretraining import classifier_token_stream
+    from lstm_keras.saving import load_keras_model
+
+    classifier = load_keras_model(str(tmp_path / "more" / "model.keras"))
+    assert more["lm_tokens"] == metrics["pretraining"]["lm_tokens"] + len(classifier_token_stream(classifier, reviews))
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--pretrain-lm", "1", "--bidirectional"], "--pretrain-lm needs a unidirectional classifier"),
+    (["--unlabeled", "UNLABELED"], "--unlabeled is text for the language-model pretraining"),
+    (["--pretrain-lm", "1", "--unlabeled", "MISSING"], "missing.txt: no such file or folder"),
+    (["--pretrain-lm", "1", "--unlabeled", "UNLABELED"], "holds no text"),
+])
+def test_pretraining_options_are_checked_before_anything_runs(tmp_path, options, message):
+    data = tmp_path / "reviews.tsv"
+    data.write_text("positive\tgood\nnegative\tbad\n" * 20, encoding="utf-8")
+    (tmp_path / "blank.txt").write_text("\n  \n", encoding="utf-8")
+    paths = {"UNLABELED": str(tmp_path / "blank.txt"), "MISSING": str(tmp_path / "missing.txt")}
+    code, _, stderr = run_cli(["classify", "train", "--dataset", str(data), *[paths.get(o, o) for o in options],
+                               "--out", str(tmp_path / "run")])
+    assert code == 2 and message in stderr, stderr[-2000:]
+    assert "loading" not in stderr and not os.path.exists(tmp_path / "run" / "model.keras")
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))

@@ -74,8 +74,8 @@ def pretrain_classifier_from_lm(
         verbose: Keras' `fit` verbosity.
 
     Returns:
-        A dict: `lm_epochs`, `lm_train_perplexity`, `lm_valid_perplexity` (or None),
-        `lm_seconds` and `copied_layers`.
+        A dict: `lm_epochs`, `lm_tokens` (the training stream's length), `lm_train_perplexity`,
+        `lm_valid_perplexity` (or None), `lm_seconds` and `copied_layers`.
 
     Raises:
         ValueError: the classifier is bidirectional or not adapted, `epochs` < 1, or the texts
@@ -121,6 +121,7 @@ def pretrain_classifier_from_lm(
     valid = history.history.get("val_perplexity")
     return {
         "lm_epochs": stats["epochs_trained"],
+        "lm_tokens": int(len(stream)),
         "lm_train_perplexity": float(history.history["perplexity"][-1]),
         "lm_valid_perplexity": float(valid[-1]) if valid else None,
         "lm_seconds": stats["train_seconds"],

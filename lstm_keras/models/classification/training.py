@@ -16,6 +16,7 @@ import numpy as np
 
 from lstm_keras.datasets.classification import kfold_indices
 from lstm_keras.datasets.classification import load_classification_data
+from lstm_keras.datasets.classification import read_unlabeled_texts
 from lstm_keras.io import atomic_path
 from lstm_keras.io import write_text
 from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
@@ -130,7 +131,7 @@ def fit_classifier(
 
 def train_classifier(
     build_classifier, texts, labels, out_dir, members=1, valid_split=DEFAULTS["valid_split"], seed=0,
-    embeddings=None, pretrain_lm=None, another_member=None, **fit_kwargs,
+    embeddings=None, pretrain_lm=None, unlabeled_texts=None, another_member=None, **fit_kwargs,
 ):
     """Trains a classifier, or an ensemble of `members` classifiers, on labelled texts.
 
@@ -152,6 +153,8 @@ def train_classifier(
             (`TextClassifier.load_embeddings`).
         pretrain_lm: None, or the epochs of a language model trained on each member's training
             texts first (`pretrain_classifier_from_lm`; unidirectional classifiers).
+        unlabeled_texts: None, or more texts for that language model (after the training texts;
+            the vocabulary stays the training texts').
         another_member: None, or a function `another_member(runs, classifiers) -> bool` asked once the
             `members` are trained, and after every further member: whether to train one more
             (`classify train` grows an ensemble within its time budget so). Every member then has
@@ -188,7 +191,8 @@ def train_classifier(
             from lstm_keras.models.classification.pretraining import pretrain_classifier_from_lm
 
             run["pretraining"] = pretrain_classifier_from_lm(
-                classifier, fit_texts, pretrain_lm, valid_texts=valid_texts, time_budget=fit_kwargs.get("time_budget"),
+                classifier, fit_texts + list(unlabeled_texts or []), pretrain_lm, valid_texts=valid_texts,
+                time_budget=fit_kwargs.get("time_budget"),
             )
         run["history"], run["seconds_per_epoch"] = fit_classifier(
             classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], member_dir,
@@ -329,6 +333,12 @@ def train_text_classifier(config, out):
         raise FileNotFoundError(f"--stop-words file not found: {config.stop_words}")
     if config.embeddings and not os.path.isfile(config.embeddings):
         raise FileNotFoundError(f"--embeddings file not found: {config.embeddings}")
+    if config.unlabeled and not config.pretrain_lm:
+        raise ValueError("--unlabeled is text for the language-model pretraining: give --pretrain-lm EPOCHS too")
+    if config.pretrain_lm and config.bidirectional:
+        raise ValueError("--pretrain-lm needs a unidirectional classifier (a language model reads left to right): "
+                         "drop --bidirectional")
+    unlabeled = read_unlabeled_texts(config.unlabeled) if config.unlabeled else None
     deadline = Deadline(config.time_budget)
     set_seed(config.seed)
     log("classify", f"loading {config.dataset}")
@@ -387,7 +397,7 @@ def train_text_classifier(config, out):
         cv = cross_validate(
             build_classifier, texts, labels, config.folds, os.path.join(out, "folds"), seed=config.seed,
             members=config.ensemble or 1, valid_split=config.valid_split, embeddings=config.embeddings,
-            pretrain_lm=config.pretrain_lm, **fit_kwargs,
+            pretrain_lm=config.pretrain_lm, unlabeled_texts=unlabeled, **fit_kwargs,
         )
         write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})
@@ -402,8 +412,8 @@ def train_text_classifier(config, out):
                                    growth)
     classifier, runs = train_classifier(
         build_classifier, texts, labels, out, members=config.ensemble or 1, valid_split=config.valid_split,
-        seed=config.seed, embeddings=config.embeddings, pretrain_lm=config.pretrain_lm, another_member=another_member,
-        **fit_kwargs,
+        seed=config.seed, embeddings=config.embeddings, pretrain_lm=config.pretrain_lm, unlabeled_texts=unlabeled,
+        another_member=another_member, **fit_kwargs,
     )
     summaries = []
     for number, run in enumerate(runs, start=1):
