@@ -6,6 +6,7 @@ interrupted run started again with the same command resumes, CSV history, Tensor
 time budget) and the classifier's default optimizer (Adam with gradient clipping).
 """
 
+import functools
 import json
 import math
 import os
@@ -405,11 +406,9 @@ def train_text_classifier(config, out):
                         f"± {cv['accuracy_std']:.4f}")
 
     # The final model: trained on the training data, less the validation share (of each member).
-    another_member = None
-    if grows:
-        def another_member(runs, classifiers):
-            return _another_member(runs, classifiers, deadline, fit_kwargs["time_budget"], test_size, config.batch_size,
-                                   growth)
+    another_member = functools.partial(
+        _another_member, deadline=deadline, time_budget=fit_kwargs["time_budget"], test_size=test_size,
+        batch_size=config.batch_size, growth=growth) if grows else None
     classifier, runs = train_classifier(
         build_classifier, texts, labels, out, members=config.ensemble or 1, valid_split=config.valid_split,
         seed=config.seed, embeddings=config.embeddings, pretrain_lm=config.pretrain_lm, unlabeled_texts=unlabeled,
