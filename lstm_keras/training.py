@@ -72,6 +72,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 # backward pass), used to project an evaluation before one has been timed. The LSTM models here measure about
 # 0.3-0.4 on CPU; rounded up, so that a projection errs on the side of stopping early.
 EVAL_BATCH_COST = 0.5
+# `TimeBudget(whole_epoch=True)` checks that the first epoch fits once this many of its batches are timed.
+PROBE_BATCHES = 5
 # The training batches of a window whose median time is the machine's current speed (`BatchTimes.slowdown`).
 SPEED_WINDOW = 20
 
@@ -198,6 +200,10 @@ class TimeBudget(keras.callbacks.Callback):
             of its own and its own measurements.
         reserve: seconds, or a function `reserve(speeds) -> seconds` of the measured speeds.
         validation_batches: the batches of each epoch's validation (None: counted in the first one).
+        whole_epoch: whether a run must complete its first epoch: once `PROBE_BATCHES` batches of
+            it are timed, a budget that cannot cover the rest of that epoch, its validation and
+            the reserve raises ValueError naming `--time-budget` (a model of part of an epoch
+            is no model: `classify train`), instead of stopping there.
 
     Example:
     >>> budget = TimeBudget(5, reserve=30.0)
@@ -205,8 +211,10 @@ class TimeBudget(keras.callbacks.Callback):
     (300.0, 30.0)
     """
 
-    def __init__(self, deadline, reserve=0.0, validation_batches=None):
+    def __init__(self, deadline, reserve=0.0, validation_batches=None, whole_epoch=False):
         super().__init__()
+        self.whole_epoch = whole_epoch
+        self._first_epoch_batches = 0  # batches of the run's first epoch, while it runs (None after it)
         self.runs = deadline if isinstance(deadline, RunDeadlines) else None
         if self.runs:
             deadline = self.runs.deadline
@@ -228,6 +236,10 @@ class TimeBudget(keras.callbacks.Callback):
             self.deadline = self.runs.next_run()
             self.validation_batches = self._given_validation_batches
             self._train, self._eval = BatchTimes(), BatchTimes()
+        self._first_epoch_batches = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._first_epoch_batches = None
 
     @property
     def speeds(self):
@@ -256,9 +268,39 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._train.end(self.deadline.clock())
+        if self.whole_epoch and self._first_epoch_batches is not None:
+            self._first_epoch_batches += 1
+            # Once the batches after the first (which compiles) are timed, or as the budget would stop the epoch.
+            if self._first_epoch_batches == PROBE_BATCHES + 1 or self.training_left() < 0:
+                self._check_first_epoch()
         if self.training_left() < 0:
             self.stopped = True
             self.model.stop_training = True
+
+    def _check_first_epoch(self):
+        """Raises ValueError if the rest of the first epoch, its validation and the reserve do not fit.
+
+        Until a batch after the first (which compiles the step) is timed, the rest of the epoch
+        counts as nothing: the requirement named is then a lower bound.
+        """
+        if not self.deadline:
+            return
+        done = self._first_epoch_batches
+        steps = (self.params or {}).get("steps")  # None for a dataset of unknown length
+        speeds = self.speeds
+        needed = self.needed() + speeds.slowdown * max((steps or 0) - done - 1, 0) * speeds.train_batch
+        if needed <= self.deadline.remaining() and self.training_left() >= 0:
+            return
+        command = self.runs.deadline if self.runs else self.deadline
+        spent = command.seconds - command.remaining()
+        kept = command.remaining() - self.deadline.remaining()  # for what follows this run (the export)
+        of_steps = f" of its {steps}" if steps else ""
+        raise ValueError(
+            f"--time-budget {command.minutes:g} minutes is too small for one epoch: after {done}{of_steps} batches "
+            f"({spent:.0f} s into the command), the rest of the epoch, the evaluation and the export need about "
+            f"{needed + kept:.0f} s more and {max(command.remaining(), 0):.0f} s are left: give at least "
+            f"{math.ceil((spent + needed + kept) / 60 * 1.1 * 10) / 10:g} minutes, or no --time-budget"
+        )
 
     def on_test_batch_begin(self, batch, logs=None):
         self._eval.begin(self.deadline.clock())

@@ -362,3 +362,27 @@ def test_runs_share_a_deadline_one_after_the_other():
     second = advance.batches - first
     assert 38 <= second <= 41  # what is left of the 80 s
     assert 19.0 <= deadline.remaining() <= 22.0  # the reserve is kept for the command's last step
+
+
+def test_a_budget_too_small_for_the_first_epoch_is_an_error_a_few_batches_into_it():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    # 60 s; batches of 2 s, 20 an epoch: the epoch alone needs 40 s, and 30 s are kept after it. After 6 batches
+    # (12 s), the other 14 (28 s) and the reserve need 58 s: 1.3 minutes with a tenth more, rounded up.
+    deadline = training.Deadline(1, clock=clock)
+    budget = training.TimeBudget(deadline, reserve=30.0, whole_epoch=True)
+    model, x, y = tiny_regression()
+    advance = AdvanceClock(clock, train=2.0, test=1.0)
+    with pytest.raises(ValueError, match=r"--time-budget 1 minutes is too small for one epoch: after 6 of its 20 "
+                                         r"batches \(12 s into the command\), .* need about 58 s more and 48 s are "
+                                         r"left: "
+                                         r"give at least 1\.3 minutes, or no --time-budget"):
+        model.fit(x[:20], y[:20], batch_size=1, epochs=3, callbacks=[advance, budget], verbose=0)
+    assert advance.batches == 6
+    # With room for the epoch, nothing is raised; without `whole_epoch`, the budget stops training instead.
+    for minutes, whole_epoch in ((2, True), (1, False)):
+        clock = FakeClock()
+        budget = training.TimeBudget(training.Deadline(minutes, clock=clock), reserve=30.0, whole_epoch=whole_epoch)
+        model.fit(x[:20], y[:20], batch_size=1, epochs=1, callbacks=[AdvanceClock(clock, train=2.0), budget], verbose=0)
+        assert budget.stopped == (minutes == 1)

@@ -461,13 +461,14 @@ def run_budget(deadline, config, test_size, members=lambda: 1):
     The command's deadline is shared by its runs one after the other (`Deadline.runs`), with
     `EXPORT_SECONDS` kept for saving and exporting the final model; each run also keeps the time
     the test evaluation will take at the measured speed, for `members()` members (the size of
-    the final model once the run being trained is done).
+    the final model once the run being trained is done). A run must complete an epoch: a
+    budget too small for the first one is an error a few batches into it (`whole_epoch`).
     """
     per_member = 1 + bool(config.pretrain_lm)
     runs = (config.tune or 0) + ((config.folds or 0) + 1) * (config.ensemble or 1) * per_member
     test_batches = math.ceil(test_size / config.batch_size)
     return TimeBudget(deadline.runs(runs, reserve=EXPORT_SECONDS),
-                      reserve=lambda speeds: members() * test_batches * speeds.eval_batch)
+                      reserve=lambda speeds: members() * test_batches * speeds.eval_batch, whole_epoch=True)
 
 
 def _another_member(runs, classifiers, deadline, time_budget, test_size, batch_size, growth):
