@@ -3,7 +3,8 @@
 `train` loads a data set (`imdb`, `mr`, `reviews`, a `label<TAB>text` file or a folder of class
 sub-folders), optionally searches hyperparameters (`--tune`) and cross-validates (`--folds`),
 trains a `TextClassifier` with the standard callbacks (or, with `--ensemble K`, K of them from
-consecutive seeds, whose probabilities a `ClassifierEnsemble` averages), evaluates it on the test
+consecutive seeds, whose probabilities a `ClassifierEnsemble` averages; with `--time-budget` and
+no `--ensemble`, as many as the budget has room for once the first has converged), evaluates it on the test
 split and writes under `--out`: `model.keras`, `saved_model/` (serving signature on raw strings),
 `confusion_matrix.png`, `training_curves.png`, `metrics.json`, plus the callbacks'
 `checkpoints/`, `history.csv` and `logs/` (for an ensemble, the curves and callbacks' files of
