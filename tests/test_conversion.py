@@ -20,7 +20,8 @@ def sequence_model():
     return model
 
 
-@pytest.mark.parametrize("format", ["tflite", "onnx"])
+# ONNX traced as on a GPU: the same retracing, another converter; --large keeps the default suite short.
+@pytest.mark.parametrize("format", ["tflite", pytest.param("onnx", marks=pytest.mark.large)])
 def test_files_traced_as_on_a_gpu_have_no_cudnn_op_and_match_keras(tmp_path, monkeypatch, format):
     model = sequence_model()
     batch = 1 if format == "tflite" else None
