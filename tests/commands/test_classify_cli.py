@@ -149,6 +149,11 @@ def test_a_budget_grows_an_ensemble_while_members_fit(data, tmp_path):
     # The first member's files are the run's own, the others' in member_<i>/.
     for name in ["history.csv", "training_curves.png", f"member_{members}/history.csv", "saved_model/saved_model.pb"]:
         assert os.path.exists(out / name), name
+    # One vocabulary for every member: the grown ensemble exports on token ids too.
+    assert all(member.vocabulary == ensemble.members[0].vocabulary for member in ensemble.members)
+    code, stdout, stderr = run_cli(["classify", "export", "--model", str(out), "--format", "onnx",
+                                    "--out", str(tmp_path / "ensemble.onnx")])
+    assert code == 0 and json.loads(stdout)["max_abs_difference"] <= 1e-4, stderr[-2000:]
 
 
 def test_predict_names_the_missing_file(trained, tmp_path):

@@ -159,7 +159,8 @@ def train_classifier(
         another_member: None, or a function `another_member(runs, classifiers) -> bool` asked once the
             `members` are trained, and after every further member: whether to train one more
             (`classify train` grows an ensemble within its time budget so). Every member then has
-            its own folder, the first one `out_dir` itself.
+            its own folder, the first one `out_dir` itself, and the first member's vocabulary (so
+            that the ensemble reads one sequence of token ids, as LiteRT and ONNX exports need).
         **fit_kwargs: `fit_classifier` arguments (epochs, batch size, time budget, ...).
 
     Returns:
@@ -182,7 +183,10 @@ def train_classifier(
         fit_index, valid_index = split_validation(labels, valid_split, seed=member_seed)
         fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]
         classifier = build_classifier()
-        classifier.adapt(fit_texts)
+        if another_member is not None and classifiers:
+            classifier.set_vocabulary(classifiers[0].vocabulary)  # one vocabulary: the ensemble exports to LiteRT
+        else:
+            classifier.adapt(fit_texts)
         separate = members > 1 and another_member is None
         member_dir = os.path.join(out_dir, f"member_{member + 1}") if separate or member else out_dir
         run = {"seed": member_seed, "dir": member_dir, "embeddings": None, "pretraining": None}
