@@ -161,10 +161,12 @@ def write_export(path, format, functions, check_inputs, tokenizers, details, ove
     files = model_paths(path, format, list(functions))
     companions = companion_paths(path, list(tokenizers))
     check_free([*dict.fromkeys(files.values()), *companions.values()], overwrite)
+    require(format)
+    functions = _traced(functions)  # once, for the files and their description
     difference = 0.0
     for file in dict.fromkeys(files.values()):
         chosen = {name: function for name, function in functions.items() if files[name] == file}
-        difference = max(difference, write_portable(file, format, chosen, check_inputs))
+        difference = max(difference, _convert_and_check(file, format, chosen, check_inputs))
     for key, (_, vocabulary) in tokenizers.items():
         write_text(companions[key], "".join(f"{token}\n" for token in vocabulary))
     with open(reference_tokenizer.__file__, encoding="utf-8") as f:
@@ -229,12 +231,21 @@ def write_portable(path, format, functions, check_inputs):
         ValueError: the converter refused a function (the message is the converter's last
             line), or the file differs from TensorFlow by more than `TOLERANCE`.
     """
+    require(format)
+    return _convert_and_check(path, format, _traced(functions), check_inputs)
+
+
+def _traced(functions):
+    """The functions traced afresh without the fused kernels: the converted graphs and the reference outputs alike."""
     from lstm_keras.saving import retraced
     from lstm_keras.saving import without_fused_kernels
 
-    require(format)
-    with without_fused_kernels():  # the converted graphs and the reference outputs alike
-        functions = {name: retraced(function) for name, function in functions.items()}
+    with without_fused_kernels():
+        return {name: retraced(function) for name, function in functions.items()}
+
+
+def _convert_and_check(path, format, functions, check_inputs):
+    """`write_portable` for functions already `_traced`."""
     with atomic_path(path) as tmp:
         try:
             if format == "tflite":
@@ -284,8 +295,8 @@ def _write_tflite(path, functions):
 
     frozen = {}
     for name, function in functions.items():
-        constants = convert_variables_to_constants_v2(function.get_concrete_function())
-        frozen[name] = _named_outputs(constants, sorted(function.get_concrete_function().structured_outputs))
+        concrete = function.get_concrete_function()
+        frozen[name] = _named_outputs(convert_variables_to_constants_v2(concrete), sorted(concrete.structured_outputs))
     # Through a SavedModel of the frozen functions: the converter keys its signatures by name.
     with tempfile.TemporaryDirectory() as scratch:
         # Without the gradients: `tf.nn.silu`'s custom gradient captures its `beta` (xLSTM blocks).

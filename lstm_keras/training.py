@@ -289,7 +289,7 @@ class TimeBudget(keras.callbacks.Callback):
         steps = (self.params or {}).get("steps")  # None for a dataset of unknown length
         speeds = self.speeds
         needed = self.needed() + speeds.slowdown * max((steps or 0) - done - 1, 0) * speeds.train_batch
-        if needed <= self.deadline.remaining() and self.training_left() >= 0:
+        if needed <= self.deadline.remaining():  # then `training_left()` >= 0 too: `needed` counts more
             return
         command = self.runs.deadline if self.runs else self.deadline
         spent = command.seconds - command.remaining()
