@@ -64,8 +64,8 @@ def register(subparsers):
     train = add_command(commands, "train", "train, evaluate and export a classifier")
     data = train.add_argument_group("data")
     data.add_argument("--dataset", required=True,
-                      help="imdb, mr, reviews, a label<TAB>text file or a folder of class sub-folders")
-    data.add_argument("--data-dir", help="a folder with local copies of imdb / mr (nothing is downloaded)")
+                      help="imdb, mr, debian, reviews, a label<TAB>text file or a folder of class sub-folders")
+    data.add_argument("--data-dir", help="a folder with local copies of imdb / mr / debian (nothing is downloaded)")
     data.add_argument("--test", help="a test TSV or folder, or a fraction to hold out, for data sets without a "
                                      f"test split (default for those: hold out {HOLD_OUT:g}, or --folds)")
     data.add_argument("--valid-split", type=fraction, default=DEFAULTS["valid_split"],

@@ -1,4 +1,4 @@
-"""Text-classification data behind one entry point: IMDB, MR, the generated reviews, a TSV, a folder.
+"""Text-classification data behind one entry point: IMDB, MR, Debian, the generated reviews, a TSV, a folder.
 
 `load_classification_data` returns every data set in the same shape, a `TextClassificationData`
 of Python strings and int labels, so that the vectoriser and the model never care where the
@@ -8,6 +8,7 @@ text came from:
 |---|---|---|
 | `"imdb"` | Large Movie Review Dataset v1.0 (Maas et al. 2011), 25,000 + 25,000 reviews | official |
 | `"mr"` | sentence polarity v1.0 (Pang & Lee 2005), 5,331 + 5,331 sentences | none (use 10-fold CV) |
+| `"debian"` | Debian 12's package synopses labelled with their archive section (14 topics), 11,043 short texts | none (use `test=0.1` or folds) |
 | `"reviews"` | the generated corpus of `lstm_keras.datasets.reviews` (= `data/reviews.tsv`) | its last 4,000 |
 | a `.tsv` path | `label<TAB>text` lines | none |
 | a folder path | one sub-folder of `.txt` files per class, or `train/` and `test/` folders of those | `test/` |
@@ -17,6 +18,7 @@ not valid UTF-8 load anyway (invalid bytes become U+FFFD).
 """
 
 import dataclasses
+import gzip
 import lzma
 import numbers
 import os
@@ -31,7 +33,7 @@ from lstm_keras.datasets.download import DATA_DIR_ENV, fetch
 from lstm_keras.io import decode_text
 from lstm_keras.io import read_tsv
 
-DATASET_NAMES = ("imdb", "mr", "reviews")
+DATASET_NAMES = ("imdb", "mr", "debian", "reviews")
 
 IMDB_ORIGIN = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_FILENAME = "aclImdb_v1.tar.gz"
@@ -48,6 +50,19 @@ MR_FILENAME = "rt-polaritydata.tar.gz"
 # with Cornell's file.)
 MR_SHA256 = None
 MR_FILES = {"neg": "rt-polarity.neg", "pos": "rt-polarity.pos"}
+
+DEBIAN_ORIGIN = "https://deb.debian.org/debian/dists/bookworm/main/binary-amd64/Packages.xz"
+DEBIAN_FILENAME = "Packages.xz"
+# Not fixed: the index changes with every point release of Debian 12.
+DEBIAN_SHA256 = None
+# The archive sections that name what a program is for (not its language or packaging).
+DEBIAN_SECTIONS = (
+    "admin", "database", "editors", "electronics", "fonts", "games", "graphics", "mail", "math",
+    "net", "science", "sound", "text", "video",
+)
+# The local copies looked for, in order: what `apt-cache dumpavail > Packages` writes, then
+# the compressed indexes of a Debian mirror.
+_DEBIAN_FILES = ("Packages", "Packages.xz", "Packages.gz")
 
 _IMDB_MEMBER = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/([^/]+\.txt)$")
 _LINE_BREAK = re.compile(r"(?:\s*<br\s*/?>\s*)+", re.IGNORECASE)
@@ -106,7 +121,12 @@ def load_classification_data(dataset, data_dir=None, test=None, seed=0, header=N
     `imdb` is downloaded once from `IMDB_ORIGIN` into `KERAS_HOME/datasets/lstm_keras/` and
     checked against `IMDB_SHA256`; `mr` likewise from `MR_ORIGIN`. With `data_dir` (or the
     `LSTM_KERAS_DATA_DIR` environment variable) nothing is downloaded: the files are looked for in
-    `data_dir` and in `data_dir/imdb` or `data_dir/mr`. IMDB accepts `aclImdb_v1.tar.gz`
+    `data_dir` and in `data_dir/imdb` or `data_dir/mr`. `debian` reads a Debian package index
+    (`Packages`, `Packages.xz` or `Packages.gz`: the output of `apt-cache dumpavail` on any Debian
+    machine serves) from `data_dir` or `data_dir/debian`, else downloads `DEBIAN_ORIGIN`; its
+    texts are the packages' one-line synopses, its labels the sections of `DEBIAN_SECTIONS`
+    (`contrib/` and `non-free/` prefixes dropped); a synopsis given to packages of two sections
+    is left out, and one given to several packages of one section is kept once. IMDB accepts `aclImdb_v1.tar.gz`
     (hash-checked), `aclImdb_labeled.tar.xz` or an extracted `aclImdb/` folder; MR accepts the two
     files `rt-polarity.pos` / `rt-polarity.neg`, a `utf8/`, `rt-polaritydata/` or
     `original_cp1252/` sub-folder holding them (UTF-8 or the original Windows-1252), or
@@ -118,8 +138,8 @@ def load_classification_data(dataset, data_dir=None, test=None, seed=0, header=N
     data sorted by class would leave it a single class; test examples keep their file order.
 
     Args:
-        dataset: `"imdb"`, `"mr"`, `"reviews"`, a TSV path or a folder path.
-        data_dir: a folder with local copies of `imdb` / `mr`, or None to download.
+        dataset: `"imdb"`, `"mr"`, `"debian"`, `"reviews"`, a TSV path or a folder path.
+        data_dir: a folder with local copies of `imdb` / `mr` / `debian`, or None to download.
         test: None for the official test split (or none where there is none); a fraction in
             (0, 1) to hold out that share of each class of a data set without a test split; or a
             TSV / folder path whose examples become the test split.
@@ -251,6 +271,8 @@ def _read_dataset(dataset, data_dir, header=None):
             return _read_imdb(data_dir)
         if dataset == "mr":
             return _read_mr(data_dir)
+        if dataset == "debian":
+            return _read_debian(data_dir)
         return _read_reviews()
     if isinstance(dataset, (str, os.PathLike)) and os.path.exists(dataset):
         return _read_path(dataset, header)
@@ -429,6 +451,48 @@ def _read_mr(data_dir):
         f"MR not found in data_dir {data_dir!r}: looked for {looked_for}; download "
         f"{MR_ORIGIN} or drop data_dir"
     )
+
+
+def _read_debian(data_dir):
+    if data_dir is None:
+        return _read_debian_index(fetch(DEBIAN_FILENAME, DEBIAN_ORIGIN, sha256=DEBIAN_SHA256))
+    looked_for = []
+    for folder in _candidate_dirs(data_dir, "debian"):
+        for filename in _DEBIAN_FILES:
+            path = os.path.join(folder, filename)
+            if os.path.isfile(path):
+                return _read_debian_index(path)
+            looked_for.append(path)
+    raise FileNotFoundError(
+        f"the Debian package index was not found in data_dir {data_dir!r}: looked for "
+        f"{looked_for}; write one with `apt-cache dumpavail > Packages`, download "
+        f"{DEBIAN_ORIGIN} or drop data_dir"
+    )
+
+
+def _read_debian_index(path):
+    """`(synopsis, section)` pairs of a Debian `Packages` index, plain or compressed."""
+    opener = {".xz": lzma.open, ".gz": gzip.open}.get(os.path.splitext(path)[1], open)
+    try:
+        with opener(path, "rb") as f:
+            text = decode_text(f.read(), path)
+    except _ARCHIVE_ERRORS as error:
+        raise ValueError(f"{path} is corrupted: {error}") from error
+    sections = {}  # synopsis -> the sections of the packages that give it
+    for stanza in text.split("\n\n"):
+        fields = dict(
+            line.split(":", 1) for line in stanza.splitlines()
+            if line and not line[0].isspace() and ":" in line
+        )
+        section = fields.get("Section", "").strip().rsplit("/", 1)[-1]
+        synopsis = fields.get("Description", "").strip()
+        if section in DEBIAN_SECTIONS and synopsis:
+            sections.setdefault(synopsis, set()).add(section)
+    if not sections:
+        raise ValueError(f"{path} holds no package of the sections {list(DEBIAN_SECTIONS)}")
+    # Sorted, so that every copy of the index (whatever its package order) gives the same data.
+    examples = sorted((synopsis, found.pop()) for synopsis, found in sections.items() if len(found) == 1)
+    return examples, None, None, path
 
 
 def _read_mr_archive(path):

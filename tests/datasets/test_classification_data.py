@@ -1,10 +1,12 @@
-"""Tests of `lstm_keras.datasets.classification`: TSV, folder, IMDB and MR loaders, splits, errors.
+"""Tests of `lstm_keras.datasets.classification`: TSV, folder, IMDB, MR and Debian loaders, splits, errors.
 
 IMDB and MR are tested twice: on tiny archives and folders made in `tmp_path` (always), and on the
 shared local copies in `../shared/datasets` (skipped when that folder is absent).
 """
 
+import gzip
 import io
+import lzma
 import os
 import tarfile
 
@@ -371,6 +373,75 @@ def test_mr_holdout_for_a_quick_split(tmp_path):
     data = load_classification_data("mr", data_dir=str(tmp_path), test=0.5, seed=0)
     assert len(data.train_texts) == 2 and len(data.test_texts) == 2
     assert sorted(data.test_labels.tolist()) == [0, 1]
+
+
+# Debian's package index: written here, in its format (stanzas of "Field: value" lines, a
+# description's long part indented, blank lines between packages).
+
+DEBIAN_INDEX = """Package: tetris-like
+Version: 1.0-1
+Section: games
+Description: falling blocks puzzle for the terminal
+Description-md5: 0123
+
+Package: tetris-like-data
+Section: games
+Description: falling blocks puzzle for the terminal
+ Data files: a long description is indented
+ .
+ and never read.
+
+Package: star-map
+Section: contrib/science
+Description: planetarium that draws the night sky
+
+Package: libstar0
+Section: libs
+Description: planetarium that draws the night sky
+
+Package: both-ways
+Section: net
+Description: tool for two purposes
+
+Package: both-ways-gui
+Section: graphics
+Description: tool for two purposes
+
+Package: mailer
+Section: non-free/mail
+Priority: optional
+Description: small mail transfer agent
+
+Package: no-section
+Description: a package without a section
+"""
+
+
+@pytest.mark.parametrize("filename, compress", [
+    ("Packages", bytes), ("Packages.xz", lzma.compress), ("Packages.gz", gzip.compress),
+])
+def test_debian_synopses_labelled_with_their_section(tmp_path, filename, compress):
+    write_bytes(tmp_path / "debian" / filename, compress(DEBIAN_INDEX.encode()))
+    data = load_classification_data("debian", data_dir=str(tmp_path))
+    # Kept once per synopsis; libs is not a topic; a synopsis of two topics is left out.
+    assert data.label_names == ["games", "mail", "science"] and data.test_texts is None
+    pairs = sorted(zip(data.train_texts, (data.label_names[i] for i in data.train_labels)))
+    assert pairs == [
+        ("falling blocks puzzle for the terminal", "games"),
+        ("planetarium that draws the night sky", "science"),
+        ("small mail transfer agent", "mail"),
+    ]
+
+
+def test_debian_missing_and_corrupted(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-cache dumpavail"):
+        load_classification_data("debian", data_dir=str(tmp_path))
+    write_bytes(tmp_path / "Packages.xz", b"not xz at all")
+    with pytest.raises(ValueError, match="Packages.xz is corrupted"):
+        load_classification_data("debian", data_dir=str(tmp_path))
+    write_bytes(tmp_path / "debian" / "Packages", b"Package: lib\nSection: libs\nDescription: a library\n")
+    with pytest.raises(ValueError, match="no package of the sections"):
+        load_classification_data("debian", data_dir=str(tmp_path / "debian"))
 
 
 # The shared local copies (skipped when ../shared/datasets is absent).
