@@ -115,6 +115,10 @@ def register(subparsers):
     training.add_argument("--unlabeled", metavar="PATH",
                           help="more text for --pretrain-lm's language model: a file, one text a line, or a folder of "
                                ".txt files (the vocabulary stays the training texts')")
+    training.add_argument("--fine-tune", choices=("plain", "ulmfit"), default="plain",
+                          help="how pretrained layers (--pretrain-lm, --embeddings) are fine-tuned: plain Adam, or "
+                               "ULMFiT's discriminative learning rates, gradual unfreezing and slanted triangular "
+                               "schedule")
     training.add_argument("--ensemble", type=int_at_least(1), metavar="K",
                           help="train K classifiers (seeds --seed ... --seed+K-1, each with its own validation split) "
                                "and average their probabilities; with --folds, K per fold. Default: 1; with "

@@ -131,6 +131,18 @@ def test_classify_train_with_language_model_pretraining(tmp_path):
 
     classifier = load_keras_model(str(tmp_path / "more" / "model.keras"))
     assert more["lm_tokens"] == metrics["pretraining"]["lm_tokens"] + len(classifier_token_stream(classifier, reviews))
+    # ULMFiT's fine-tuning; the saved model, optimizer included, serves in a fresh process.
+    code, stdout, stderr = run_cli(["classify", "train", "--dataset", str(data), "--pretrain-lm", "1",
+                                    "--fine-tune", "ulmfit", "--out", str(tmp_path / "ulmfit"), *tiny])
+    assert code == 0, stderr[-3000:]
+    assert json.loads(stdout.strip().splitlines()[-1])["fine_tuning"] == "ulmfit"
+    served = subprocess.run(
+        [sys.executable, "-m", "lstm_keras", "classify", "predict", "--model", str(tmp_path / "ulmfit"), "good fun"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert served.returncode == 0, served.stderr[-2000:]
+    label, probability = served.stdout.strip().split("\t")
+    assert label in ("positive", "negative") and 0.5 <= float(probability) <= 1
 
 
 @pytest.mark.parametrize("options, message", [
@@ -138,6 +150,7 @@ def test_classify_train_with_language_model_pretraining(tmp_path):
     (["--unlabeled", "UNLABELED"], "--unlabeled is text for the language-model pretraining"),
     (["--pretrain-lm", "1", "--unlabeled", "MISSING"], "missing.txt: no such file or folder"),
     (["--pretrain-lm", "1", "--unlabeled", "UNLABELED"], "holds no text"),
+    (["--fine-tune", "ulmfit"], "--fine-tune ulmfit fine-tunes pretrained layers"),
 ])
 def test_pretraining_options_are_checked_before_anything_runs(tmp_path, options, message):
     data = tmp_path / "reviews.tsv"

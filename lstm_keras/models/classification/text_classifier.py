@@ -274,6 +274,21 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def layer_groups(self):
+        """The layers' names in groups for discriminative fine-tuning (`lstm_keras.fine_tuning`), top first.
+
+        The head (pooling weights and output layer), then each recurrent layer from the last to
+        the first, then the embedding.
+
+        Example:
+        >>> TextClassifier(["neg", "pos"], num_layers=2, pooling="attention").layer_groups()
+        [['attention_pooling', 'predictions'], ['lstm_2'], ['lstm_1'], ['token_embedding']]
+        """
+        body = [self.token_embedding.name, *(layer.name for layer in self.lstm_layers)]
+        head = [layer.name for layer in self.layers if layer.weights and layer.name not in body
+                and layer is not self.vectorizer]
+        return [head, *([name] for name in reversed(body))]
+
     def adapt(self, texts, batch_size=1024):
         """Learns the vocabulary (the `vocabulary_size - 2` most frequent tokens) from `texts`."""
         dataset = tf.data.Dataset.from_tensor_slices(as_string_tensor(texts)).batch(batch_size)

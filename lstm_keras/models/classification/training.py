@@ -16,6 +16,9 @@ import keras
 import numpy as np
 
 from lstm_keras.datasets.classification import kfold_indices
+from lstm_keras.fine_tuning import GradualUnfreezing
+from lstm_keras.fine_tuning import LayerwiseAdam
+from lstm_keras.fine_tuning import SlantedTriangular
 from lstm_keras.datasets.classification import load_classification_data
 from lstm_keras.datasets.classification import read_unlabeled_texts
 from lstm_keras.io import atomic_path
@@ -94,6 +97,7 @@ def fit_classifier(
     seed=0,
     verbose=2,
     bucket_boundaries=None,
+    fine_tuning="plain",
 ):
     """Compiles and trains an adapted classifier with the standard callbacks.
 
@@ -112,19 +116,34 @@ def fit_classifier(
         verbose: Keras' `fit` verbosity.
         bucket_boundaries: None, or word counts to batch texts of similar lengths together
             (see `make_text_dataset`).
+        fine_tuning: `"plain"` (Adam at `learning_rate` for every layer) or `"ulmfit"` for a
+            classifier that starts from pretrained layers: ULMFiT's discriminative rates (each
+            group of `classifier.layer_groups()` 2.6 times slower than the one above), gradual
+            unfreezing (one more group per epoch) and a slanted triangular schedule peaking at
+            `learning_rate` over `epochs` epochs (`lstm_keras.fine_tuning`).
 
     Returns:
         `(history, seconds_per_epoch)`: the Keras `History` and the mean wall time of an epoch
         (validation included).
     """
-    classifier.compile(learning_rate=learning_rate, clipnorm=clipnorm)
     timer = _EpochTimer()
+    callbacks = standard_callbacks(out_dir, monitor="val_loss", patience=patience, time_budget=time_budget) + [timer]
+    if fine_tuning == "ulmfit":
+        steps_per_epoch = math.ceil(len(train_texts) / batch_size)
+        optimizer = LayerwiseAdam(classifier.layer_groups(), clipnorm=clipnorm,
+                                  learning_rate=SlantedTriangular(learning_rate, epochs * steps_per_epoch))
+        classifier.compile(optimizer)
+        callbacks.append(GradualUnfreezing(optimizer))
+    elif fine_tuning == "plain":
+        classifier.compile(learning_rate=learning_rate, clipnorm=clipnorm)
+    else:
+        raise ValueError(f"fine_tuning must be 'plain' or 'ulmfit', received {fine_tuning!r}")
     history = classifier.fit(
         make_text_dataset(train_texts, train_labels, batch_size, shuffle=True, seed=seed, bucket_boundaries=bucket_boundaries),
         validation_data=make_text_dataset(valid_texts, valid_labels, batch_size, bucket_boundaries=bucket_boundaries),
         epochs=epochs,
         shuffle=False,  # the dataset shuffles itself
-        callbacks=standard_callbacks(out_dir, monitor="val_loss", patience=patience, time_budget=time_budget) + [timer],
+        callbacks=callbacks,
         verbose=verbose,
     )
     return history, timer.seconds_per_epoch
@@ -340,6 +359,8 @@ def train_text_classifier(config, out):
         raise FileNotFoundError(f"--embeddings file not found: {config.embeddings}")
     if config.unlabeled and not config.pretrain_lm:
         raise ValueError("--unlabeled is text for the language-model pretraining: give --pretrain-lm EPOCHS too")
+    if config.fine_tune == "ulmfit" and not (config.pretrain_lm or config.embeddings):
+        raise ValueError("--fine-tune ulmfit fine-tunes pretrained layers: give --pretrain-lm EPOCHS or --embeddings")
     if config.pretrain_lm and config.bidirectional:
         raise ValueError("--pretrain-lm needs a unidirectional classifier (a language model reads left to right): "
                          "drop --bidirectional")
@@ -352,6 +373,8 @@ def train_text_classifier(config, out):
     texts, labels = list(data.train_texts), np.asarray(data.train_labels)
     test_texts, test_labels = data.test_texts, data.test_labels
     metrics = {"dataset": str(config.dataset), "label_names": data.label_names, "cell": config.cell}
+    if config.pretrain_lm or config.embeddings:
+        metrics["fine_tuning"] = config.fine_tune
     if test_texts is None and not config.folds:
         keep, held = split_validation(labels, HOLD_OUT, seed=config.seed)
         test_texts, test_labels = [texts[i] for i in held], labels[held]
@@ -373,6 +396,7 @@ def train_text_classifier(config, out):
         "patience": config.patience,
         "time_budget": run_budget(deadline, config, test_size, members=lambda: growth["members"]),
         "verbose": progress_verbosity(),
+        "fine_tuning": config.fine_tune,
     }
     fit_index, valid_index = split_validation(labels, config.valid_split, seed=config.seed)
     fit_texts, valid_texts = [texts[i] for i in fit_index], [texts[i] for i in valid_index]

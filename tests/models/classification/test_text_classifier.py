@@ -398,6 +398,27 @@ def test_cross_validate_pretrains_every_fold_on_its_own_training_texts(tmp_path,
         assert not fold_texts & {texts[i] for i in test_index}
 
 
+def test_ulmfit_fine_tuning_trains_the_head_alone_first_then_every_layer(tmp_path):
+    texts, labels = tiny_data(32)
+    classifier = small_classifier(units=4, pooling="attention")
+    classifier.adapt(texts)
+    before = {layer.name: [np.array(w) for w in layer.get_weights()] for layer in classifier.layers if layer.weights}
+    fit_classifier(classifier, texts, labels, texts, labels, str(tmp_path / "one"), epochs=1, batch_size=8,
+                   verbose=0, fine_tuning="ulmfit", patience=5)
+    changed = sorted(name for name, weights in before.items()
+                     if any(not np.array_equal(a, b) for a, b in zip(weights, classifier.get_layer(name).get_weights())))
+    assert changed == ["attention_pooling", "predictions"]
+    # The slanted schedule peaks at the learning rate; after training every group learns again.
+    assert classifier.optimizer.learning_rate.numpy() < 1e-3
+    assert float(classifier.optimizer.group_factors()[-1]) == pytest.approx(2.6 ** -2)
+    fit_classifier(classifier, texts, labels, texts, labels, str(tmp_path / "three"), epochs=3, batch_size=8,
+                   verbose=0, fine_tuning="ulmfit", patience=5)
+    assert all(not np.array_equal(a, b) for name, weights in before.items()
+               for a, b in zip(weights, classifier.get_layer(name).get_weights()) if name == "token_embedding")
+    with pytest.raises(ValueError, match="fine_tuning must be"):
+        fit_classifier(classifier, texts, labels, texts, labels, str(tmp_path / "x"), fine_tuning="slow")
+
+
 def test_train_classifier_one_member_is_a_classifier_in_out_dir(tmp_path):
     texts, labels = tiny_data(32)
     classifier, runs = train_classifier(lambda: small_classifier(units=4), texts, labels, str(tmp_path), seed=5,
