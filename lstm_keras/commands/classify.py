@@ -49,6 +49,7 @@ from lstm_keras.models.classification.text_classifier import TOKENIZERS
 from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.models.classification.training import DEFAULTS
 from lstm_keras.models.classification.training import HOLD_OUT
+from lstm_keras.models.classification.pretraining import OBJECTIVES
 from lstm_keras.models.classification.training import train_text_classifier
 
 
@@ -112,6 +113,9 @@ def register(subparsers):
                           help="train a language model on the training texts first and start the model (and, with "
                                "--folds, every fold's model, from its own training texts) from its embedding and LSTM "
                                "weights (unidirectional models)")
+    training.add_argument("--pretrain-objective", choices=OBJECTIVES, default="next_token",
+                          help="what --pretrain-lm's model learns: the next token, or to read each text and write it "
+                               "again (Dai & Le's sequence autoencoder)")
     training.add_argument("--unlabeled", metavar="PATH",
                           help="more text for --pretrain-lm's language model: a file, one text a line, or a folder of "
                                ".txt files (the vocabulary stays the training texts')")

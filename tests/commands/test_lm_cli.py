@@ -151,6 +151,7 @@ def test_classify_train_with_language_model_pretraining(tmp_path):
     (["--pretrain-lm", "1", "--unlabeled", "MISSING"], "missing.txt: no such file or folder"),
     (["--pretrain-lm", "1", "--unlabeled", "UNLABELED"], "holds no text"),
     (["--fine-tune", "ulmfit"], "--fine-tune ulmfit fine-tunes pretrained layers"),
+    (["--pretrain-objective", "autoencoder"], "is the objective of --pretrain-lm"),
 ])
 def test_pretraining_options_are_checked_before_anything_runs(tmp_path, options, message):
     data = tmp_path / "reviews.tsv"

@@ -151,7 +151,8 @@ def fit_classifier(
 
 def train_classifier(
     build_classifier, texts, labels, out_dir, members=1, valid_split=DEFAULTS["valid_split"], seed=0,
-    embeddings=None, pretrain_lm=None, unlabeled_texts=None, another_member=None, **fit_kwargs,
+    embeddings=None, pretrain_lm=None, unlabeled_texts=None, another_member=None, pretrain_objective="next_token",
+    **fit_kwargs,
 ):
     """Trains a classifier, or an ensemble of `members` classifiers, on labelled texts.
 
@@ -175,6 +176,8 @@ def train_classifier(
             texts first (`pretrain_classifier_from_lm`; unidirectional classifiers).
         unlabeled_texts: None, or more texts for that language model (after the training texts;
             the vocabulary stays the training texts').
+        pretrain_objective: what that language model learns: `"next_token"` or `"autoencoder"`
+            (Dai & Le's sequence autoencoder; `pretrain_classifier_from_lm`).
         another_member: None, or a function `another_member(runs, classifiers) -> bool` asked once the
             `members` are trained, and after every further member: whether to train one more
             (`classify train` grows an ensemble within its time budget so). Every member then has
@@ -216,7 +219,7 @@ def train_classifier(
 
             run["pretraining"] = pretrain_classifier_from_lm(
                 classifier, fit_texts + list(unlabeled_texts or []), pretrain_lm, valid_texts=valid_texts,
-                time_budget=fit_kwargs.get("time_budget"),
+                time_budget=fit_kwargs.get("time_budget"), objective=pretrain_objective, seed=member_seed,
             )
         run["history"], run["seconds_per_epoch"] = fit_classifier(
             classifier, fit_texts, labels[fit_index], valid_texts, labels[valid_index], member_dir,
@@ -359,6 +362,9 @@ def train_text_classifier(config, out):
         raise FileNotFoundError(f"--embeddings file not found: {config.embeddings}")
     if config.unlabeled and not config.pretrain_lm:
         raise ValueError("--unlabeled is text for the language-model pretraining: give --pretrain-lm EPOCHS too")
+    if config.pretrain_objective != "next_token" and not config.pretrain_lm:
+        raise ValueError(f"--pretrain-objective {config.pretrain_objective} is the objective of --pretrain-lm: "
+                         "give --pretrain-lm EPOCHS too")
     if config.fine_tune == "ulmfit" and not (config.pretrain_lm or config.embeddings):
         raise ValueError("--fine-tune ulmfit fine-tunes pretrained layers: give --pretrain-lm EPOCHS or --embeddings")
     if config.pretrain_lm and config.bidirectional:
@@ -426,7 +432,8 @@ def train_text_classifier(config, out):
         cv = cross_validate(
             build_classifier, texts, labels, config.folds, os.path.join(out, "folds"), seed=config.seed,
             members=config.ensemble or 1, valid_split=config.valid_split, embeddings=config.embeddings,
-            pretrain_lm=config.pretrain_lm, unlabeled_texts=unlabeled, **fit_kwargs,
+            pretrain_lm=config.pretrain_lm, unlabeled_texts=unlabeled, pretrain_objective=config.pretrain_objective,
+            **fit_kwargs,
         )
         write_text(os.path.join(out, "cross_validation.json"), json.dumps(cv, indent=1))
         metrics.update({f"cv_{key}": cv[key] for key in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "folds")})
@@ -440,7 +447,7 @@ def train_text_classifier(config, out):
     classifier, runs = train_classifier(
         build_classifier, texts, labels, out, members=config.ensemble or 1, valid_split=config.valid_split,
         seed=config.seed, embeddings=config.embeddings, pretrain_lm=config.pretrain_lm, unlabeled_texts=unlabeled,
-        another_member=another_member, **fit_kwargs,
+        pretrain_objective=config.pretrain_objective, another_member=another_member, **fit_kwargs,
     )
     summaries = []
     for number, run in enumerate(runs, start=1):

@@ -39,3 +39,34 @@ def test_pretraining_copies_the_language_model_into_a_classifier():
         pretrain_classifier_from_lm(bidirectional, texts, epochs=1)
     with pytest.raises(ValueError, match="epochs"):
         pretrain_classifier_from_lm(classifier, texts, epochs=0)
+
+
+def test_sequence_autoencoder_reads_each_text_then_writes_it_again():
+    from lstm_keras.models.classification.pretraining import _autoencoder_dataset
+    from lstm_keras.models.classification.pretraining import classifier_token_rows
+
+    texts = ["good film", "a slow and dull film", "fun", "", "long and good and fun"] * 3
+    keras.utils.set_random_seed(0)
+    classifier = TextClassifier(["neg", "pos"], vocabulary_size=30, embedding_dim=6, units=5, max_length=8)
+    classifier.adapt(texts)
+    end = len(classifier.vocabulary)
+    rows = classifier_token_rows(classifier, texts)
+    seen = []
+    for inputs, targets in _autoencoder_dataset(rows, end, batch_size=4):
+        assert inputs.shape == targets.shape
+        for row_in, row_out in zip(inputs.numpy(), targets.numpy()):
+            size = (int((row_in != 0).sum()) - 1) // 2  # [x, END, x] then padding
+            x = row_in[:size]
+            assert row_in[:2 * size + 1].tolist() == x.tolist() + [end] + x.tolist()
+            assert row_out[:2 * size + 1].tolist() == [0] * size + x.tolist() + [end]
+            assert not row_in[2 * size + 1:].any() and not row_out[2 * size + 1:].any()
+            seen.append(x.tolist())
+    # Every text once (the empty one is [UNK], as the classifier reads it).
+    assert sorted(seen) == sorted(row.tolist() for row in rows) and [1] in seen
+    result = pretrain_classifier_from_lm(classifier, texts, epochs=2, batch_size=4, objective="autoencoder",
+                                         valid_texts=texts[:5])
+    assert result["lm_objective"] == "autoencoder" and result["copied_layers"] == ["token_embedding", "lstm_1"]
+    assert result["lm_tokens"] == sum(len(row) + 1 for row in rows) and result["lm_epochs"] == 2
+    assert result["lm_valid_perplexity"] > 1
+    with pytest.raises(ValueError, match="objective must be one of"):
+        pretrain_classifier_from_lm(classifier, texts, epochs=1, objective="masked")
