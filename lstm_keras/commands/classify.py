@@ -49,6 +49,7 @@ from lstm_keras.models.classification.text_classifier import TOKENIZERS
 from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.models.classification.training import DEFAULTS
 from lstm_keras.models.classification.training import HOLD_OUT
+from lstm_keras.models.classification.training import ULMFIT_PEAK_LEARNING_RATE
 from lstm_keras.models.classification.pretraining import OBJECTIVES
 from lstm_keras.models.classification.training import train_text_classifier
 
@@ -101,7 +102,9 @@ def register(subparsers):
     training = train.add_argument_group("training")
     training.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS["epochs"], help="most epochs (early stopping)")
     training.add_argument("--batch-size", type=int_at_least(1), default=DEFAULTS["batch_size"], help="texts per step")
-    training.add_argument("--learning-rate", type=POSITIVE, default=DEFAULTS["learning_rate"], help="Adam's learning rate")
+    training.add_argument("--learning-rate", type=POSITIVE,
+                          help=f"Adam's learning rate (default {DEFAULTS['learning_rate']:g}); with --fine-tune ulmfit, "
+                               f"the schedule's peak (default {ULMFIT_PEAK_LEARNING_RATE:g})")
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"], help="gradient clipping; 0 for none")
     training.add_argument("--patience", type=int_at_least(1), default=DEFAULTS["patience"],
                           help="epochs without a better validation loss before stopping")

@@ -30,6 +30,7 @@ from lstm_keras.models.classification.defaults import EXPORT_SECONDS
 from lstm_keras.models.classification.defaults import HOLD_OUT
 from lstm_keras.models.classification.defaults import MAX_BUDGET_MEMBERS
 from lstm_keras.models.classification.defaults import MEMBER_TIME_MARGIN
+from lstm_keras.models.classification.defaults import ULMFIT_PEAK_LEARNING_RATE
 from lstm_keras.models.classification.export import export_saved_model
 from lstm_keras.models.classification.metrics import classification_report
 from lstm_keras.models.classification.metrics import confusion_matrix
@@ -90,7 +91,7 @@ def fit_classifier(
     out_dir,
     epochs=DEFAULTS["epochs"],
     batch_size=DEFAULTS["batch_size"],
-    learning_rate=DEFAULTS["learning_rate"],
+    learning_rate=None,
     clipnorm=DEFAULTS["clipnorm"],
     patience=DEFAULTS["patience"],
     time_budget=None,
@@ -108,7 +109,8 @@ def fit_classifier(
         out_dir: the folder of the callbacks' files (checkpoints, backup, history, logs).
         epochs: the most epochs.
         batch_size: examples per step.
-        learning_rate: Adam's learning rate.
+        learning_rate: Adam's learning rate (the peak of the schedule for `"ulmfit"`); None for
+            `DEFAULTS["learning_rate"]`, or `ULMFIT_PEAK_LEARNING_RATE` for `"ulmfit"`.
         clipnorm: gradient clipping by norm (None for none).
         patience: epochs without a better validation loss before stopping.
         time_budget: None, or minutes after which training stops.
@@ -129,13 +131,14 @@ def fit_classifier(
     timer = _EpochTimer()
     callbacks = standard_callbacks(out_dir, monitor="val_loss", patience=patience, time_budget=time_budget) + [timer]
     if fine_tuning == "ulmfit":
+        learning_rate = learning_rate or ULMFIT_PEAK_LEARNING_RATE
         steps_per_epoch = math.ceil(len(train_texts) / batch_size)
         optimizer = LayerwiseAdam(classifier.layer_groups(), clipnorm=clipnorm,
                                   learning_rate=SlantedTriangular(learning_rate, epochs * steps_per_epoch))
         classifier.compile(optimizer)
         callbacks.append(GradualUnfreezing(optimizer))
     elif fine_tuning == "plain":
-        classifier.compile(learning_rate=learning_rate, clipnorm=clipnorm)
+        classifier.compile(learning_rate=learning_rate or DEFAULTS["learning_rate"], clipnorm=clipnorm)
     else:
         raise ValueError(f"fine_tuning must be 'plain' or 'ulmfit', received {fine_tuning!r}")
     history = classifier.fit(
