@@ -103,3 +103,18 @@ def assert_gradient_matches(gradient, loss, array, indices=None, eps=1e-5, rtol=
     """Asserts that the autodiff `gradient` of a layer equals the central differences of its reference `loss`."""
     for index, expected in central_differences(loss, array, indices, eps).items():
         np.testing.assert_allclose(np.asarray(gradient)[index], expected, rtol=rtol, atol=atol, err_msg=str(index))
+
+
+def numpy_bigram_bag(token_ids, table):
+    """`BigramBag`'s output from its equation: each text's bigrams hashed as `(a * P + b) mod B` in
+    Python's exact integers, their rows of `table` averaged (zeros without a bigram)."""
+    from lstm_keras.layers.bigram_bag import HASH_PRIME
+
+    buckets = len(table)
+    out = np.zeros((len(token_ids), table.shape[1]), "float64")
+    for row, ids in enumerate(token_ids):
+        ids = [int(i) for i in ids if i != 0]
+        pairs = list(zip(ids, ids[1:]))
+        if pairs:
+            out[row] = np.mean([table[(a * HASH_PRIME + b) % buckets] for a, b in pairs], axis=0)
+    return out

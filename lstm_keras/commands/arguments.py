@@ -97,8 +97,8 @@ def int_list(value):
         ) from None
 
 
-def int_at_least(minimum):
-    """An argparse type: an integer >= `minimum`.
+def int_at_least(minimum, maximum=None):
+    """An argparse type: an integer >= `minimum` (and <= `maximum` if given).
 
     Example:
     >>> int_at_least(1)("3")
@@ -112,6 +112,8 @@ def int_at_least(minimum):
             raise argparse.ArgumentTypeError(f"expected an integer, received {value!r}") from None
         if number < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, received {value!r}")
+        if maximum is not None and number > maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer <= {maximum}, received {value!r}")
         return number
 
     return parse

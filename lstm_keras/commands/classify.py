@@ -41,6 +41,7 @@ from lstm_keras.commands.arguments import add_output_arguments
 from lstm_keras.commands.arguments import add_time_budget_argument
 from lstm_keras.commands.arguments import int_at_least
 from lstm_keras.commands.arguments import run_staged_training
+from lstm_keras.layers.bigram_bag import MAX_BUCKETS
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.classification.export import export_model_folder
 from lstm_keras.models.classification.export import predict_saved_model
@@ -84,6 +85,8 @@ def register(subparsers):
     model.add_argument("--dropout", type=RATE, default=model_defaults["dropout"], help="on embeddings and pooled vector")
     model.add_argument("--word-dropout", type=RATE, default=model_defaults["word_dropout"],
                        help="share of whole tokens dropped in training")
+    model.add_argument("--bigram-buckets", type=int_at_least(0, MAX_BUCKETS), default=model_defaults["bigram_buckets"],
+                       help="hash buckets of a fastText-style bag of word bigrams beside the LSTM (0: none)")
     model.add_argument("--embedding-dim", type=int_at_least(1), default=model_defaults["embedding_dim"], help="embedding size")
     model.add_argument("--embeddings", help="pretrained vectors (GloVe / word2vec text format) to start from")
     model.add_argument("--freeze-embeddings", action="store_true", help="keep the embeddings fixed")

@@ -1,5 +1,5 @@
 """Backend-agnostic Keras layers (only `keras` and `keras.ops`): gated LSTMs and sLSTM, mLSTM, minLSTM and minGRU,
-xLSTM blocks, attention, pooling, token embeddings, an adaptive softmax."""
+xLSTM blocks, attention, pooling, token embeddings, a hashed bigram bag, an adaptive softmax."""
 
 from lstm_keras.layers.adaptive_softmax import AdaptiveSoftmax
 from lstm_keras.layers.adaptive_softmax import check_cutoffs
@@ -8,6 +8,7 @@ from lstm_keras.layers.attention import ATTENTIONS
 from lstm_keras.layers.attention import get_attention
 from lstm_keras.layers.attention_pooling import AttentionPooling
 from lstm_keras.layers.bahdanau_attention import BahdanauAttention
+from lstm_keras.layers.bigram_bag import BigramBag
 from lstm_keras.layers.gated_lstm import GatedLSTM
 from lstm_keras.layers.gated_lstm_cell import GatedLSTMCell
 from lstm_keras.layers.gating import VARIANTS

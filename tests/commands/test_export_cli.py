@@ -70,7 +70,7 @@ def classifier_folder(tmp_path_factory):
             for label in ["pos", "neg", "mid"] * 12]
     out = str(folder / "run")
     code, _, stderr = run_cli(["classify", "train", "--dataset", write_tsv(folder / "train.tsv", rows), "--test", "0.2",
-                               "--bidirectional", "--pooling", "max", "--max-length", "12", "--seed", "0", *TINY,
+                               "--bidirectional", "--pooling", "max", "--bigram-buckets", "64", "--max-length", "12", "--seed", "0", *TINY,
                                "--out", out])
     assert code == 0, stderr
     return out

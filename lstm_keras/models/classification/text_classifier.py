@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from lstm_keras.distribute import DistributedFitMixin
 from lstm_keras.layers.attention_pooling import AttentionPooling
+from lstm_keras.layers.bigram_bag import BigramBag
 from lstm_keras.layers.cells import recurrent_layer
 from lstm_keras.layers.gating import gating_options
 from lstm_keras.layers.masked_global_max_pooling1d import MaskedGlobalMaxPooling1D
@@ -58,6 +59,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         -> word dropout, Dropout              whole tokens, then single features (training only)
         -> num_layers x [Bidirectional] recurrent layer (cell, gating)  (batch, T, [2 *] units)
         -> pooling  (batch, [2 *] units)      last step / masked max / masked mean / attention
+        [+ BigramBag of the ids (batch, embedding_dim), concatenated, with bigram_buckets > 0]
         -> Dropout -> Dense                   (batch, 1) sigmoid for "binary",
                                               (batch, C) softmax for "multi_class",
                                               (batch, C) sigmoid for "multi_label"
@@ -109,6 +111,9 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         word_dropout: the rate at which whole tokens are dropped in training (Iyyer et al. 2015's
             word dropout: a dropped token's embedding becomes zeros, the others are scaled by
             `1 / (1 - word_dropout)`), so the model cannot lean on a few words.
+        bigram_buckets: 0, or the hash buckets of a fastText-style bag of word bigrams
+            (`lstm_keras.layers.BigramBag`, vectors of `embedding_dim`) whose mean joins the
+            pooled LSTM features: local word order ("not good") at the cost of a lookup.
         **kwargs: `keras.Model` keyword arguments (e.g. `name`).
 
     Example:
@@ -143,6 +148,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         attention_units=None,
         dropout=0.2,
         word_dropout=0.0,
+        bigram_buckets=0,
         **kwargs,
     ):
         label_names = [str(name) for name in label_names]
@@ -194,6 +200,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         }
         # "last" needs no layer: the last LSTM layer returns its final state.
         self.pooling_layer = poolings[pooling]() if pooling in poolings else None
+        self.bigram_bag = BigramBag(bigram_buckets, embedding_dim, name="bigram_bag") if bigram_buckets else None
         self.feature_dropout = keras.layers.Dropout(dropout, name="feature_dropout")
         self.output_dense = keras.layers.Dense(
             1 if head == "binary" else len(label_names),
@@ -215,6 +222,8 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             x, weights = self.pooling_layer(x, return_attention_scores=True)  # (batch, [2 *] units), (batch, T)
         elif self.pooling_layer is not None:
             x = self.pooling_layer(x)  # (batch, [2 *] units)
+        if self.bigram_bag is not None:
+            x = keras.layers.Concatenate(name="with_bigrams")([x, self.bigram_bag(token_ids)])  # (batch, F + E)
         x = self.feature_dropout(x)
         outputs = self.output_dense(x)  # (batch, 1) or (batch, C)
         super().__init__(inputs=texts, outputs=outputs, **kwargs)
@@ -241,6 +250,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
         self.attention_units = attention_units
         self.dropout = dropout
         self.word_dropout = word_dropout
+        self.bigram_buckets = bigram_buckets
         # Symbolic tensors for `attention_weights` (not layers: nothing to track or save).
         self._explain_outputs = (token_ids, weights) if weights is not None else None
 
@@ -391,6 +401,7 @@ class TextClassifier(ClassProbabilitiesMixin, DistributedFitMixin, keras.Model):
             "attention_units": self.attention_units,
             "dropout": self.dropout,
             "word_dropout": self.word_dropout,
+            "bigram_buckets": self.bigram_buckets,
         }
 
     @classmethod

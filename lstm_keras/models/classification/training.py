@@ -555,6 +555,7 @@ def classifier_options(config):
         "pooling": config.pooling,
         "dropout": config.dropout,
         "word_dropout": config.word_dropout,
+        "bigram_buckets": config.bigram_buckets,
         "embedding_dim": config.embedding_dim,
         "embedding_trainable": not config.freeze_embeddings,
         "vocabulary_size": config.vocab_size,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from layer_checks import numpy_bigram_bag
 from task_checks import ExportCheck
 from task_checks import check_task
 from lstm_keras.models.classification import metrics as classification_metrics
@@ -61,7 +62,7 @@ def test_config_round_trip():
     classifier = small_classifier(
         ["a", "b", "c"], head="multi_label", max_length=7, truncation="pre", lowercase=False, strip_punctuation=False,
         stop_words=["the"], tokenizer="unicode_script", embedding_trainable=False, gating="peephole", num_layers=2, bidirectional=True,
-        lstm_options={"dropout": 0.1}, pooling="attention", attention_units=5, word_dropout=0.25,
+        lstm_options={"dropout": 0.1}, pooling="attention", attention_units=5, word_dropout=0.25, bigram_buckets=17,
     )
     config = classifier.get_config()
     clone = TextClassifier.from_config(config)
@@ -87,6 +88,17 @@ def test_config_round_trip():
 def test_invalid_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         small_classifier(**kwargs)
+
+
+def test_bigram_bag_joins_the_pooled_features():
+    texts = ["a good film , not bad", "bad", "", "film film good"]
+    classifier = small_classifier(units=4, pooling="max", bigram_buckets=31)
+    classifier.adapt(texts)
+    features = keras.Model(classifier.input, classifier.get_layer("with_bigrams").output)(tf.constant(texts))
+    ids = classifier.vectorizer(tf.constant(texts)).numpy()
+    table = keras.ops.convert_to_numpy(classifier.get_layer("bigram_bag").embeddings)
+    np.testing.assert_allclose(np.asarray(features)[:, 4:], numpy_bigram_bag(ids, table), rtol=1e-5, atol=1e-6)
+    assert classifier.predict_proba(texts).shape == (4, 2)
 
 
 def test_word_dropout_drops_whole_tokens_in_training_only():
