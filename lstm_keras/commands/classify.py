@@ -51,6 +51,7 @@ from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.models.classification.training import DEFAULTS
 from lstm_keras.models.classification.training import HOLD_OUT
 from lstm_keras.models.classification.training import ULMFIT_PEAK_LEARNING_RATE
+from lstm_keras.models.classification.defaults import WORD_DROPOUT
 from lstm_keras.models.classification.pretraining import OBJECTIVES
 from lstm_keras.models.classification.training import train_text_classifier
 
@@ -83,10 +84,11 @@ def register(subparsers):
     model.add_argument("--layers", type=int_at_least(1), default=model_defaults["num_layers"], help="stacked LSTM layers")
     model.add_argument("--pooling", choices=POOLINGS, default=model_defaults["pooling"], help="LSTM outputs to one vector")
     model.add_argument("--dropout", type=RATE, default=model_defaults["dropout"], help="on embeddings and pooled vector")
-    model.add_argument("--word-dropout", type=RATE, default=model_defaults["word_dropout"],
+    model.add_argument("--word-dropout", type=RATE, default=WORD_DROPOUT,
                        help="share of whole tokens dropped in training")
-    model.add_argument("--bigram-buckets", type=int_at_least(0, MAX_BUCKETS), default=model_defaults["bigram_buckets"],
-                       help="hash buckets of a fastText-style bag of word bigrams beside the LSTM (0: none)")
+    model.add_argument("--bigram-buckets", type=int_at_least(0, MAX_BUCKETS),
+                       help=f"hash buckets of a fastText-style bag of word bigrams beside the LSTM (default: "
+                            f"--vocab-size, at most {MAX_BUCKETS}; 0: none)")
     model.add_argument("--embedding-dim", type=int_at_least(1), default=model_defaults["embedding_dim"], help="embedding size")
     model.add_argument("--embeddings", help="pretrained vectors (GloVe / word2vec text format) to start from")
     model.add_argument("--freeze-embeddings", action="store_true", help="keep the embeddings fixed")

@@ -359,12 +359,16 @@ def test_mr_parent_folder_and_archive(tmp_path):
     check_tiny_mr(load_classification_data("mr", data_dir=str(tmp_path / "archive")))
 
 
-def test_mr_missing_and_corrupted(tmp_path):
-    with pytest.raises(FileNotFoundError, match="MR not found in data_dir"):
-        load_classification_data("mr", data_dir=str(tmp_path))
-    write_bytes(tmp_path / "rt-polaritydata.tar.gz", b"\x1f\x8b garbage")
-    with pytest.raises(ValueError, match="rt-polaritydata.tar.gz is corrupted"):
-        load_classification_data("mr", data_dir=str(tmp_path))
+@pytest.mark.parametrize("dataset, missing, filename, garbage", [
+    ("mr", "MR not found in data_dir", "rt-polaritydata.tar.gz", b"\x1f\x8b garbage"),
+    ("debian", "apt-cache dumpavail", "Packages.xz", b"not xz at all"),
+])
+def test_missing_and_corrupted_local_copies(tmp_path, dataset, missing, filename, garbage):
+    with pytest.raises(FileNotFoundError, match=missing):
+        load_classification_data(dataset, data_dir=str(tmp_path))
+    write_bytes(tmp_path / filename, garbage)
+    with pytest.raises(ValueError, match=f"{filename} is corrupted"):
+        load_classification_data(dataset, data_dir=str(tmp_path))
 
 
 def test_mr_holdout_for_a_quick_split(tmp_path):
@@ -433,12 +437,7 @@ def test_debian_synopses_labelled_with_their_section(tmp_path, filename, compres
     ]
 
 
-def test_debian_missing_and_corrupted(tmp_path):
-    with pytest.raises(FileNotFoundError, match="apt-cache dumpavail"):
-        load_classification_data("debian", data_dir=str(tmp_path))
-    write_bytes(tmp_path / "Packages.xz", b"not xz at all")
-    with pytest.raises(ValueError, match="Packages.xz is corrupted"):
-        load_classification_data("debian", data_dir=str(tmp_path))
+def test_debian_index_without_a_topic_section(tmp_path):
     write_bytes(tmp_path / "debian" / "Packages", b"Package: lib\nSection: libs\nDescription: a library\n")
     with pytest.raises(ValueError, match="no package of the sections"):
         load_classification_data("debian", data_dir=str(tmp_path / "debian"))

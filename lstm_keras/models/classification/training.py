@@ -22,6 +22,7 @@ from lstm_keras.fine_tuning import SlantedTriangular
 from lstm_keras.datasets.classification import load_classification_data
 from lstm_keras.datasets.classification import read_unlabeled_texts
 from lstm_keras.io import atomic_path
+from lstm_keras.layers.bigram_bag import MAX_BUCKETS
 from lstm_keras.io import write_text
 from lstm_keras.models.classification.classifier_ensemble import ClassifierEnsemble
 from lstm_keras.models.classification.data import make_text_dataset
@@ -555,7 +556,7 @@ def classifier_options(config):
         "pooling": config.pooling,
         "dropout": config.dropout,
         "word_dropout": config.word_dropout,
-        "bigram_buckets": config.bigram_buckets,
+        "bigram_buckets": min(config.vocab_size, MAX_BUCKETS) if config.bigram_buckets is None else config.bigram_buckets,
         "embedding_dim": config.embedding_dim,
         "embedding_trainable": not config.freeze_embeddings,
         "vocabulary_size": config.vocab_size,
