@@ -1,6 +1,6 @@
 """`lstm-keras classify train | predict | export`: text classification with gated LSTMs.
 
-`train` loads a data set (`imdb`, `mr`, `reviews`, a `label<TAB>text` file or a folder of class
+`train` loads a data set (`imdb`, `mr`, `debian`, `reviews`, a `label<TAB>text` file or a folder of class
 sub-folders), optionally searches hyperparameters (`--tune`) and cross-validates (`--folds`),
 trains a `TextClassifier` with the standard callbacks (or, with `--ensemble K`, K of them from
 consecutive seeds, whose probabilities a `ClassifierEnsemble` averages; with `--time-budget` and
@@ -49,6 +49,7 @@ from lstm_keras.models.classification.text_classifier import POOLINGS
 from lstm_keras.models.classification.text_classifier import TOKENIZERS
 from lstm_keras.models.classification.text_classifier import TextClassifier
 from lstm_keras.models.classification.training import DEFAULTS
+from lstm_keras.models.classification.training import FINE_TUNINGS
 from lstm_keras.models.classification.training import HOLD_OUT
 from lstm_keras.models.classification.training import ULMFIT_PEAK_LEARNING_RATE
 from lstm_keras.models.classification.defaults import WORD_DROPOUT
@@ -127,7 +128,7 @@ def register(subparsers):
     training.add_argument("--unlabeled", metavar="PATH",
                           help="more text for --pretrain-lm's language model: a file, one text a line, or a folder of "
                                ".txt files (the vocabulary stays the training texts')")
-    training.add_argument("--fine-tune", choices=("plain", "ulmfit"), default="plain",
+    training.add_argument("--fine-tune", choices=FINE_TUNINGS, default="plain",
                           help="how pretrained layers (--pretrain-lm, --embeddings) are fine-tuned: plain Adam, or "
                                "ULMFiT's discriminative learning rates, gradual unfreezing and slanted triangular "
                                "schedule")

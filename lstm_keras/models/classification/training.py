@@ -50,6 +50,10 @@ from lstm_keras.training import set_seed
 from lstm_keras.training import standard_callbacks
 
 
+# How `fit_classifier` fine-tunes (see its `fine_tuning`).
+FINE_TUNINGS = ("plain", "ulmfit")
+
+
 def split_validation(labels, fraction, seed=0):
     """Splits example indices into training and validation, the same share of each class.
 
@@ -141,7 +145,7 @@ def fit_classifier(
     elif fine_tuning == "plain":
         classifier.compile(learning_rate=learning_rate or DEFAULTS["learning_rate"], clipnorm=clipnorm)
     else:
-        raise ValueError(f"fine_tuning must be 'plain' or 'ulmfit', received {fine_tuning!r}")
+        raise ValueError(f"fine_tuning must be one of {FINE_TUNINGS}, received {fine_tuning!r}")
     history = classifier.fit(
         make_text_dataset(train_texts, train_labels, batch_size, shuffle=True, seed=seed, bucket_boundaries=bucket_boundaries),
         validation_data=make_text_dataset(valid_texts, valid_labels, batch_size, bucket_boundaries=bucket_boundaries),
