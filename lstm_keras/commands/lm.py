@@ -54,7 +54,9 @@ from lstm_keras.models.language_modeling import load_language_model
 from lstm_keras.models.language_modeling.export import export_model_folder
 from lstm_keras.models.language_modeling.training import ADAPTIVE_SOFTMAX_ABOVE
 from lstm_keras.models.language_modeling.training import DEFAULTS
+from lstm_keras.models.language_modeling.training import evaluate_language_model
 from lstm_keras.models.language_modeling.training import train_language_model
+from lstm_keras.training import print_metrics
 
 
 def register(subparsers):
@@ -119,6 +121,16 @@ def register(subparsers):
     generate.add_argument("--samples", type=int_at_least(1), default=1, help="continuations to generate")
     generate.set_defaults(handler=run_generate)
 
+    evaluate = add_command(commands, "evaluate", "the validation and test perplexity of a trained model")
+    evaluate.add_argument("--model", required=True, help="the --out folder of `lm train`")
+    evaluate.add_argument("--dataset", help="the corpus, as `lm train` reads it (default: the model's own)")
+    evaluate.add_argument("--data-dir", help="a folder with local copies of the named data set's files")
+    evaluate.add_argument("--cache", action="store_true",
+                          help="add a neural cache (Grave et al. 2017: the model's recent hidden states vote for the "
+                               "words that followed them), its window, theta and lambda chosen on the validation "
+                               "split, and report the perplexities with it too")
+    evaluate.set_defaults(handler=run_evaluate)
+
     score = add_command(commands, "score", "log-probabilities of sentences")
     score.add_argument("sentences", nargs="*", help="sentences to score (default: one a line on stdin)")
     score.add_argument("--model", required=True, help="the --out folder of `lm train`")
@@ -142,6 +154,14 @@ def _check_train_arguments(args):
             f"--tie-weights needs --embedding-dim ({embedding_dim}) equal to --units ({args.units}), "
             "or --project-output"
         )
+
+
+def run_evaluate(args):
+    """Runs `lm evaluate`; prints the metrics as one JSON line."""
+    with contextlib.redirect_stdout(sys.stderr):
+        metrics = evaluate_language_model(args.model, args.dataset, args.data_dir, cache=args.cache)
+    print_metrics(metrics)
+    return 0
 
 
 # ------------------------------------------------------------------------------- generate / score

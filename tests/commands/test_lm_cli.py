@@ -91,6 +91,25 @@ def test_score_reads_stdin(trained):
     assert all(float(lp) < 0 for lp, _ in rows)
 
 
+def test_evaluate_repeats_the_training_run_numbers_and_adds_a_cache(trained):
+    trained_metrics = json.loads(trained["stdout"])
+    code, stdout, stderr = run_cli(["lm", "evaluate", "--model", trained["out"]])  # the corpus of its settings
+    assert code == 0, stderr[-2000:]
+    metrics = json.loads(stdout)
+    for split in ("valid", "test"):
+        assert metrics[f"{split}_perplexity"] == pytest.approx(trained_metrics[f"{split}_perplexity"], rel=1e-5)
+    code, stdout, stderr = run_cli(["lm", "evaluate", "--model", trained["out"], "--dataset", trained["corpus"],
+                                    "--cache"])
+    assert code == 0, stderr[-2000:]
+    cached = json.loads(stdout)
+    assert cached["test_perplexity"] == pytest.approx(metrics["test_perplexity"], rel=1e-6)
+    assert set(cached["cache"]) == {"window", "theta", "lambd"} and cached["cache_seconds"] >= 0
+    assert 1 < cached["test_perplexity_with_cache"] < 2 * metrics["test_perplexity"]
+    assert "with the cache" in stderr
+    code, stdout, stderr = run_cli(["lm", "evaluate", "--model", str(trained["folder"] / "missing")])
+    assert code == 2 and stdout == "" and "missing" in stderr and "Traceback" not in stderr
+
+
 def test_train_errors_name_the_argument_and_leave_no_output(trained, tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("a b c\nd e\nf\n")
@@ -169,7 +188,8 @@ def test_damaged_model_folders_are_one_line_errors(trained, tmp_path, damage):
     copy = tmp_path / "copy"
     shutil.copytree(trained["out"], copy)
     damage_folder(copy, damage, "language_model.json")
-    for command in (["generate", "--model", str(copy), "--prompt", "the"], ["score", "--model", str(copy), "a b"]):
+    for command in (["generate", "--model", str(copy), "--prompt", "the"], ["score", "--model", str(copy), "a b"],
+                    ["evaluate", "--model", str(copy)]):
         code, stdout, stderr = run_cli(["lm", *command])
         assert code == 2 and stdout == "" and DAMAGES[damage] in stderr and "Traceback" not in stderr, stderr
 

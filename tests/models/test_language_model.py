@@ -31,15 +31,21 @@ def numpy_log_probs(model, inputs, mask=None):
     ids, a float64 log-softmax (or the adaptive softmax's float64 reference of its layer tests).
     """
     weights = {w.name: np.asarray(w, "float64") for w in model.token_embedding.weights}
-    x = weights["embeddings"][np.asarray(inputs)]  # (rows, T, d)
-    for lstm in model.lstm_layers:
-        x, _, _ = run_lstm(x, weights_by_name(lstm.cell), lstm.cell.get_config(), mask=mask)
+    x = numpy_hidden(model, inputs, mask)  # (rows, T, units)
     if model.softmax == "adaptive":
         return reference_log_probs(model.adaptive_softmax, x, weights["embeddings"] if model.tie_weights else None)
     kernel = weights["embeddings"].T if model.tie_weights else weights["output_kernel"]
     logits = x @ kernel + weights["output_bias"]  # (rows, T, V)
     logits[..., [PAD, START]] += FORBIDDEN_LOGIT
     return log_softmax(logits)
+
+
+def numpy_hidden(model, inputs, mask=None):
+    """The last LSTM layer's outputs `(rows, T, units)` after every input, each row from zero states (NumPy)."""
+    x = np.asarray(model.token_embedding.embeddings, "float64")[np.asarray(inputs)]  # (rows, T, d)
+    for lstm in model.lstm_layers:
+        x, _, _ = run_lstm(x, weights_by_name(lstm.cell), lstm.cell.get_config(), mask=mask)
+    return x
 
 
 def log_softmax(x):

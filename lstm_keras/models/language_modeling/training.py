@@ -31,8 +31,12 @@ from lstm_keras.layers.adaptive_softmax import MIN_DEFAULT_VOCABULARY
 from lstm_keras.layers.adaptive_softmax import check_cutoffs
 from lstm_keras.layers.adaptive_softmax import default_cutoffs
 from lstm_keras.models.language_model import LanguageModel
+from lstm_keras.models.language_modeling.cache import NeuralCache
 from lstm_keras.models.language_modeling.export import LanguageModelModule
+from lstm_keras.models.language_modeling.export import MODEL_FILES
+from lstm_keras.models.language_modeling.export import SETTINGS_FILE
 from lstm_keras.models.language_modeling.export import export_saved_model
+from lstm_keras.models.language_modeling.export import load_language_model
 from lstm_keras.models.language_modeling.export import save_language_model
 from lstm_keras.models.truncated_bptt import DEFAULTS as TBPTT_DEFAULTS
 from lstm_keras.models.truncated_bptt import check_training_stream
@@ -40,6 +44,7 @@ from lstm_keras.models.truncated_bptt import PerplexityEvaluator
 from lstm_keras.models.truncated_bptt import evaluation_batch_size
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.plots import plot_history
+from lstm_keras.saving import read_model_settings
 from lstm_keras.saving import seconds_to_export
 from lstm_keras.training import EVAL_BATCH_COST
 from lstm_keras.training import ResetStates
@@ -101,10 +106,7 @@ def train_language_model(config, out):
     benchmark = bool(data.unknown_token)
     tokenizer = make_tokenizer(data, kind=config.tokenizer if not benchmark else "word",
                                vocab_size=None if benchmark else config.vocab_size)
-    streams = {split: text_to_stream(getattr(data, split), tokenizer) for split in ("train", "valid", "test")}
-    for split, name in (("valid", "validation"), ("test", "test")):
-        if len(streams[split]) == 0:
-            raise ValueError(f"the {name} split of --dataset {config.dataset!r} is empty: give more text")
+    streams = split_streams(data, tokenizer, config.dataset)
     check_training_stream(streams["train"], config.batch_size, config.bptt)
     log("lm", f"{data.name}: {len(streams['train'])} / {len(streams['valid'])} / {len(streams['test'])} tokens "
          f"(train / valid / test), vocabulary {tokenizer.vocab_size}")
@@ -178,6 +180,61 @@ def train_language_model(config, out):
         "generation_tokens_per_second": generation_speed,
     }
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
+    return metrics
+
+
+def split_streams(data, tokenizer, dataset):
+    """The token streams of a corpus' `train`, `valid` and `test` splits; raises ValueError naming an empty one."""
+    streams = {split: text_to_stream(getattr(data, split), tokenizer) for split in ("train", "valid", "test")}
+    for split, name in (("valid", "validation"), ("test", "test")):
+        if len(streams[split]) == 0:
+            raise ValueError(f"the {name} split of --dataset {dataset!r} is empty: give more text")
+    return streams
+
+
+def evaluate_language_model(model_dir, dataset=None, data_dir=None, cache=False):
+    """The validation and test perplexity of a trained model folder, with or without a neural cache.
+
+    Args:
+        model_dir: the `--out` folder of `lm train`.
+        dataset: the corpus (None: the one the model was trained on, as its settings name it).
+        data_dir: its local folder (None with `dataset` None: the training run's).
+        cache: whether to add a `NeuralCache` (Grave et al. 2017), its window, θ and λ chosen on
+            the validation split, and report the perplexities with it too.
+
+    Returns:
+        The metrics dict: `valid_perplexity`, `test_perplexity`, `tokens`, and with `cache`
+        `cache` (the chosen settings), `valid_perplexity_with_cache`, `test_perplexity_with_cache`
+        and `cache_seconds`.
+    """
+    module = load_language_model(model_dir)
+    model = module.model
+    trained_on = read_model_settings(model_dir, MODEL_FILES, SETTINGS_FILE, "lm train").get("training", {})
+    if dataset is None:
+        dataset, data_dir = trained_on.get("dataset"), data_dir or trained_on.get("data_dir")
+    if dataset is None:
+        raise ValueError(f"{model_dir} does not name the corpus it was trained on: give --dataset")
+    log("lm", f"loading {dataset}")
+    streams = split_streams(load_language_modeling_data(dataset, data_dir=data_dir), module.tokenizer, dataset)
+    bptt = trained_on.get("bptt", DEFAULTS["bptt"])
+    model.compile()
+    evaluator = PerplexityEvaluator(model, bptt, evaluation_batch_size(
+        model, min(len(streams["valid"]), len(streams["test"])), bptt))
+    valid, test = evaluator(streams["valid"]), evaluator(streams["test"])
+    log("lm", f"validation perplexity {valid['perplexity']:.2f}, test perplexity {test['perplexity']:.2f}")
+    metrics = {"valid_perplexity": valid["perplexity"], "test_perplexity": test["perplexity"],
+               "dataset": str(dataset), "tokens": [valid["tokens"], test["tokens"]]}
+    if cache:
+        started = time.monotonic()
+        log("lm", "choosing the neural cache's window, theta and lambda on the validation split")
+        neural_cache = NeuralCache(model).fit(streams["valid"])
+        valid_cached = neural_cache.fit_results[(neural_cache.window, neural_cache.theta, neural_cache.lambd)]
+        test_cached = neural_cache(streams["test"])
+        log("lm", f"with the cache {neural_cache.get_config()}: validation perplexity {valid_cached:.2f}, "
+                  f"test perplexity {test_cached['perplexity']:.2f}")
+        metrics.update({"cache": neural_cache.get_config(), "valid_perplexity_with_cache": valid_cached,
+                        "test_perplexity_with_cache": test_cached["perplexity"],
+                        "cache_seconds": round(time.monotonic() - started, 1)})
     return metrics
 
 
