@@ -1,7 +1,8 @@
 """The export support table: every recurrent layer as a SavedModel, a LiteRT and an ONNX file, how exact, how fast.
 
 Usage:
-    KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--formats saved_model,tflite,onnx] [--out DIR]
+    KERAS_BACKEND=tensorflow python benchmarks/bench_export.py [--formats saved_model,tflite,tflite_fused,onnx]
+        [--out DIR] [--only TEXT]
 
 For every cell of `lstm_keras.layers.cells` (and every `GatedLSTM` preset), a small model
 `Embedding(50, 8, mask_zero=True) -> layer(16) -> Dense(3, softmax)` reading int32 token ids
@@ -10,7 +11,9 @@ For every cell of `lstm_keras.layers.cells` (and every `GatedLSTM` preset), a sm
 - **SavedModel** (`saving.write_saved_model`, traced without the fused cuDNN kernel), served by a
   process that imports TensorFlow alone; the table says whether any `CudnnRNN*` op is in it;
 - **LiteRT** (`conversion.write_portable`: variables frozen, `TFLITE_BUILTINS` only, batch 1, any
-  length), run by a process that imports only `ai_edge_litert` and NumPy;
+  length), run by a process that imports only `ai_edge_litert` and NumPy; and again with
+  `fused_lstm` (the standard LSTM as TFLite's fused kernel, the interpreter's variables reset
+  after every sequence, timed with the reset);
 - **ONNX** (`conversion.write_portable`: `tf2onnx`, opset 17), run by a process that imports only
   `onnxruntime` and NumPy.
 
@@ -46,6 +49,18 @@ from ai_edge_litert.interpreter import Interpreter
 interpreter = Interpreter(model_path=path)
 runner = interpreter.get_signature_runner("serve")
 run = lambda ids: runner(token_ids=ids)["probabilities"]
+run(inputs[:1])
+ops = {op["op_name"] for op in interpreter._get_ops_details()}
+""",
+    # The fused LSTM kernel keeps its state in the interpreter: reset after every sequence, as its users must.
+    "tflite_fused": """
+from ai_edge_litert.interpreter import Interpreter
+interpreter = Interpreter(model_path=path)
+runner = interpreter.get_signature_runner("serve")
+def run(ids):
+    probabilities = runner(token_ids=ids)["probabilities"]
+    interpreter.reset_all_variables()
+    return probabilities
 run(inputs[:1])
 ops = {op["op_name"] for op in interpreter._get_ops_details()}
 """,
@@ -115,7 +130,7 @@ def export(cell, gating, folder, formats):
             np.concatenate([keras.ops.convert_to_numpy(model(row[None])) for row in inputs]))  # (3, 3)
     results = {}
     for format in formats:
-        batch = 1 if format == "tflite" else None
+        batch = 1 if format.startswith("tflite") else None
         function = tf.function(lambda ids: {"probabilities": model(ids)},
                                input_signature=[tf.TensorSpec([batch, None], tf.int32, name="token_ids")])
         try:
@@ -123,9 +138,11 @@ def export(cell, gating, folder, formats):
                 path = os.path.join(folder, "saved_model")
                 write_saved_model(path, [model], {"serve": function})
             else:
-                path = os.path.join(folder, f"model.{format}")
+                kind, fused = format.split("_")[0], format.endswith("_fused")
+                path = os.path.join(folder, f"model{'_fused' if fused else ''}.{kind}")
                 checks = {"serve": [(row[None],) for row in inputs]}
-                conversion.write_portable(path, format, {"serve": function}, checks)
+                conversion.write_portable(path, kind, {"serve": function}, checks,
+                                          fused_lstm=model.variables if fused else None)
             results[format] = path
         except Exception as error:  # a refusal is a result: its message goes in the table
             results[format] = "refused: " + conversion.last_line(error)[:120]
@@ -158,14 +175,14 @@ def describe(format, row):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--formats", default="saved_model,tflite,onnx", help="comma-separated")
+    parser.add_argument("--formats", default="saved_model,tflite,tflite_fused,onnx", help="comma-separated")
     parser.add_argument("--out", help="where the files go (default: a temporary folder)")
     parser.add_argument("--only", help="only the configurations whose label contains this text")
     args = parser.parse_args()
     formats = args.formats.split(",")
     out = args.out or tempfile.mkdtemp(prefix="bench_export_")
     names = {"saved_model": "SavedModel (TensorFlow, CPU)", "tflite": "LiteRT (builtin ops)",
-             "onnx": "ONNX (tf2onnx, onnxruntime)"}
+             "tflite_fused": "LiteRT, `fused_lstm`", "onnx": "ONNX (tf2onnx, onnxruntime)"}
     print("| configuration | " + " | ".join(names[f] for f in formats) + " |")
     print("|---|" + "---|" * len(formats))
     for label, (cell, gating) in configurations().items():

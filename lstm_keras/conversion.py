@@ -12,7 +12,9 @@ runtime on the inputs the task gives and returns the largest absolute difference
   loop reads them failed in the interpreter (`read_variable.cc: variable != nullptr`). Several
   functions become several signatures of one file, each keyed by its name. The batch dimension
   is 1 (a `WHILE` loop's tensor list needs a static element shape); lengths may vary
-  (`Interpreter.resize_tensor_input`, or a signature runner, which resizes itself).
+  (`Interpreter.resize_tensor_input`, or a signature runner, which resizes itself). With
+  `fused_lstm`, the standard LSTM layers become TFLite's fused LSTM kernel (stateful between
+  calls: `FUSED_LSTM_NOTE`).
 - **ONNX**: one function per file, converted by `tf2onnx` (opset `ONNX_OPSET`); any batch size,
   any length. Run with `onnxruntime`.
 
@@ -20,6 +22,7 @@ Both need the optional packages of `pip install "lstm_keras[export]"` (`requirem
 `ai-edge-litert` to check a LiteRT file, `tf2onnx` and `onnxruntime` for ONNX.
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -38,6 +41,12 @@ PACKAGES = {
     "onnx": {"tf2onnx": "tf2onnx", "onnxruntime": "onnxruntime"},
 }
 ONNX_OPSET = 17
+# How to call a LiteRT file whose LSTM layers are TFLite's fused kernel: it keeps its state in the interpreter.
+FUSED_LSTM_NOTE = (
+    "the LSTM layers are TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM, which keeps its final state in the interpreter and "
+    "starts the next call from it: call the interpreter's reset_all_variables() (Android: resetVariableTensors()) "
+    "after every sequence"
+)
 # The largest absolute difference to TensorFlow that an export accepts on its check inputs.
 TOLERANCE = 1e-4
 
@@ -134,7 +143,7 @@ def model_paths(path, format, names):
     return {name: f"{root}_{name}.onnx" for name in names}
 
 
-def write_export(path, format, functions, check_inputs, tokenizers, details, overwrite=False):
+def write_export(path, format, functions, check_inputs, tokenizers, details, overwrite=False, fused_lstm=None):
     """Writes a LiteRT or ONNX export and, beside it, what turns text into its inputs; returns the summary.
 
     Beside `<name>.tflite` (or `.onnx`; several ONNX functions: `<name>_<function>.onnx`) go the
@@ -152,6 +161,8 @@ def write_export(path, format, functions, check_inputs, tokenizers, details, ove
             and tokens in id order.
         details: a JSON-serialisable dict of what a caller needs besides (label names, ids).
         overwrite: whether existing files may be replaced (else FileExistsError, before any work).
+        fused_lstm: as in `write_portable` (LiteRT); the summary then says `fused_lstm` and how
+            to call the file (`FUSED_LSTM_NOTE`).
 
     Returns:
         The summary written to the JSON file, with `files`: every path written.
@@ -162,7 +173,7 @@ def write_export(path, format, functions, check_inputs, tokenizers, details, ove
     companions = companion_paths(path, list(tokenizers))
     check_free([*dict.fromkeys(files.values()), *companions.values()], overwrite)
     require(format)
-    functions = _traced(functions)  # once, for the files and their description
+    functions = _traced(functions, format, fused_lstm)  # once, for the files and their description
     difference = 0.0
     for file in dict.fromkeys(files.values()):
         chosen = {name: function for name, function in functions.items() if files[name] == file}
@@ -180,6 +191,8 @@ def write_export(path, format, functions, check_inputs, tokenizers, details, ove
            for key, (settings, _) in tokenizers.items()},
         **details, "max_abs_difference": difference,
     }
+    if format == "tflite" and fused_lstm:
+        summary["fused_lstm"] = FUSED_LSTM_NOTE
     write_text(companions["settings"], json.dumps(summary, indent=1, ensure_ascii=False))
     return {**summary, "files": [*dict.fromkeys(files.values()), *companions.values()]}
 
@@ -212,7 +225,7 @@ def random_token_ids(vocabulary_size, lengths, batch, seed=0):
     return inputs
 
 
-def write_portable(path, format, functions, check_inputs):
+def write_portable(path, format, functions, check_inputs, fused_lstm=None):
     """Converts `functions` to a LiteRT or ONNX file at `path` (atomically) and checks it.
 
     Args:
@@ -222,6 +235,11 @@ def write_portable(path, format, functions, check_inputs):
             LiteRT: one signature per function; ONNX: exactly one function.
         check_inputs: `{name: [inputs, ...]}`, for each function a list of input tuples (NumPy
             arrays in the order of its input signature) on which the file must reproduce it.
+        fused_lstm: None, or the Keras variables the functions read (a model's `variables`):
+            LiteRT then traces them with those values as constants, and each standard LSTM
+            layer whose final states are not used becomes TFLite's fused kernel
+            (`lstm_keras.layers.tflite_lstm`) instead of a loop. The fused kernel keeps its
+            state between calls: see `FUSED_LSTM_NOTE`.
 
     Returns:
         The largest absolute difference between the file's outputs and TensorFlow's.
@@ -232,15 +250,30 @@ def write_portable(path, format, functions, check_inputs):
             line), or the file differs from TensorFlow by more than `TOLERANCE`.
     """
     require(format)
-    return _convert_and_check(path, format, _traced(functions), check_inputs)
+    return _convert_and_check(path, format, _traced(functions, format, fused_lstm), check_inputs)
 
 
-def _traced(functions):
-    """The functions traced afresh without the fused kernels: the converted graphs and the reference outputs alike."""
+def _traced(functions, format, fused_lstm=None):
+    """The functions traced afresh without the fused cuDNN kernels: the converted graphs and the reference outputs alike.
+
+    For LiteRT with `fused_lstm` (the variables), every read of those variables is a constant
+    (`keras.StatelessScope`: no variable is left to freeze, which would inline the composite
+    away) and the standard LSTM layers trace TFLite's fused-LSTM composite
+    (`tflite_lstm.composite_tracing`).
+    """
+    import keras
+
+    from lstm_keras.layers.tflite_lstm import composite_tracing
     from lstm_keras.saving import retraced
     from lstm_keras.saving import without_fused_kernels
 
-    with without_fused_kernels():
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(without_fused_kernels())
+        if format == "tflite" and fused_lstm:
+            unique = list({id(v): v for v in fused_lstm}.values())
+            constants = [keras.ops.convert_to_tensor(keras.ops.convert_to_numpy(v)) for v in unique]
+            stack.enter_context(keras.StatelessScope(state_mapping=list(zip(unique, constants))))
+            stack.enter_context(composite_tracing())
         return {name: retraced(function) for name, function in functions.items()}
 
 
@@ -296,6 +329,9 @@ def _write_tflite(path, functions):
     frozen = {}
     for name, function in functions.items():
         concrete = function.get_concrete_function()
+        if not concrete.variables:  # traced with constant weights (`_traced`): converted as it is
+            frozen[name] = concrete
+            continue
         frozen[name] = _named_outputs(convert_variables_to_constants_v2(concrete), sorted(concrete.structured_outputs))
     # Through a SavedModel of the frozen functions: the converter keys its signatures by name.
     with tempfile.TemporaryDirectory() as scratch:

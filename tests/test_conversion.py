@@ -97,3 +97,47 @@ def test_the_modern_cells_convert_for_any_length(tmp_path, cell, format):
     difference = conversion.write_portable(str(tmp_path / f"m.{format}"), format, {"serve": function},
                                            {"serve": [(ids,) for ids in checks]})
     assert difference <= 1e-5
+
+
+def tflite_ops(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return {op["op_name"] for op in Interpreter(model_path=path)._get_ops_details()}
+
+
+@pytest.mark.parametrize("return_sequences, zero_output", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_standard_lstm_becomes_tflites_fused_kernel_with_masks_and_directions(
+        tmp_path, bidirectional, return_sequences, zero_output):
+    """Right-padded rows, forwards and backwards: the fused file against the Keras model's own loop."""
+    keras.utils.set_random_seed(0)
+    layer = GatedLSTM(8, return_sequences=return_sequences, zero_output_for_mask=zero_output)
+    if bidirectional:
+        layer = keras.layers.Bidirectional(layer)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(20, 6, mask_zero=True),
+                              layer, keras.layers.Dense(3)])
+    function = tf.function(lambda ids: {"outputs": model(ids)},
+                           input_signature=[tf.TensorSpec([1, None], tf.int32, name="token_ids")])
+    ids = conversion.random_token_ids(20, (1, 5, 9), 1)  # 9 steps: 1, 5 and 9 real tokens
+    path = str(tmp_path / "m.tflite")
+    conversion.write_portable(path, "tflite", {"serve": function}, {"serve": [(row,) for row in ids]},
+                              fused_lstm=model.variables)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in tflite_ops(path) and "WHILE" not in tflite_ops(path)
+    for row in ids:  # the file against Keras' loop (not the traced composite the checks compared with)
+        outputs = conversion.run_portable(path, "tflite", "serve", {"token_ids": row}, ["outputs"])["outputs"]
+        np.testing.assert_allclose(outputs, keras.ops.convert_to_numpy(model(row)), atol=1e-5)
+
+
+def test_cells_the_fused_kernel_cannot_run_stay_loops_and_states_that_are_used_keep_the_loop(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 3), batch_size=1)
+    peephole = GatedLSTM(4, variant="peephole", return_sequences=True)(inputs)
+    _, h, c = GatedLSTM(4, return_state=True)(peephole)  # the final cell state is an output
+    model = keras.Model(inputs, [h, c])
+    function = tf.function(lambda x: dict(zip(("h", "c"), model(x))),
+                           input_signature=[tf.TensorSpec([1, None, 3], tf.float32, name="inputs")])
+    x = np.random.default_rng(1).normal(size=(1, 5, 3)).astype("float32")
+    path = str(tmp_path / "m.tflite")
+    assert conversion.write_portable(path, "tflite", {"serve": function}, {"serve": [(x,)]},
+                                     fused_lstm=model.variables) <= 1e-5
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in tflite_ops(path) and "WHILE" in tflite_ops(path)

@@ -312,7 +312,7 @@ def add_output_arguments(parser):
                              "replaced)")
 
 
-def add_export_command(commands, group, handler, what):
+def add_export_command(commands, group, handler, what, fused_lstm=False):
     """Adds `<group> export --model DIR --format F --out PATH [--overwrite]`, which prints the export's summary as JSON.
 
     Args:
@@ -320,6 +320,7 @@ def add_export_command(commands, group, handler, what):
         group: the command group (`classify`, `lm`, `translate`), named in the help.
         handler: `handler(directory, out, format, overwrite)` -> the summary (a dict).
         what: what the LiteRT and ONNX files compute, for the help.
+        fused_lstm: whether the task offers `--fused-lstm` (then passed to `handler` as `fused_lstm`).
     """
     from lstm_keras.conversion import FORMATS
 
@@ -332,9 +333,15 @@ def add_export_command(commands, group, handler, what):
     export.add_argument("--out", required=True,
                         help="the SavedModel folder, or the .tflite / .onnx file (the suffix may be left out)")
     export.add_argument("--overwrite", action="store_true", help="replace files that exist")
+    if fused_lstm:
+        export.add_argument("--fused-lstm", action="store_true",
+                            help="tflite: the standard LSTM layers as TFLite's fused LSTM kernel instead of a loop "
+                                 "(it keeps its state between calls: reset the interpreter's variables after "
+                                 "every sequence, as the JSON description says)")
 
     def run(args):
-        summary = handler(args.model, args.out, args.format, overwrite=args.overwrite)
+        options = {"fused_lstm": args.fused_lstm} if fused_lstm else {}
+        summary = handler(args.model, args.out, args.format, overwrite=args.overwrite, **options)
         print(json.dumps(summary, ensure_ascii=False))
         return 0
 

@@ -146,7 +146,7 @@ def register(subparsers):
     predict.add_argument("texts", nargs="*", help="texts to classify (default: one a line on stdin)")
     predict.set_defaults(handler=run_predict)
 
-    add_export_command(commands, "classify", export_model_folder, "class probabilities of token ids")
+    add_export_command(commands, "classify", export_model_folder, "class probabilities of token ids", fused_lstm=True)
 
 
 def run_train(args):

@@ -8,6 +8,8 @@ from keras import tree
 from keras.src import backend
 
 from lstm_keras.layers.gated_lstm_cell import GatedLSTMCell
+from lstm_keras.layers.tflite_lstm import composite_tracing_active
+from lstm_keras.layers.tflite_lstm import standard_lstm_composite
 
 # Every constructor option of the cell (after `units`), forwarded by the layer.
 CELL_OPTIONS = tuple(
@@ -131,9 +133,15 @@ class GatedLSTM(keras.layers.RNN):
         finally:
             self._timestamps = None
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
+    def inner_loop(self, sequences, initial_state, mask, training=False, states_needed=None):
         if tree.is_nested(mask):
             mask = mask[0]
+        if states_needed is None:  # Keras' RNN.call keeps the final states only for these
+            states_needed = self.return_state or self.stateful
+        if composite_tracing_active() and not states_needed and not training:
+            weights = self._composite_weights()
+            if weights is not None:
+                return self._composite_loop(sequences, initial_state, mask, weights)
         if self.use_cudnn in ("auto", True) and self.cell.fused_kernel_compatible:
             try:
                 return self._fused_loop(sequences, initial_state, mask, training)
@@ -167,6 +175,55 @@ class GatedLSTM(keras.layers.RNN):
         if backend.backend() == "tensorflow":
             self.supports_jit = False
         return out
+
+    def _composite_weights(self):
+        """`(kernel, recurrent_kernel, bias)` as constants for TFLite's fused kernel, or None where it does not fit.
+
+        It fits the standard LSTM (`fused_kernel_compatible`: tanh and sigmoid, a bias) whose
+        weights read as constants (`lstm_keras.conversion` traces a LiteRT export with them so):
+        given variables, the converter cannot fuse (and crashed on them in tests).
+        """
+        import tensorflow as tf
+
+        cell = self.cell
+        if not (backend.backend() == "tensorflow" and cell.fused_kernel_compatible and not self.unroll):
+            return None
+        weights = [ops.convert_to_tensor(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+        return None if any(tf.is_symbolic_tensor(w) for w in weights) else weights
+
+    def _composite_loop(self, sequences, initial_state, mask, weights):
+        """The standard LSTM as TFLite's fused kernel runs it (`tflite_lstm`), masks and direction around it.
+
+        The fused kernel reads every step, so a right-padded row (the only masks it is given
+        here: one `(1, time)` row per LiteRT call, or rows of one length) is read from its start:
+        its outputs up to its length are the masked loop's, its last output the one at its
+        length, the steps after it are what the loop gives them (the last output carried, or
+        zeros). Backwards, each row is reversed within its length first, as the cuDNN path does.
+        The final cell state is the one after every step: this path serves only where Keras
+        discards the final states (`inner_loop`'s `states_needed`).
+        """
+        import tensorflow as tf
+
+        batch, steps = tf.shape(sequences)[0], tf.shape(sequences)[1]
+        if mask is None:
+            lengths = tf.fill([batch], steps)  # (batch,)
+        else:
+            lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)  # (batch,)
+        if self.go_backwards:
+            sequences = tf.reverse_sequence(sequences, lengths, seq_axis=1, batch_axis=0)
+        _, outputs, _, final_c, _ = standard_lstm_composite(
+            sequences, initial_state[0], initial_state[1], *weights
+        )  # outputs (batch, time, units)
+        last = tf.gather(outputs, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)  # (batch, units)
+        last = tf.where(lengths[:, None] > 0, last, tf.zeros_like(last))
+        valid = tf.sequence_mask(lengths, steps)[:, :, None]  # (batch, time, 1)
+        if self.go_backwards:  # in processing order: the padding first, where the loop outputs zeros
+            outputs = tf.reverse(tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0), axis=[1])
+            outputs = tf.where(tf.reverse(valid, axis=[1]), outputs, 0.0)
+        else:
+            carried = tf.zeros_like(last) if self.zero_output_for_mask else last
+            outputs = tf.where(valid, outputs, carried[:, None, :])
+        return last, outputs, [last, final_c]
 
     def _compiled_loop(self, sequences, initial_state, mask, training):
         cell = self.cell
@@ -238,7 +295,7 @@ class GatedLSTM(keras.layers.RNN):
         """`(outputs (batch, time, units), states)` of the whole sequence from `states`, ignoring carried states."""
         if states is None:
             states = self.initial_state(ops.shape(sequences)[0])
-        _, outputs, states = self.inner_loop(sequences, list(states), mask, training=training)
+        _, outputs, states = self.inner_loop(sequences, list(states), mask, training=training, states_needed=True)
         return outputs, list(states)
 
     def step(self, inputs, states, training=False):

@@ -41,10 +41,13 @@ reference = tokenizer.ReferenceTokenizer.from_file(root + "_export.json")
 rows = []
 if format == "tflite":
     from ai_edge_litert.interpreter import Interpreter
-    classify = Interpreter(model_path=path).get_signature_runner("classify")
+    interpreter = Interpreter(model_path=path)
+    classify = interpreter.get_signature_runner("classify")
     for text in texts:
         ids = np.array([reference.token_ids(text)], dtype=np.int32)
         rows.append(classify(token_ids=ids)["probabilities"][0].tolist())
+        if "fused_lstm" in settings:  # the fused kernel would start the next call from this one's state
+            interpreter.reset_all_variables()
 else:
     import onnxruntime
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -103,6 +106,33 @@ def test_classifier_file_serves_raw_text_without_tensorflow(classifier_folder, t
     expected = classifier.predict_proba(TEXTS)  # (n, C), from raw text through TensorFlow's string ops
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-4)
     assert np.ptp(expected, axis=0).max() > 1e-3  # the texts are not all classified alike
+
+
+def test_a_fused_lstm_file_serves_every_text_from_a_reset_interpreter(classifier_folder, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = str(tmp_path / "model.tflite")
+    code, stdout, stderr = run_cli(["classify", "export", "--model", classifier_folder, "--format", "tflite",
+                                    "--fused-lstm", "--out", path])
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert "reset_all_variables()" in summary["fused_lstm"] and summary["max_abs_difference"] <= 1e-4
+    kinds = [op["op_name"] for op in Interpreter(model_path=path)._get_ops_details()]
+    assert kinds.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2 and "WHILE" not in kinds  # a direction each
+    texts = TEXTS + TEXTS[::-1]  # each text after another than before
+    served = run_without_tensorflow(CLASSIFY_WITHOUT_TENSORFLOW, path, "tflite",
+                                    json.dumps([t.hex() if isinstance(t, bytes) else t.encode().hex() for t in texts]))
+    classifier = load_keras_model(os.path.join(classifier_folder, "model.keras"))
+    np.testing.assert_allclose(served["probabilities"], classifier.predict_proba(texts), atol=1e-4)
+    # Without the reset, the second call starts from the first's state: what the note warns of.
+    interpreter = Interpreter(model_path=path)
+    classify = interpreter.get_signature_runner("classify")
+    ids = np.array([[5, 6, 7]], "int32")
+    first, again = (classify(token_ids=ids)["probabilities"] for _ in range(2))
+    assert np.abs(first - again).max() > 1e-6
+    code, stdout, stderr = run_cli(["classify", "export", "--model", classifier_folder, "--format", "onnx",
+                                    "--fused-lstm", "--out", str(tmp_path / "model.onnx")])
+    assert code == 2 and "--fused-lstm is for --format tflite" in stderr
 
 
 def test_classifier_saved_model_export(classifier_folder, tmp_path):

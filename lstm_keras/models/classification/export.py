@@ -27,6 +27,7 @@ right-padded with 0; batch 1 in LiteRT) to `probabilities` (float32 `[batch, C]`
 the order of `label_names`).
 """
 
+import functools
 import os
 
 import keras
@@ -81,7 +82,7 @@ def export_saved_model(classifier, path):
     return path
 
 
-def export_portable(classifier, path, format, overwrite=False):
+def export_portable(classifier, path, format, overwrite=False, fused_lstm=False):
     """Writes `classifier` as a LiteRT or ONNX file on token ids, its tokenizer beside it (`write_export`).
 
     Args:
@@ -90,6 +91,8 @@ def export_portable(classifier, path, format, overwrite=False):
         path: the `.tflite` or `.onnx` file.
         format: `"tflite"` or `"onnx"`.
         overwrite: whether existing files may be replaced.
+        fused_lstm: LiteRT: the standard LSTM layers as TFLite's fused kernel, which keeps its
+            state between calls (`lstm_keras.conversion.write_portable`).
 
     Returns:
         The export's summary (`write_export`).
@@ -127,11 +130,14 @@ def export_portable(classifier, path, format, overwrite=False):
     checks = [(ids,) for ids in random_token_ids(first.vocabulary_size, lengths, batch or 3)]
     tokenizer = ({"kind": "classifier", **first.standardizer.get_config()}, first.vocabulary)
     return write_export(path, format, {"classify": function}, {"classify": checks}, {"tokenizer": tokenizer},
-                        {"task": "classify", "label_names": classifier.label_names}, overwrite)
+                        {"task": "classify", "label_names": classifier.label_names}, overwrite,
+                        fused_lstm=[v for model in numeric for v in model.variables] if fused_lstm else None)
 
 
-def export_model_folder(directory, out, format, overwrite=False):
+def export_model_folder(directory, out, format, overwrite=False, fused_lstm=False):
     """Exports the classifier of a `classify train` folder as a SavedModel (`out` a folder) or a LiteRT / ONNX file.
+
+    `fused_lstm` (LiteRT only): see `export_portable`.
 
     Returns:
         The summary: `{"format", "files"}` for a SavedModel, `export_portable`'s for the others.
@@ -146,7 +152,10 @@ def export_model_folder(directory, out, format, overwrite=False):
         check_model_directory(directory, [MODEL_FILE], COMMAND)
         return load_keras_model(os.path.join(directory, MODEL_FILE))
 
-    return export_loaded(load, format, out, overwrite, export_saved_model, export_portable)
+    if fused_lstm and format != "tflite":
+        raise ValueError(f"--fused-lstm is for --format tflite (TFLite's fused LSTM kernel), not {format}")
+    return export_loaded(load, format, out, overwrite, export_saved_model,
+                         functools.partial(export_portable, fused_lstm=fused_lstm))
 
 
 def predict_saved_model(directory, texts, batch_size=PREDICT_BATCH_SIZE):
