@@ -16,7 +16,8 @@ runtime on the inputs the task gives and returns the largest absolute difference
   `fused_lstm`, the standard LSTM layers become TFLite's fused LSTM kernel (stateful between
   calls: `FUSED_LSTM_NOTE`).
 - **ONNX**: one function per file, converted by `tf2onnx` (opset `ONNX_OPSET`); any batch size,
-  any length. Run with `onnxruntime`.
+  any length. Run with `onnxruntime`. The standard LSTM layers whose final states are not used
+  become ONNX's `LSTM` op (their loop traced in the form tf2onnx's LSTM rewriter recognises).
 
 Both need the optional packages of `pip install "lstm_keras[export]"` (`requirements-export.txt`):
 `ai-edge-litert` to check a LiteRT file, `tf2onnx` and `onnxruntime` for ONNX.
@@ -259,7 +260,8 @@ def _traced(functions, format, fused_lstm=None):
     For LiteRT with `fused_lstm` (the variables), every read of those variables is a constant
     (`keras.StatelessScope`: no variable is left to freeze, which would inline the composite
     away) and the standard LSTM layers trace TFLite's fused-LSTM composite
-    (`tflite_lstm.composite_tracing`).
+    (`tflite_lstm.composite_tracing`). For ONNX they always do: tf2onnx rewrites its loop into
+    ONNX's `LSTM` op, which keeps no state between calls.
     """
     import keras
 
@@ -273,7 +275,8 @@ def _traced(functions, format, fused_lstm=None):
             unique = list({id(v): v for v in fused_lstm}.values())
             constants = [keras.ops.convert_to_tensor(keras.ops.convert_to_numpy(v)) for v in unique]
             stack.enter_context(keras.StatelessScope(state_mapping=list(zip(unique, constants))))
-            stack.enter_context(composite_tracing())
+        if format == "onnx" or fused_lstm:
+            stack.enter_context(composite_tracing(format))
         return {name: retraced(function) for name, function in functions.items()}
 
 

@@ -105,10 +105,19 @@ def tflite_ops(path):
     return {op["op_name"] for op in Interpreter(model_path=path)._get_ops_details()}
 
 
+def portable_ops(path, format):
+    if format == "onnx":
+        import onnx
+
+        return {node.op_type for node in onnx.load(path).graph.node}
+    return tflite_ops(path)
+
+
 @pytest.mark.parametrize("return_sequences, zero_output", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_the_standard_lstm_becomes_tflites_fused_kernel_with_masks_and_directions(
-        tmp_path, bidirectional, return_sequences, zero_output):
+@pytest.mark.parametrize("format", ["tflite", "onnx"])
+def test_the_standard_lstm_becomes_the_fused_lstm_op_with_masks_and_directions(
+        tmp_path, format, bidirectional, return_sequences, zero_output):
     """Right-padded rows, forwards and backwards: the fused file against the Keras model's own loop."""
     keras.utils.set_random_seed(0)
     layer = GatedLSTM(8, return_sequences=return_sequences, zero_output_for_mask=zero_output)
@@ -116,15 +125,19 @@ def test_the_standard_lstm_becomes_tflites_fused_kernel_with_masks_and_direction
         layer = keras.layers.Bidirectional(layer)
     model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(20, 6, mask_zero=True),
                               layer, keras.layers.Dense(3)])
+    batch = 1 if format == "tflite" else None
     function = tf.function(lambda ids: {"outputs": model(ids)},
-                           input_signature=[tf.TensorSpec([1, None], tf.int32, name="token_ids")])
-    ids = conversion.random_token_ids(20, (1, 5, 9), 1)  # 9 steps: 1, 5 and 9 real tokens
-    path = str(tmp_path / "m.tflite")
-    conversion.write_portable(path, "tflite", {"serve": function}, {"serve": [(row,) for row in ids]},
+                           input_signature=[tf.TensorSpec([batch, None], tf.int32, name="token_ids")])
+    ids = conversion.random_token_ids(20, (1, 5, 9), batch or 2)  # 9 steps: 1, 5 and 9 real tokens
+    if format == "onnx":  # rows of different lengths in one batch
+        ids.append(np.array([[3, 4, 5, 0, 0], [6, 0, 0, 0, 0]], "int32"))
+    path = str(tmp_path / f"m.{format}")
+    conversion.write_portable(path, format, {"serve": function}, {"serve": [(row,) for row in ids]},
                               fused_lstm=model.variables)
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in tflite_ops(path) and "WHILE" not in tflite_ops(path)
+    fused, loops = {"tflite": ("UNIDIRECTIONAL_SEQUENCE_LSTM", "WHILE"), "onnx": ("LSTM", "Loop")}[format]
+    assert fused in portable_ops(path, format) and loops not in portable_ops(path, format)
     for row in ids:  # the file against Keras' loop (not the traced composite the checks compared with)
-        outputs = conversion.run_portable(path, "tflite", "serve", {"token_ids": row}, ["outputs"])["outputs"]
+        outputs = conversion.run_portable(path, format, "serve", {"token_ids": row}, ["outputs"])["outputs"]
         np.testing.assert_allclose(outputs, keras.ops.convert_to_numpy(model(row)), atol=1e-5)
 
 

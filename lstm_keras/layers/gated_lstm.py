@@ -8,7 +8,7 @@ from keras import tree
 from keras.src import backend
 
 from lstm_keras.layers.gated_lstm_cell import GatedLSTMCell
-from lstm_keras.layers.tflite_lstm import composite_tracing_active
+from lstm_keras.layers.tflite_lstm import composite_tracing_target
 from lstm_keras.layers.tflite_lstm import standard_lstm_composite
 
 # Every constructor option of the cell (after `units`), forwarded by the layer.
@@ -138,7 +138,7 @@ class GatedLSTM(keras.layers.RNN):
             mask = mask[0]
         if states_needed is None:  # Keras' RNN.call keeps the final states only for these
             states_needed = self.return_state or self.stateful
-        if composite_tracing_active() and not states_needed and not training:
+        if composite_tracing_target() and not states_needed and not training:
             weights = self._composite_weights()
             if weights is not None:
                 return self._composite_loop(sequences, initial_state, mask, weights)
@@ -177,22 +177,27 @@ class GatedLSTM(keras.layers.RNN):
         return out
 
     def _composite_weights(self):
-        """`(kernel, recurrent_kernel, bias)` as constants for TFLite's fused kernel, or None where it does not fit.
+        """`(kernel, recurrent_kernel, bias)` for the converters' fused LSTM, or None where it does not fit.
 
-        It fits the standard LSTM (`fused_kernel_compatible`: tanh and sigmoid, a bias) whose
-        weights read as constants (`lstm_keras.conversion` traces a LiteRT export with them so):
-        given variables, the converter cannot fuse (and crashed on them in tests).
+        It fits the standard LSTM (`fused_kernel_compatible`: tanh and sigmoid, a bias); for
+        TFLite only with weights that read as constants (`lstm_keras.conversion` traces a
+        LiteRT export with them so): given variables, its converter cannot fuse (and crashed on
+        them in tests).
         """
         import tensorflow as tf
 
         cell = self.cell
         if not (backend.backend() == "tensorflow" and cell.fused_kernel_compatible and not self.unroll):
             return None
-        weights = [ops.convert_to_tensor(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
-        return None if any(tf.is_symbolic_tensor(w) for w in weights) else weights
+        # A constant (inside `keras.StatelessScope`), or a variable's value read in the graph.
+        weights = [w.value for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+        weights = [tf.convert_to_tensor(w) if isinstance(w, tf.Variable) else w for w in weights]
+        if composite_tracing_target() == "tflite" and any(tf.is_symbolic_tensor(w) for w in weights):
+            return None
+        return weights
 
     def _composite_loop(self, sequences, initial_state, mask, weights):
-        """The standard LSTM as TFLite's fused kernel runs it (`tflite_lstm`), masks and direction around it.
+        """The standard LSTM as the converters' fused LSTM runs it (`tflite_lstm`), masks and direction around it.
 
         The fused kernel reads every step, so a right-padded row (the only masks it is given
         here: one `(1, time)` row per LiteRT call, or rows of one length) is read from its start:
@@ -209,8 +214,12 @@ class GatedLSTM(keras.layers.RNN):
             lengths = tf.fill([batch], steps)  # (batch,)
         else:
             lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)  # (batch,)
+        positions = tf.range(steps)[None, :]  # (1, time)
+        # Each row reversed within its length (a gather: tf2onnx would pair a ReverseSequence with the
+        # forward layer's LSTM into one bidirectional op of other semantics).
+        within = tf.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)  # (batch, time)
         if self.go_backwards:
-            sequences = tf.reverse_sequence(sequences, lengths, seq_axis=1, batch_axis=0)
+            sequences = tf.gather(sequences, within, axis=1, batch_dims=1)
         _, outputs, _, final_c, _ = standard_lstm_composite(
             sequences, initial_state[0], initial_state[1], *weights
         )  # outputs (batch, time, units)
@@ -218,7 +227,7 @@ class GatedLSTM(keras.layers.RNN):
         last = tf.where(lengths[:, None] > 0, last, tf.zeros_like(last))
         valid = tf.sequence_mask(lengths, steps)[:, :, None]  # (batch, time, 1)
         if self.go_backwards:  # in processing order: the padding first, where the loop outputs zeros
-            outputs = tf.reverse(tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0), axis=[1])
+            outputs = tf.reverse(tf.gather(outputs, within, axis=1, batch_dims=1), axis=[1])
             outputs = tf.where(tf.reverse(valid, axis=[1]), outputs, 0.0)
         else:
             carried = tf.zeros_like(last) if self.zero_output_for_mask else last

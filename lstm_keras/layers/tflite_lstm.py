@@ -1,4 +1,4 @@
-"""The LSTM as the composite function that TensorFlow Lite's converter turns into its fused LSTM kernel.
+"""The LSTM as the composite function that TFLite's converter fuses into one kernel, and tf2onnx into ONNX's `LSTM`.
 
 TFLite's converter replaces a `tf.function` that carries the attribute `api_implements =
 "lstm_<id>"` (with `time_major` and `go_backwards`), takes `(inputs, init_h, init_c, kernel,
@@ -7,9 +7,10 @@ recurrent_kernel, bias)` and returns `(last_output, outputs, h, c, runtime)` by 
 keeps (tensorflow/tensorflow#73254). It does so only when the weights are constants and only
 the first two results are used (else it keeps the function's body, a loop: still correct), and
 its kernel has no peepholes and no coupled gates on this path, so only the standard LSTM maps to
-it. `GatedLSTM` traces its recurrence through `standard_lstm_composite` inside
-`composite_tracing()` (`lstm_keras.conversion` enters it, with the weights as constants, for a
-LiteRT export); everywhere else nothing changes.
+it. The function's body is the loop of Keras 2's LSTM, which tf2onnx's LSTM rewriter turns into
+ONNX's `LSTM` op. `GatedLSTM` traces its recurrence through `standard_lstm_composite` inside
+`composite_tracing(target)` (`lstm_keras.conversion` enters it: for LiteRT with `fused_lstm`,
+the weights as constants; for ONNX always); everywhere else nothing changes.
 """
 
 import contextlib
@@ -19,20 +20,29 @@ import uuid
 _STATE = threading.local()
 
 
+TARGETS = ("tflite", "onnx")
+
+
 @contextlib.contextmanager
-def composite_tracing():
-    """Inside, `GatedLSTM` layers that TFLite's fused LSTM kernel can run trace `standard_lstm_composite`."""
-    previous = composite_tracing_active()
-    _STATE.active = True
+def composite_tracing(target):
+    """Inside, the standard `GatedLSTM` layers trace `standard_lstm_composite` for `target`'s converter.
+
+    `"tflite"`: only where the weights read as constants (the converter fuses nothing else, and
+    crashed on variables in tests); `"onnx"`: always (tf2onnx freezes the variables itself).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"Invalid value for argument `target`: expected one of {TARGETS}. Received: {target!r}")
+    previous = composite_tracing_target()
+    _STATE.target = target
     try:
         yield
     finally:
-        _STATE.active = previous
+        _STATE.target = previous
 
 
-def composite_tracing_active():
-    """Whether `composite_tracing()` is entered (in this thread)."""
-    return getattr(_STATE, "active", False)
+def composite_tracing_target():
+    """The target of the `composite_tracing` entered in this thread, or None."""
+    return getattr(_STATE, "target", None)
 
 
 def standard_lstm_composite(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
@@ -65,17 +75,21 @@ def standard_lstm_composite(inputs, init_h, init_c, kernel, recurrent_kernel, bi
 
 
 def _standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+    # Written as Keras 2's loop was (input and recurrent products, a bias, one split per step), the
+    # pattern that tf2onnx's LSTM rewriter turns into ONNX's `LSTM` op.
     import tensorflow as tf
 
-    projected = tf.transpose(tf.matmul(inputs, kernel) + bias, (1, 0, 2))  # (time, batch, 4 units)
+    steps = tf.shape(inputs)[1]
+    xs = tf.TensorArray(inputs.dtype, size=steps).unstack(tf.transpose(inputs, (1, 0, 2)))  # time x (batch, features)
+    hs = tf.TensorArray(inputs.dtype, size=steps, element_shape=init_h.shape)
 
-    def step(state, z_x):
-        h, c = state
-        z = z_x + tf.matmul(h, recurrent_kernel)  # (batch, 4 units)
+    def step(t, h, c, hs):
+        z = tf.nn.bias_add(tf.matmul(xs.read(t), kernel) + tf.matmul(h, recurrent_kernel), bias)  # (batch, 4 units)
         z_i, z_f, z_g, z_o = tf.split(z, 4, axis=1)
         c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_g)
-        return tf.sigmoid(z_o) * tf.tanh(c), c
+        h = tf.sigmoid(z_o) * tf.tanh(c)
+        return t + 1, h, c, hs.write(t, h)
 
-    hs, cs = tf.scan(step, projected, initializer=(init_h, init_c))  # (time, batch, units) each
-    outputs = tf.transpose(hs, (1, 0, 2))  # (batch, time, units)
-    return outputs[:, -1], outputs, hs[-1], cs[-1], tf.constant(0.0)
+    _, h, c, hs = tf.while_loop(lambda t, *_: t < steps, step, (0, init_h, init_c, hs))
+    outputs = tf.ensure_shape(tf.transpose(hs.stack(), (1, 0, 2)), [inputs.shape[0], inputs.shape[1], init_h.shape[1]])
+    return outputs[:, -1], outputs, tf.ensure_shape(h, init_h.shape), tf.ensure_shape(c, init_c.shape), tf.constant(0.0)

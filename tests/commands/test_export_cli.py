@@ -99,6 +99,11 @@ def test_classifier_file_serves_raw_text_without_tensorflow(classifier_folder, t
     batch = 1 if format == "tflite" else "?"
     assert summary["signatures"]["classify"]["inputs"] == {"token_ids": f"int32 [{batch}, ?]"}
     assert summary["label_names"] == ["mid", "neg", "pos"]
+    if format == "onnx":  # the bidirectional LSTM as ONNX's own LSTM op (tf2onnx's rewriter)
+        import onnx
+
+        kinds = {node.op_type for node in onnx.load(path).graph.node}
+        assert "LSTM" in kinds and "Loop" not in kinds
     served = run_without_tensorflow(CLASSIFY_WITHOUT_TENSORFLOW, path, format,
                                     json.dumps([t.hex() if isinstance(t, bytes) else t.encode().hex() for t in TEXTS]))
     assert served["tensorflow_imported"] is False
