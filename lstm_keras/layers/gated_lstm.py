@@ -199,13 +199,13 @@ class GatedLSTM(keras.layers.RNN):
     def _composite_loop(self, sequences, initial_state, mask, weights):
         """The standard LSTM as the converters' fused LSTM runs it (`tflite_lstm`), masks and direction around it.
 
-        The fused kernel reads every step, so a right-padded row (the only masks it is given
-        here: one `(1, time)` row per LiteRT call, or rows of one length) is read from its start:
-        its outputs up to its length are the masked loop's, its last output the one at its
-        length, the steps after it are what the loop gives them (the last output carried, or
-        zeros). Backwards, each row is reversed within its length first, as the cuDNN path does.
-        The final cell state is the one after every step: this path serves only where Keras
-        discards the final states (`inner_loop`'s `states_needed`).
+        The fused kernel reads every step, so each row is read from its start: with a
+        right-padded mask (what the tasks' token ids give; as on the cuDNN path, other masks are
+        not supported), its outputs up to its length are the masked loop's, its last output the
+        one at its length, and the steps after it get what the loop gives them (the last output
+        carried, or zeros). Backwards, each row is reversed within its length first, as the
+        cuDNN path does. The final cell state is the one after every step: this path serves
+        only where Keras discards the final states (`inner_loop`'s `states_needed`).
         """
         import tensorflow as tf
 
@@ -214,11 +214,11 @@ class GatedLSTM(keras.layers.RNN):
             lengths = tf.fill([batch], steps)  # (batch,)
         else:
             lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)  # (batch,)
-        positions = tf.range(steps)[None, :]  # (1, time)
-        # Each row reversed within its length (a gather: tf2onnx would pair a ReverseSequence with the
-        # forward layer's LSTM into one bidirectional op of other semantics).
-        within = tf.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)  # (batch, time)
         if self.go_backwards:
+            # Each row reversed within its length (by a gather: tf2onnx would pair a ReverseSequence
+            # with the forward layer's LSTM into one bidirectional op of other semantics).
+            positions = tf.range(steps)[None, :]  # (1, time)
+            within = tf.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)  # (batch, time)
             sequences = tf.gather(sequences, within, axis=1, batch_dims=1)
         _, outputs, _, final_c, _ = standard_lstm_composite(
             sequences, initial_state[0], initial_state[1], *weights
