@@ -1,6 +1,9 @@
 """`NeuralCache` against the cache equations of Grave et al. (2017) written token by token in NumPy."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -117,3 +120,21 @@ def test_fit_chooses_the_best_of_its_grid_and_lambda_zero_is_the_model(model):
 def test_bad_settings_name_the_argument(model, kwargs, argument):
     with pytest.raises(ValueError, match=f"`{argument}`"):
         NeuralCache(model, **kwargs)
+
+
+_JAX_SCRIPT = """
+import sys
+sys.path.insert(0, "tests")
+from models.language_modeling.test_cache import test_one_row_matches_the_equations_token_by_token
+from models.test_language_model import untrained
+test_one_row_matches_the_equations_token_by_token(untrained(tie_weights=True))
+print("ok")
+"""
+
+
+def test_the_cache_runs_on_jax_against_the_same_reference():
+    pytest.importorskip("jax")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    result = subprocess.run([sys.executable, "-c", _JAX_SCRIPT], cwd=root, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
