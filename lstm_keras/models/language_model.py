@@ -414,9 +414,9 @@ class LanguageModel(keras.Model):
         if state is not None and not isinstance(state, (list, tuple)):
             state = self.unflatten_state(state)
         outputs, state = self.encode(token_ids, state, mask=ops.not_equal(token_ids, self.pad_token_id))
-        return self._log_probabilities(outputs), state
+        return self.log_probabilities(outputs), state
 
-    def _log_probabilities(self, outputs):
+    def log_probabilities(self, outputs):
         """float32 log-probabilities `(..., V)` of the next token from the last layer's outputs `(..., units)`."""
         return ops.log_softmax(ops.cast(self.hidden_to_logits(outputs), "float32"), axis=-1)
 
@@ -537,7 +537,7 @@ class LanguageModel(keras.Model):
         inputs, targets = sequence[:, :-1], sequence[:, 1:]  # (batch, T + 1)
         mask = ops.less(positions[:, :-1], ops.expand_dims(lengths + 1, 1))  # (batch, T + 1)
         outputs, _ = self.encode(inputs, mask=mask)  # (batch, T + 1, units)
-        log_probs = self._log_probabilities(outputs)  # (batch, T + 1, V)
+        log_probs = self.log_probabilities(outputs)  # (batch, T + 1, V)
         target_log_probs = ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1)[..., 0]  # (batch, T + 1)
         total = ops.sum(ops.where(mask, target_log_probs, 0.0), axis=1)  # (batch,)
         return total, lengths + 1

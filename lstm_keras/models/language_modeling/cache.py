@@ -158,8 +158,7 @@ class NeuralCache:
         for start in range(0, inputs.shape[1], self.step_length):
             step_ids = inputs[:, start:start + self.step_length]  # (rows, S)
             outputs, state = model.encode(step_ids, state)  # (rows, S, d)
-            log_probs_all = ops.log_softmax(ops.cast(model.hidden_to_logits(outputs), "float32"), axis=-1)  # (rows,S,V)
-            chosen = ops.take_along_axis(log_probs_all,
+            chosen = ops.take_along_axis(model.log_probabilities(outputs),  # (rows, S, V) -> (rows, S)
                                          ops.expand_dims(next_ids[:, start:start + self.step_length], -1),
                                          axis=-1)[..., 0]  # (rows, S)
             features.append(ops.convert_to_numpy(ops.cast(outputs, "float32")))
