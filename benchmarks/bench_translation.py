@@ -14,6 +14,11 @@ Usage:
     # Decoding speed of an existing `translate train` folder:
     KERAS_BACKEND=tensorflow python benchmarks/bench_translation.py --model runs/bench_multi30k
 
+    # GNMT's coverage penalty: beam 5 with each beta on the validation and test splits, of an
+    # existing folder (trained from English with --direction en-de):
+    KERAS_BACKEND=tensorflow python benchmarks/bench_translation.py --model runs/bench_multi30k \
+        --data-dir /work/shared/datasets/multi30k --coverage 0,0.1,0.2,0.4 --length-penalties 0.2,0.6,1.0
+
 Training goes through `lstm-keras translate train` (so the BLEU is exactly what the command
 reports: sacreBLEU's standard cased corpus BLEU of the detokenised output against the raw
 references, its signature printed). The whole test set is then translated greedily and with
@@ -27,6 +32,7 @@ JSON line on stdout; a Markdown summary goes to stderr.
 """
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -70,6 +76,12 @@ def parse_args(argv=None):
     parser.add_argument("--decode-batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 32, 256],
                         help="the batch sizes timed for decoding speed (the last one also for the SavedModel)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--direction", choices=("de-en", "en-de"), default="de-en", help="the Multi30k direction")
+    parser.add_argument("--coverage", type=lambda text: [float(b) for b in text.split(",")],
+                        help="only score beam search with each of these coverage penalties (beta), and each "
+                             "--length-penalties alpha, on the validation and test splits")
+    parser.add_argument("--length-penalties", type=lambda text: [float(a) for a in text.split(",")], default=[0.6],
+                        help="the length penalties (alpha) of --coverage")
     return parser.parse_args(argv)
 
 
@@ -171,6 +183,35 @@ def test_set_scores(model_dir, pairs, beam_size):
     return results
 
 
+def coverage_scores(model_dir, splits, beam_size, betas, alphas):
+    """Beam search with each coverage penalty `beta` and length penalty `alpha` on each split (`{name: pairs}`).
+
+    Returns:
+        sacreBLEU's scores and the seconds of every combination and split.
+    """
+    from lstm_keras import decoding
+    from lstm_keras.models.translation.export import TranslationModule
+    from lstm_keras.models.translation.export import load_translation_model
+    from lstm_keras.models.translation.metrics import score_translations
+
+    loaded = load_translation_model(model_dir)
+    results = {}
+    for alpha, beta in itertools.product(alphas, betas):
+        sampler = decoding.get("beam", num_beams=beam_size, length_penalty=alpha, coverage_penalty=beta)
+        module = TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
+                                   sampler=sampler, max_source_length=loaded.max_source_length)
+        module(["a"])  # tracing
+        for split, pairs in splits.items():
+            start = time.perf_counter()
+            hypotheses = module([s for s, _ in pairs])
+            seconds = time.perf_counter() - start
+            scores = score_translations(hypotheses, [t for _, t in pairs])
+            results[f"alpha {alpha}, beta {beta}, {split}"] = {"seconds": round(seconds, 2), "bleu": scores["bleu"],
+                                                "bleu_case_insensitive": scores["bleu_case_insensitive"],
+                                                "chrf": scores["chrf"]}
+    return results
+
+
 def saved_model_speed(model_dir, sources, repeats):
     """Sentences per second of the SavedModel signature on CPU, in a process without lstm_keras."""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -201,7 +242,16 @@ def main(argv=None):
         )}
     from lstm_keras.datasets.translation import load_multi30k
 
-    test_pairs = load_multi30k(args.data_dir)[2]
+    _, valid_pairs, test_pairs = load_multi30k(args.data_dir, *args.direction.split("-"))
+    if args.coverage:
+        results["coverage"] = coverage_scores(model_dir, {"valid": valid_pairs, "test": test_pairs}, args.beam_size,
+                                              args.coverage, args.length_penalties)
+        lines = ["| alpha, beta, split | BLEU | case-insensitive | chrF | seconds |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['bleu']} | {r['bleu_case_insensitive']} | {r['chrf']} | {r['seconds']} |"
+                  for name, r in results["coverage"].items()]
+        print("\n".join(lines), file=sys.stderr)
+        print(json.dumps(results), flush=True)
+        return
     sources = [s for s, _ in test_pairs]
     results["test_set"] = test_set_scores(model_dir, test_pairs, args.beam_size)
     results["decoding"] = decoding_speed(model_dir, sources, args.decode_batches, args.beam_size, args.repeats)

@@ -163,6 +163,8 @@ DECODING_FLAGS = {
     "top_p": ("--top-p", {"type": number_in(0, 1, low_open=True), "help": "nucleus sampling: the fewest tokens with "
                                                                           "probability >= P"}),
     "seed": ("--seed", {"type": int, "help": "seed of the random draws (repeatable output)"}),
+    "coverage_penalty": ("--coverage-penalty", {"type": NON_NEGATIVE, "help": "GNMT coverage penalty beta of beam "
+                                                                           "search (0: off)"}),
     "no_repeat_ngram": ("--no-repeat-ngram", {"type": int_at_least(0), "metavar": "N",
                                               "help": "never repeat an N-gram within an output (0: off)"}),
 }
@@ -189,7 +191,7 @@ def sampler_from_arguments(args):
     """The sampler of the decoding flags that `args` holds (`lstm_keras.decoding.from_options`)."""
     from lstm_keras import decoding
 
-    names = ("beam_size", "length_penalty", "greedy", "top_k", "top_p", "seed", "no_repeat_ngram")
+    names = ("beam_size", "length_penalty", "greedy", "top_k", "top_p", "seed", "no_repeat_ngram", "coverage_penalty")
     options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     return decoding.from_options(**options)
 

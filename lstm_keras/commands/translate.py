@@ -48,13 +48,14 @@ from lstm_keras.commands.arguments import run_staged_training
 from lstm_keras.layers.attention import ATTENTIONS
 from lstm_keras.layers.gating import VARIANTS
 from lstm_keras.models.translation.export import export_model_folder
+from lstm_keras.models.translation.training import DECODING_OPTIONS
 from lstm_keras.models.translation.training import DEFAULTS
 from lstm_keras.models.translation.training import evaluate_file
 from lstm_keras.models.translation.training import train_translator
 from lstm_keras.models.translation.training import translate_texts
 from lstm_keras.training import print_metrics
 
-DECODING = ("beam_size", "length_penalty", "no_repeat_ngram")  # the decoding flags of translation
+DECODING = tuple(DECODING_OPTIONS)  # the decoding flags of translation
 
 
 def register(subparsers):

@@ -7,6 +7,7 @@ overrides the loop. `get("greedy")` / `get("beam")` map names (or configs, or in
 import keras
 
 from lstm_keras.decoding.beam import BeamSampler
+from lstm_keras.decoding.beam import gnmt_coverage_penalty
 from lstm_keras.decoding.beam import gnmt_length_penalty
 from lstm_keras.decoding.greedy import GreedySampler
 from lstm_keras.decoding.random import RandomSampler
@@ -68,12 +69,13 @@ def get(identifier, **kwargs):
 
 
 def from_options(beam_size=None, length_penalty=0.6, greedy=False, top_k=None, top_p=None, seed=None,
-                 no_repeat_ngram=0):
+                 no_repeat_ngram=0, coverage_penalty=0.0):
     """The sampler that decoding options name (the `--beam-size`, `--greedy`, `--top-k`, `--top-p` flags).
 
     Beam search for a `beam_size` above 1, greedy decoding for a beam of 1 or `greedy`, top-k or
     top-p sampling for `top_k` / `top_p`, else random sampling; `seed` seeds the random draws;
-    `no_repeat_ngram` is every sampler's `no_repeat_ngram_size` (`--no-repeat-ngram`).
+    `no_repeat_ngram` is every sampler's `no_repeat_ngram_size` (`--no-repeat-ngram`);
+    `coverage_penalty` is beam search's GNMT beta (`--coverage-penalty`).
 
     Example:
     >>> from_options(beam_size=4).num_beams, type(from_options(beam_size=1)).__name__
@@ -89,7 +91,8 @@ def from_options(beam_size=None, length_penalty=0.6, greedy=False, top_k=None, t
         raise ValueError(f"the decoding options {chosen} exclude one another: give at most one")
     guard = {"no_repeat_ngram_size": no_repeat_ngram}
     if beam_size is not None and beam_size > 1:
-        return get("beam", num_beams=beam_size, length_penalty=length_penalty, **guard)
+        return get("beam", num_beams=beam_size, length_penalty=length_penalty, coverage_penalty=coverage_penalty,
+                   **guard)
     if greedy or beam_size is not None:
         return get("greedy", **guard)
     if top_k is not None:

@@ -52,6 +52,9 @@ class Sampler:
         length_bound: None, or a Python int at least as large as every `max_length`: the width
             `T` of the outputs. By default `T` is the largest `max_length`, which is a dynamic
             shape when the limits are computed from the inputs; `jax.jit` needs a static one.
+        attention_mask: None, or `(batch, Tv)` bool: the positions the attention may fall on
+            (the source's non-padding). Only a sampler that scores the attention reads it
+            (`needs_attention`: beam search's coverage penalty).
 
     Returns:
         A tuple `(token_ids, attention)`: `token_ids` `(batch, T)` int32, the generated tokens
@@ -87,7 +90,13 @@ class Sampler:
         self.temperature = temperature
         self.no_repeat_ngram_size = no_repeat_ngram_size
 
-    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0, length_bound=None):
+    @property
+    def needs_attention(self):
+        """Whether the sampler scores the attention that `next` returns (the model must then return it)."""
+        return False
+
+    def __call__(self, next, start_tokens, state, max_length, end_token_id=None, pad_token_id=0, length_bound=None,
+                 attention_mask=None):
         start_tokens = ops.cast(start_tokens, "int32")  # (batch,)
         batch_size = ops.shape(start_tokens)[0]
         limits, width = sequence_limits(max_length, batch_size, length_bound)  # (batch,), T

@@ -100,6 +100,12 @@ def test_eval_prints_bleu_and_chrf(trained, corpus, capsys):
     assert status == 0
     scores = json.loads(stdout)
     assert scores["sentences"] == 49 and {"bleu", "chrf", "exact_match"} <= set(scores)
+    status, stdout, _ = run_cli(capsys, "translate", "eval", "--model", out, "--test", corpus,
+                                "--beam-size", "3", "--coverage-penalty", "0.2")
+    assert status == 0 and json.loads(stdout)["sentences"] == 49
+    with pytest.raises(SystemExit) as error:  # argparse refuses a negative penalty
+        run_cli(capsys, "translate", "eval", "--model", out, "--test", corpus, "--coverage-penalty", "-1")
+    assert error.value.code == 2 and "--coverage-penalty" in capsys.readouterr().err
 
 
 def test_incomplete_model_folder_is_a_clear_error(trained, tmp_path, capsys):

@@ -10,6 +10,7 @@ from keras import ops
 from lstm_keras import decoding
 from lstm_keras.decoding import BeamSampler
 from lstm_keras.decoding import GreedySampler
+from lstm_keras.decoding import gnmt_coverage_penalty
 from lstm_keras.decoding import gnmt_length_penalty
 
 PAD, END = 0, 1
@@ -267,6 +268,110 @@ def test_length_bound_fixes_the_output_width(sampler):
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="length_bound"):
             sampler(next, start, state, limits, end_token_id=END, length_bound=bad)
+
+
+def attending_markov_next(log_table, attention_table):
+    """`markov_next` whose step also returns attention over the source: a row of `attention_table` per previous token."""
+    tables = np.asarray(log_table, "float32"), np.asarray(attention_table, "float32")
+
+    def next(token, state):
+        return ops.take(tables[0], token, axis=0), state, ops.take(tables[1], token, axis=0)
+
+    return next
+
+
+def brute_force_best_with_coverage(log_table, attention_table, start, max_length, alpha, beta, mask):
+    """The best `log P / lp + beta * cp` by enumeration; `cp` over the `mask`ed source positions, in float64."""
+    vocabulary_size = log_table.shape[1]
+    best, best_score = None, -np.inf
+    for length in range(1, max_length + 1):
+        for sequence in itertools.product(range(1, vocabulary_size), repeat=length):
+            if END in sequence[:-1] or (length < max_length and sequence[-1] != END):
+                continue
+            previous = (start,) + sequence[:-1]
+            log_prob = sum(log_table[p, t] for p, t in zip(previous, sequence))
+            coverage = attention_table[list(previous)].astype("float64").sum(axis=0)  # (Tv,)
+            penalty = (np.log(np.clip(coverage, 1e-10, 1.0)) * mask).sum()
+            score = log_prob / ((5 + length) / 6) ** alpha + beta * penalty
+            if score > best_score:
+                best, best_score = list(sequence), score
+    return best + [PAD] * (max_length - len(best)), best_score
+
+
+def test_coverage_penalty_matches_numpy():
+    rng = np.random.default_rng(11)
+    attention = rng.dirichlet(np.ones(5), size=(2, 3, 4)).astype("float32")  # (batch, n, T, Tv)
+    attention[:, :, 3] = 0.0  # a hypothesis that ended after three tokens
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], bool)
+    coverage = attention.astype("float64").sum(axis=2)  # (batch, n, Tv)
+    expected = (np.log(np.clip(coverage, 1e-10, 1.0)) * mask[:, None, :]).sum(-1)
+    np.testing.assert_allclose(to_numpy(gnmt_coverage_penalty(attention, mask)), expected, rtol=1e-5)
+    # Full coverage costs nothing; a position never attended to costs log(1e-10).
+    full = np.eye(3, dtype="float32")[None]  # (1, T, Tv): each position once
+    assert float(to_numpy(gnmt_coverage_penalty(full))[0]) == 0.0
+    np.testing.assert_allclose(to_numpy(gnmt_coverage_penalty(full[:, :2]))[0], np.log(1e-10), rtol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 2.0])
+def test_wide_beam_with_coverage_equals_exhaustive_search(beta):
+    # The attention of a step is a row per previous token; position 3 is padding in the second
+    # sequence (the mask), though the table gives it weight: counted there, it would change the best.
+    rng = np.random.default_rng(1)
+    vocabulary_size, max_length, source_length = 5, 4, 4
+    log_table = random_markov_table(rng, vocabulary_size)
+    attention_table = rng.dirichlet(np.ones(source_length) * 0.3, size=vocabulary_size)
+    start = np.array([2, 3, 4], "int32")
+    mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 1]], bool)
+    sampler = BeamSampler(num_beams=(vocabulary_size - 1) ** (max_length - 1), length_penalty=0.6,
+                          stopping="bound", coverage_penalty=beta)
+    next = attending_markov_next(log_table, attention_table)
+    tokens, attention = sampler(next, start, {}, max_length, end_token_id=END, attention_mask=mask)
+    assert to_numpy(attention).shape == (3, max_length, source_length)
+    chosen = []
+    for row, s, m in zip(to_numpy(tokens), start, mask):
+        expected, _ = brute_force_best_with_coverage(log_table, attention_table, s, max_length, 0.6, beta, m)
+        assert row.tolist() == expected
+        chosen.append(expected)
+    if beta == 2.0:  # here the penalty, and the mask, change what is best (so the comparisons above can fail)
+        assert chosen != [brute_force_best(log_table, s, max_length, 0.6)[0] for s in start]
+        unmasked, _ = brute_force_best_with_coverage(log_table, attention_table, 3, max_length, 0.6, beta, 1)
+        assert chosen[1] != unmasked
+
+
+def test_coverage_penalty_favours_the_hypothesis_that_covers_the_source():
+    # Two source positions. The first step (from the start) attends to position 0 and picks "A"
+    # (0.55) or "B" (0.45); either is followed by a certain END, whose step attends to position 0
+    # again after A but to position 1 after B. "A END" is more probable; "B END" covers the source.
+    probabilities = np.array([
+        [1e-9, 0.5, 0.25, 0.25],
+        [1e-9, 1.0, 1e-9, 1e-9],
+        [1e-9, 1.0, 1e-9, 1e-9],  # after A: END
+        [1e-9, 1.0, 1e-9, 1e-9],  # after B: END
+        [1e-9, 1e-9, 0.55, 0.45],  # the start token
+    ])
+    log_table = np.log(probabilities / probabilities.sum(1, keepdims=True))
+    attention_table = np.array([[.5, .5], [.5, .5], [1., 0.], [0., 1.], [1., 0.]], "float32")  # a row per previous token
+    next = attending_markov_next(log_table, attention_table)
+    start = np.array([4], "int32")
+    plain, _ = BeamSampler(num_beams=2, length_penalty=0.0)(next, start, {}, 3, end_token_id=END)
+    covered, _ = BeamSampler(num_beams=2, length_penalty=0.0, coverage_penalty=0.2)(
+        next, start, {}, 3, end_token_id=END)
+    assert to_numpy(plain).tolist() == [[2, END, PAD]]
+    assert to_numpy(covered).tolist() == [[3, END, PAD]]
+
+
+def test_coverage_penalty_needs_attention_and_round_trips():
+    sampler = BeamSampler(num_beams=2, coverage_penalty=0.2)
+    assert sampler.needs_attention and not BeamSampler(num_beams=2).needs_attention
+    assert not GreedySampler().needs_attention
+    clone = decoding.get(decoding.serialize(sampler))
+    assert clone.coverage_penalty == 0.2 and clone.get_config() == sampler.get_config()
+    assert decoding.from_options(beam_size=3, coverage_penalty=0.3).coverage_penalty == 0.3
+    log_table = random_markov_table(np.random.default_rng(0), 4)
+    with pytest.raises(ValueError, match="coverage penalty needs the attention"):
+        sampler(markov_next(log_table), np.array([2], "int32"), {}, 3, end_token_id=END)
+    with pytest.raises(ValueError, match="coverage_penalty"):
+        BeamSampler(coverage_penalty=-0.1)
 
 
 def test_get_and_serialization():

@@ -71,6 +71,7 @@ DEFAULTS = {
     "beam_size": 5,
     "length_penalty": 0.6,
     "no_repeat_ngram": 0,
+    "coverage_penalty": 0.0,
     "seed": 0,
     "gating": None,
     "cell": "lstm",
@@ -84,6 +85,14 @@ DEFAULTS = {
 WORD_VOCABULARY_SIZE = 8000
 WORDS_PER_SUBWORD = 2
 SUBWORD_VOCABULARY_BOUNDS = (1000, 8000)
+# The decoding options of a config (`decoding.from_options`' arguments): the sampler config's key for each, and
+# its value when the sampler has none (greedy decoding has no beam search settings).
+DECODING_OPTIONS = {
+    "beam_size": ("num_beams", 1),
+    "length_penalty": ("length_penalty", DEFAULTS["length_penalty"]),
+    "no_repeat_ngram": ("no_repeat_ngram_size", 0),
+    "coverage_penalty": ("coverage_penalty", 0.0),
+}
 # The data keys of a config, besides `DEFAULTS`.
 DATA_KEYS = {"dataset": None, "data_dir": None, "valid": None, "test": None, "header": None}
 
@@ -219,9 +228,7 @@ def build_module(config, train_pairs):
         max_length=config.max_length,
     )
     return TranslationModule(translator, source_tokenizer, target_tokenizer,
-                             sampler=decoding.from_options(beam_size=config.beam_size,
-                                                           length_penalty=config.length_penalty,
-                                                           no_repeat_ngram=config.no_repeat_ngram),
+                             sampler=decoding.from_options(**{name: getattr(config, name) for name in DECODING_OPTIONS}),
                              max_source_length=config.max_length)
 
 
@@ -362,12 +369,19 @@ def evaluate_and_save(config, out, module, history, train_seconds, train_pairs, 
         "epochs_trained": epochs_completed(history),
         "train_seconds": round(train_seconds, 1),
         "seconds_per_epoch": round(train_seconds / max(len(history.epoch), 1), 1),
-        "decoding": "greedy" if config.beam_size == 1 else f"beam {config.beam_size}, alpha {config.length_penalty}",
+        "decoding": _decoding_description(config),
         "test_sentences_per_second": round(len(test_sources) / max(translate_seconds, 1e-9), 1),
         "test_sentences_skipped": skipped,
     }
     write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))
     return metrics
+
+
+def _decoding_description(config):
+    if config.beam_size == 1:
+        return "greedy"
+    description = f"beam {config.beam_size}, alpha {config.length_penalty}"
+    return description + (f", beta {config.coverage_penalty}" if config.coverage_penalty else "")
 
 
 def translate_within(module, sources, deadline=None, keep_seconds=0.0):
@@ -413,26 +427,28 @@ def _write_translations(path, sources, references, hypotheses):
     write_text(path, "".join(rows))
 
 
-def load_for_decoding(directory, beam_size=None, length_penalty=None, no_repeat_ngram=None):
+def load_for_decoding(directory, **overrides):
     """Loads a `translate train` folder as a `TranslationModule`, overriding its saved decoding settings.
 
     Args:
         directory: the model folder.
-        beam_size: None for the saved one, 1 for greedy decoding, else beam search's width.
-        length_penalty: None for the saved one, else beam search's GNMT alpha.
-        no_repeat_ngram: None for the saved one, else the n-gram size no output repeats (0: off).
+        **overrides: decoding options (`DECODING_OPTIONS`: `beam_size`, 1 for greedy decoding;
+            `length_penalty`, beam search's GNMT alpha; `no_repeat_ngram`, the n-gram size no
+            output repeats, 0 for off; `coverage_penalty`, beam search's GNMT beta); None or
+            absent keeps the saved one.
     """
     from lstm_keras.models.translation.export import load_translation_model
     from lstm_keras.models.translation.export import read_settings
 
+    unknown = sorted(set(overrides) - set(DECODING_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown decoding options {unknown}: expected some of {list(DECODING_OPTIONS)}")
+    overrides = {name: value for name, value in overrides.items() if value is not None}
     sampler = None
-    if any(option is not None for option in (beam_size, length_penalty, no_repeat_ngram)):
+    if overrides:
         saved = read_settings(directory)["sampler"]["config"]
-        sampler = decoding.from_options(
-            beam_size=saved.get("num_beams", 1) if beam_size is None else beam_size,
-            length_penalty=saved.get("length_penalty", DEFAULTS["length_penalty"]) if length_penalty is None
-            else length_penalty,
-            no_repeat_ngram=saved.get("no_repeat_ngram_size", 0) if no_repeat_ngram is None else no_repeat_ngram)
+        options = {name: saved.get(key, default) for name, (key, default) in DECODING_OPTIONS.items()}
+        sampler = decoding.from_options(**{**options, **overrides})
     return load_translation_model(directory, sampler=sampler)
 
 
@@ -456,8 +472,7 @@ def translate_texts(directory, texts, **decoding_options):
 def evaluate_file(directory, path, **decoding_options):
     """Translates a `source<TAB>target` TSV file with a model folder; returns sacreBLEU's BLEU and chrF.
 
-    `decoding_options` (`beam_size`, `length_penalty`, `no_repeat_ngram`) override the saved ones
-    (`load_for_decoding`).
+    `decoding_options` (`DECODING_OPTIONS`) override the saved ones (`load_for_decoding`).
     """
     pairs = read_tsv(path, min_columns=2)
     if not pairs:

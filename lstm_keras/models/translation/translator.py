@@ -222,23 +222,25 @@ class Translator(DistributedFitMixin, keras.Model):
             sampler: a sampler, its name or its config (see `lstm_keras.decoding.get`).
             return_attention: whether to record the attention weights of every generated token.
                 Without them the loop carries no attention buffers, which beam search would
-                otherwise reorder at every step (`TranslationModule.translate` does without).
+                otherwise reorder at every step (`TranslationModule.translate` does without),
+                unless the sampler scores them (`needs_attention`: beam search's coverage penalty).
             length_bound: None, or a static int `T` for the outputs' width (e.g. `max_length`;
                 `jax.jit` needs one): see `lstm_keras.decoding.Sampler`.
 
         Returns:
             `(token_ids, attention)`: int32 `(batch, T)`, the generated ids up to and including
             `[END]`, padded; and the attention weights `(batch, T, Ts)` of each generated token
-            (None without `return_attention`).
+            (None without `return_attention`, unless the sampler needs them).
         """
         sampler = decoding.get(sampler)
         source_ids = ops.cast(source_ids, "int32")
         state = self.initial_decoding_state(source_ids)
         start = ops.full((ops.shape(source_ids)[0],), self.start_token_id, dtype="int32")  # (batch,)
+        keep_attention = return_attention or sampler.needs_attention
 
         def step(token, state):
             logits, state, attention = self.decode_step(token, state)
-            return logits, state, attention if return_attention else None
+            return logits, state, attention if keep_attention else None
 
         return sampler(
             step,
@@ -248,6 +250,7 @@ class Translator(DistributedFitMixin, keras.Model):
             end_token_id=self.end_token_id,
             pad_token_id=self.pad_token_id,
             length_bound=length_bound,
+            attention_mask=ops.not_equal(source_ids, self.pad_token_id),  # (batch, Ts)
         )
 
     def generate_ids(self, source_ids, sampler="greedy"):

@@ -110,6 +110,25 @@ def test_call_translates_in_batches_as_the_signature_does(exported):
     assert [t.decode("utf-8") for t in generated] == expected
 
 
+def test_the_coverage_penalty_is_served_and_saved(exported, tmp_path):
+    module, _ = exported
+    sampler = decoding.get("beam", num_beams=3, coverage_penalty=0.5)
+    covering = TranslationModule(module.translator, module.source_tokenizer, module.target_tokenizer,
+                                 sampler=sampler, max_source_length=MAX_SOURCE_LENGTH)
+    texts = tf.constant(TEXTS, tf.string)
+    # `translate` asks for no attention, but the penalty needs it: both entry points decode alike.
+    expected = [t.decode("utf-8") for t in covering.translate(texts)["translations"].numpy()]
+    generated = covering.target_tokenizer.detokenize(covering.generate(texts)["target_ids"]).numpy()
+    assert [t.decode("utf-8") for t in generated] == expected
+    path = str(tmp_path / "covering")
+    translation_export.export_saved_model(covering, path)
+    served = tf.saved_model.load(path).signatures["translate"](texts=texts)["translations"].numpy()
+    assert [t.decode("utf-8") for t in served] == expected
+    translation_export.save_translation_model(str(tmp_path / "folder"), covering)
+    reloaded = translation_export.load_translation_model(str(tmp_path / "folder"))
+    assert reloaded.sampler.get_config() == sampler.get_config()
+
+
 def test_keras_model_folder_round_trip(exported):
     module, directory = exported
     assert sorted(os.listdir(directory)) == sorted(list(translation_export.MODEL_FILES) + ["saved_model"])
