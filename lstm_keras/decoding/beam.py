@@ -93,10 +93,10 @@ class BeamSampler(Sampler):
       returns exactly what running to `max_length` would, but a sequence whose finished
       hypotheses are short keeps its live ones going almost to `max_length`.
     - `"current"` (the default): by its score at its current length, `log P(y) / lp(|y|)` plus
-      its coverage term so far (as
-      Hugging Face's `generate` with `early_stopping=False`): a live hypothesis that would gain
-      from the length penalty by growing may be cut, for fewer steps. On Multi30k de→en
-      (`BENCHMARKS.md`) it gave the same test BLEU as `"bound"` in 23% less time.
+      its coverage term so far (as Hugging Face's `generate` with `early_stopping=False`): a live
+      hypothesis that would gain from the length penalty by growing may be cut, for fewer steps.
+      On Multi30k de→en (`BENCHMARKS.md`) it gave the same test BLEU as `"bound"` in 23% less
+      time.
 
     The loop stops when every sequence is done or at the largest `max_length`. The result is
     the finished hypothesis with the best normalised score. With `num_beams=1` the live
