@@ -70,6 +70,43 @@ def fetch(filename, origin, sha256=None, data_dir=None, extract=False):
         ) from error
 
 
+def local_folder(data_dir, subfolder, filenames):
+    """The folder of a data set's local copies: `data_dir` itself, or its `subfolder` (`datasets/ptb/...`).
+
+    A folder that gathers several data sets keeps each in a sub-folder named after it (the layout of
+    `../shared/datasets`), so one `--data-dir` / `LSTM_KERAS_DATA_DIR` serves every data set.
+    `data_dir` (or the environment variable) is kept when it holds one of `filenames` itself, or
+    when its `subfolder` holds none of them (a missing file is then reported in `data_dir`).
+
+    Args:
+        data_dir: a folder, or None (the environment variable, else None: download).
+        subfolder: the data set's sub-folder name.
+        filenames: the files the data set reads from its folder.
+
+    Returns:
+        The folder to read, or None.
+
+    Example:
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "ptb"))
+    >>> open(os.path.join(root, "ptb", "ptb.train.txt"), "w").close()
+    >>> local_folder(root, "ptb", ["ptb.train.txt"]) == os.path.join(root, "ptb")
+    True
+    >>> local_folder(root, "multi30k", ["train.de.gz"]) == root
+    True
+    """
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
+    if not data_dir:
+        return None
+
+    def holds(folder):
+        return any(os.path.exists(os.path.join(folder, filename)) for filename in filenames)
+
+    nested = os.path.join(data_dir, subfolder)
+    return nested if not holds(data_dir) and holds(nested) else data_dir
+
+
 class DownloadError(OSError):
     """A data file could not be downloaded (the message names the file and `--data-dir`)."""
 

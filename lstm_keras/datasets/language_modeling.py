@@ -47,6 +47,7 @@ import zipfile
 import numpy as np
 
 from lstm_keras.datasets.download import fetch
+from lstm_keras.datasets.download import local_folder
 from lstm_keras.datasets.tiny_corpus import generate_tiny_corpus
 from lstm_keras.io import decode_text
 
@@ -117,11 +118,13 @@ def load_ptb(data_dir=None):
 
     Args:
         data_dir: a folder with `ptb.{train,valid,test}.txt` or `.txt.gz` (both are checked
-            against the official SHA-256), or None to download the official files once.
+            against the official SHA-256), or with a `ptb/` sub-folder holding them, or None to
+            download the official files once.
 
     Returns:
         A `LanguageModelingData`.
     """
+    data_dir = local_folder(data_dir, "ptb", PTB_SHA256)
     lines = {}
     for split in SPLITS:
         filename = f"ptb.{split}.txt"

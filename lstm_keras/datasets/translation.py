@@ -22,6 +22,7 @@ import zipfile
 
 from lstm_keras.datasets.dates import generate_dates
 from lstm_keras.datasets.download import fetch
+from lstm_keras.datasets.download import local_folder
 from lstm_keras.io import read_tsv
 
 MULTI30K_COMMIT = "a3d2e0d26b56f3846f66a952536ffed4e401d05a"
@@ -63,8 +64,9 @@ def load_multi30k(data_dir=None, source="de", target="en"):
     """Loads Multi30k task 1 (raw, untokenised, true-cased).
 
     Args:
-        data_dir: a folder with the six `{train,val,test_2016_flickr}.{de,en}.gz` files, or
-            None to download them (once) from the official repository at a fixed commit.
+        data_dir: a folder with the six `{train,val,test_2016_flickr}.{de,en}.gz` files (or
+            with a `multi30k/` sub-folder holding them), or None to download them (once) from
+            the official repository at a fixed commit.
         source: the source language, "de" or "en".
         target: the target language, "en" or "de".
 
@@ -77,6 +79,7 @@ def load_multi30k(data_dir=None, source="de", target="en"):
         ValueError: a file does not have the expected SHA-256 (the message names it), or the
             two sides of a split do not have the same number of lines.
     """
+    data_dir = local_folder(data_dir, "multi30k", MULTI30K_SHA256)
     splits = []
     for name in MULTI30K_SPLITS.values():
         paths = []
@@ -135,11 +138,13 @@ def load_spa_eng(data_dir=None):
     """Loads all Tatoeba Spanish -> English pairs of the TensorFlow NMT tutorial.
 
     Args:
-        data_dir: a folder with `spa-eng.zip`, or None to download it (once).
+        data_dir: a folder with `spa-eng.zip` (or with a `spa-eng/` sub-folder holding it), or
+            None to download it (once).
 
     Returns:
         A list of `(spanish, english)` pairs.
     """
+    data_dir = local_folder(data_dir, "spa-eng", [SPA_ENG_FILENAME])
     path = fetch(SPA_ENG_FILENAME, SPA_ENG_ORIGIN, sha256=SPA_ENG_SHA256, data_dir=data_dir)
     return read_spa_eng(path)
 

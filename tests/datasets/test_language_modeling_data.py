@@ -57,6 +57,15 @@ def test_ptb_plain_and_gzipped_copies_and_checksums(tmp_path):
         lm.load_ptb(str(tmp_path))
 
 
+@needs_ptb
+def test_ptb_in_a_folder_of_data_sets(tmp_path):
+    (tmp_path / "ptb").symlink_to(os.path.abspath(PTB_DIR), target_is_directory=True)
+    assert lm.load_ptb(str(tmp_path)).test == lm.load_ptb(PTB_DIR).test
+    (tmp_path / "other").mkdir()
+    with pytest.raises(FileNotFoundError, match="ptb.train.txt not found"):
+        lm.load_ptb(str(tmp_path / "other"))
+
+
 def write_wikitext(folder, lines):
     for split in ("train", "valid", "test"):
         (folder / f"wiki.{split}.tokens").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")

@@ -37,6 +37,19 @@ def test_multi30k_from_local_copies():
     assert [[(t, s) for s, t in split] for split in reverse] == [train, valid, test]
 
 
+@pytest.mark.skipif(not MULTI30K.is_dir(), reason=f"no local Multi30k copy in {MULTI30K}")
+def test_multi30k_in_a_folder_of_data_sets(tmp_path, monkeypatch):
+    # `../shared/datasets`' layout: one folder, a sub-folder per data set; given as --data-dir or in the environment.
+    (tmp_path / "multi30k").symlink_to(MULTI30K, target_is_directory=True)
+    expected = load_translation_data("multi30k-de-en", data_dir=str(MULTI30K))
+    assert load_translation_data("multi30k-de-en", data_dir=str(tmp_path)) == expected
+    monkeypatch.setenv("LSTM_KERAS_DATA_DIR", str(tmp_path))
+    assert load_translation_data("multi30k-de-en") == expected
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"train\.de\.gz not found in data_dir"):
+        load_translation_data("multi30k-de-en", data_dir=str(tmp_path / "empty"))
+
+
 def test_multi30k_origin_is_the_pinned_official_repository():
     assert translation.MULTI30K_ORIGIN + "train.de.gz" == (
         "https://raw.githubusercontent.com/multi30k/dataset/"
