@@ -70,6 +70,17 @@ def test_train_prints_one_json_line_and_writes_the_folder(trained):
     assert os.listdir(parent) == ["model"]  # nothing staged is left behind
 
 
+def test_a_budgeted_run_plans_its_translation_and_ends_in_time(corpus, tmp_path, capsys):
+    import time
+
+    started = time.monotonic()
+    status, stdout, stderr = run_cli(capsys, "translate", "train", "--dataset", corpus, *TINY_MODEL, "--epochs", "2",
+                                     "--time-budget", "1", "--out", str(tmp_path / "model"))
+    assert status == 0 and time.monotonic() - started < 60
+    assert "time budget:" in stderr and "after training, translating the test set will take about" in stderr
+    assert json.loads(stdout)["test_sentences_skipped"] == 0
+
+
 def test_run_translates_arguments_and_stdin(trained, capsys, monkeypatch):
     out, _ = trained
     status, stdout, stderr = run_cli(capsys, "translate", "run", "--model", out, "--beam-size", "3",

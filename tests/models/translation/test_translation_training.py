@@ -1,0 +1,37 @@
+"""The `translate train` recipe's time-budget pieces (`lstm_keras.models.translation.training`)."""
+
+import pytest
+
+pytest.importorskip("tensorflow_text")
+
+from lstm_keras.models.translation import training as recipe  # noqa: E402
+from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE  # noqa: E402
+from lstm_keras.text import Tokenizer  # noqa: E402
+
+
+class FakeModule:
+    """Translates every text to `output` (words of the target vocabulary) in `seconds` per call, on a fake clock."""
+
+    def __init__(self, clock, output, seconds):
+        self.clock, self.output, self.seconds = clock, output, seconds
+        self.target_tokenizer = Tokenizer.from_texts(["a b c d e f g h"], kind="word")
+
+    def __call__(self, texts):
+        self.clock[0] += self.seconds
+        return [self.output] * len(texts)
+
+
+@pytest.mark.parametrize("output", ["", "a b c d e f g h a b c d e f g h", "a b"], ids=["stops", "runs on", "short"])
+def test_translation_time_scales_the_probe_to_the_test_set_and_to_the_references_length(output):
+    clock = [0.0]
+    module = FakeModule(clock, output, seconds=2.0)
+    pairs = [(f"source {i}", "a b c") for i in range(3 * TRANSLATE_BATCH_SIZE + 10)]
+    timer = recipe.TranslationTime(module, pairs, clock=lambda: clock[0])
+    # A step per token, [END] included: the references need 4 steps a sentence, the model wrote len(output) + 1.
+    written = len(output.split()) + 1
+    expected = recipe.TRANSLATION_MARGIN * 2.0 * len(pairs) / TRANSLATE_BATCH_SIZE * 4 / written
+    assert timer.seconds == pytest.approx(expected)
+    # At an epoch's end it is measured again, with the model as it is then.
+    module.output, module.seconds = "a b c", 1.0
+    timer.on_epoch_end(0)
+    assert timer.seconds == pytest.approx(recipe.TRANSLATION_MARGIN * len(pairs) / TRANSLATE_BATCH_SIZE)
