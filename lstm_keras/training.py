@@ -76,6 +76,8 @@ EVAL_BATCH_COST = 0.5
 PROBE_BATCHES = 5
 # The training batches of a window whose median time is the machine's current speed (`BatchTimes.slowdown`).
 SPEED_WINDOW = 20
+# `TimeBudget(refresh=...)` refreshes its reserve again only after this many times the last refresh's own time.
+REFRESH_SPACING = 10
 
 _command_clock = {"started": None}
 
@@ -204,6 +206,10 @@ class TimeBudget(keras.callbacks.Callback):
             it are timed, a budget that cannot cover the rest of that epoch, its validation and
             the reserve raises ValueError naming `--time-budget` (a model of part of an epoch
             is no model: `classify train`), instead of stopping there.
+        refresh: None, or a function called when training would stop, before it is stopped: it
+            may measure again what `reserve` projects, with the model as trained (the model of
+            the work after training), and training goes on if the time left then covers it. It
+            is called again only once `REFRESH_SPACING` times its own time has passed.
 
     Example:
     >>> budget = TimeBudget(5, reserve=30.0)
@@ -211,9 +217,11 @@ class TimeBudget(keras.callbacks.Callback):
     (300.0, 30.0)
     """
 
-    def __init__(self, deadline, reserve=0.0, validation_batches=None, whole_epoch=False):
+    def __init__(self, deadline, reserve=0.0, validation_batches=None, whole_epoch=False, refresh=None):
         super().__init__()
         self.whole_epoch = whole_epoch
+        self.refresh = refresh
+        self._next_refresh = None  # the clock's time from which `refresh` may be called again
         self._first_epoch_batches = 0  # batches of the run's first epoch, while it runs (None after it)
         self.runs = deadline if isinstance(deadline, RunDeadlines) else None
         if self.runs:
@@ -273,6 +281,12 @@ class TimeBudget(keras.callbacks.Callback):
             # Once the batches after the first (which compiles) are timed, or as the budget would stop the epoch.
             if self._first_epoch_batches == PROBE_BATCHES + 1 or self.training_left() < 0:
                 self._check_first_epoch()
+        if self.training_left() < 0 and self.refresh is not None and (
+                self._next_refresh is None or self.deadline.clock() >= self._next_refresh):
+            started = self.deadline.clock()
+            self.refresh()
+            now = self.deadline.clock()
+            self._next_refresh = now + REFRESH_SPACING * (now - started)
         if self.training_left() < 0:
             self.stopped = True
             self.model.stop_training = True

@@ -157,6 +157,34 @@ def test_time_budget_stops_inside_an_epoch_leaving_the_reserve_and_the_validatio
     assert budget.validation_batches == 4
 
 
+def test_time_budget_refreshes_its_reserve_before_it_stops_and_goes_on_if_that_frees_time():
+    from lstm_keras import training
+
+    clock = FakeClock()
+    deadline = training.Deadline(100 / 60, started=clock.now - 10.0, clock=clock)
+    reserve = {"seconds": 30.0}
+    refreshed = []
+
+    def refresh():  # takes 1 s; the work after training turns out to need 10 s, not 30
+        clock.now += 1.0
+        reserve["seconds"] = 10.0
+        refreshed.append(deadline.remaining())
+
+    budget = training.TimeBudget(deadline, reserve=lambda speeds: reserve["seconds"], refresh=refresh)
+    model, x, y = tiny_regression()
+    advance = AdvanceClock(clock, train=2.0, test=1.0)
+    history = model.fit(x[:20], y[:20], batch_size=1, epochs=3, validation_data=(x[:4], y[:4]),
+                        callbacks=[advance, budget], verbose=0)
+    # As in the test above, the 6th batch of epoch 2 leaves 34 s, less than 2 + 4 + 30: the refresh (33 s left)
+    # lowers the reserve to 10, and training goes on until a batch leaves less than 2 + 4 + 10 (the 15th, 15 s
+    # left); 18 s have passed since the refresh, more than 10 times its 1 s, so it is refreshed once more
+    # (14 s left), then stopped; the validation leaves the 10 s.
+    assert budget.stopped and history.epoch == [0, 1]
+    assert refreshed == [pytest.approx(33.0), pytest.approx(14.0)]
+    assert advance.batches == 35
+    assert deadline.remaining() == pytest.approx(10.0)
+
+
 def test_time_budget_reserve_follows_the_measured_evaluation_speed():
     from lstm_keras import training
 

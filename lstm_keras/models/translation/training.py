@@ -176,7 +176,7 @@ def plan_time_budget(deadline, config, module, valid_pairs, test_pairs):
     export_allowance = FINISH_FACTOR * export_seconds
     budget = TimeBudget(
         deadline, reserve=lambda speeds: test_batches * speeds.eval_batch + export_allowance + translation_time.seconds,
-        validation_batches=validation_batches)
+        validation_batches=validation_batches, refresh=translation_time.refresh)
     deadline.check_room(export_allowance + translation_time.seconds,
                         f"translating {len(sources)} test sentences and the export")
     _log(f"time budget: {deadline.remaining():.0f} s left; after training, translating the test set will take "
@@ -187,15 +187,17 @@ def plan_time_budget(deadline, config, module, valid_pairs, test_pairs):
 class TranslationTime(keras.callbacks.Callback):
     """The projected seconds of translating the test set (`seconds`), measured again as the model trains.
 
-    The first `TRANSLATE_BATCH_SIZE` test sentences are translated and timed; the time is scaled
-    to the whole set, and by the tokens the references hold against the tokens the model wrote:
-    the decoding loop runs a step per output token, and a model still in training writes outputs
-    of another length than the trained one (an untrained decoder runs every output to its length
-    limit, or stops at once), whose outputs are about as long as the references. The projection
-    is made before training and again at the end of every epoch, times `TRANSLATION_MARGIN`.
-    Measured on 4,723 test sentences of two six-minute runs, the untrained model's time alone
-    projected 84 s for a translation that then took 54 s, and 73 s for one that took 66 s; in a
-    2.5-minute run, 68 s for 9.5 s (`BENCHMARKS.md`).
+    The first `TRANSLATE_BATCH_SIZE` test sentences are translated and timed, and the time scaled
+    to the whole set. While the model still trains, the decoder of the end is not the one timed:
+    an untrained decoder runs every output to its length limit or stops at once, a trained one
+    writes about as many tokens as the references hold, and the loop runs a step per token. So
+    the projection made before training and at the end of every epoch is the larger of the time
+    as measured and the time scaled by the references' tokens against the tokens written; when
+    training is about to stop, `refresh` (the `TimeBudget`'s hook) times the model as it then is,
+    the model that will translate. Each is times `TRANSLATION_MARGIN`. Measured on 4,723 test
+    sentences, the untrained model's time alone projected 84 s for a translation that then took
+    54 s, and 73 s for 66 s; in a 2.5-minute run the scaled time projected 37 s for 41 s
+    (`BENCHMARKS.md`).
 
     Args:
         module: the `TranslationModule`, its decoder compiled.
@@ -211,16 +213,18 @@ class TranslationTime(keras.callbacks.Callback):
         self.clock = clock
         self.seconds = self.measure()
 
-    def measure(self):
-        """The projected seconds of translating every source (with `TRANSLATION_MARGIN`)."""
+    def measure(self, final=False):
+        """The projected seconds of translating every source; `final`: the model will translate as it is."""
         from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE
 
         probe = self.sources[:TRANSLATE_BATCH_SIZE]
         started = self.clock()
         hypotheses = self.module(probe)
         seconds = (self.clock() - started) * len(self.sources) / max(len(probe), 1)
-        written, expected = (self._tokens(texts) for texts in (hypotheses, self.references[:len(probe)]))
-        return TRANSLATION_MARGIN * seconds * expected / written
+        if not final:
+            written, expected = (self._tokens(texts) for texts in (hypotheses, self.references[:len(probe)]))
+            seconds = max(seconds, seconds * expected / written)
+        return TRANSLATION_MARGIN * seconds
 
     def _tokens(self, texts):
         """The target tokens of `texts`, `[END]` included: the decoding steps that write them."""
@@ -228,6 +232,10 @@ class TranslationTime(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds = self.measure()
+
+    def refresh(self):
+        """Times the model as it is, for the `TimeBudget` that is about to stop training."""
+        self.seconds = self.measure(final=True)
 
 
 def load_corpus(config):
