@@ -192,12 +192,14 @@ class TranslationTime(keras.callbacks.Callback):
     an untrained decoder runs every output to its length limit or stops at once, a trained one
     writes about as many tokens as the references hold, and the loop runs a step per token. So
     the projection made before training and at the end of every epoch is the larger of the time
-    as measured and the time scaled by the references' tokens against the tokens written; when
-    training is about to stop, `refresh` (the `TimeBudget`'s hook) times the model as it then is,
-    the model that will translate. Each is times `TRANSLATION_MARGIN`. Measured on 4,723 test
-    sentences, the untrained model's time alone projected 84 s for a translation that then took
-    54 s, and 73 s for 66 s; in a 2.5-minute run the scaled time projected 37 s for 41 s
-    (`BENCHMARKS.md`).
+    as measured and the time scaled by the references' tokens against the tokens written. Once an
+    epoch has been trained, `refresh` (the `TimeBudget`'s hook when training is about to stop)
+    times the model as it then is, the model that will translate; before that, a model's output
+    lengths still change too fast for it (measured: in a 2.5-minute run, a refresh a third of the
+    way into the first epoch timed short outputs, training went on, and 70 s later the outputs,
+    longer, needed 88 s where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
+    Measured on 4,723 test sentences of six-minute runs, the untrained model's time alone
+    projected 84 s for a translation that then took 54 s, and 73 s for 66 s (`BENCHMARKS.md`).
 
     Args:
         module: the `TranslationModule`, its decoder compiled.
@@ -211,6 +213,7 @@ class TranslationTime(keras.callbacks.Callback):
         self.sources = [s for s, _ in pairs]
         self.references = [t for _, t in pairs]
         self.clock = clock
+        self.epochs = 0
         self.seconds = self.measure()
 
     def measure(self, final=False):
@@ -231,11 +234,13 @@ class TranslationTime(keras.callbacks.Callback):
         return int(self.module.target_tokenizer.tokenize(list(texts)).row_lengths().numpy().sum()) + len(texts)
 
     def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
         self.seconds = self.measure()
 
     def refresh(self):
-        """Times the model as it is, for the `TimeBudget` that is about to stop training."""
-        self.seconds = self.measure(final=True)
+        """Times the model as it is, for the `TimeBudget` that is about to stop training (once an epoch is trained)."""
+        if self.epochs:
+            self.seconds = self.measure(final=True)
 
 
 def load_corpus(config):

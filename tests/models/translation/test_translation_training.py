@@ -32,8 +32,10 @@ def test_translation_time_scales_the_probe_to_the_test_set_and_to_the_references
     written = len(output.split()) + 1
     measured = recipe.TRANSLATION_MARGIN * 2.0 * len(pairs) / TRANSLATE_BATCH_SIZE
     assert timer.seconds == pytest.approx(measured * max(1.0, 4 / written))
-    # At an epoch's end it is measured again, with the model as it is then.
+    # Before an epoch is trained, a refresh changes nothing; at an epoch's end it is measured again.
     module.output, module.seconds = "a b c", 1.0
+    timer.refresh()
+    assert timer.seconds == pytest.approx(measured * max(1.0, 4 / written))
     timer.on_epoch_end(0)
     assert timer.seconds == pytest.approx(recipe.TRANSLATION_MARGIN * len(pairs) / TRANSLATE_BATCH_SIZE)
     # As training stops, the model that will translate is timed as it is.
