@@ -195,9 +195,9 @@ class TranslationTime(keras.callbacks.Callback):
     as measured and the time scaled by the references' tokens against the tokens written. Once an
     epoch has been trained, `refresh` (the `TimeBudget`'s hook when training is about to stop)
     times the model as it then is, the model that will translate; before that, a model's output
-    lengths still change too fast for it (measured: in a 2.5-minute run, a refresh a third of the
-    way into the first epoch timed short outputs, training went on, and 70 s later the outputs,
-    longer, needed 88 s where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
+    lengths still change too fast for it (measured: in a 2.5-minute run, a refresh early in the
+    first epoch timed short outputs, training went on, and when it stopped, at batch 568 of 595,
+    the outputs, longer, needed 88 s where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
     Measured on 4,723 test sentences of six-minute runs, the untrained model's time alone
     projected 84 s for a translation that then took 54 s, and 73 s for 66 s (`BENCHMARKS.md`).
 
