@@ -235,7 +235,8 @@ class TranslationTime(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs += 1
-        self.seconds = self.measure()
+        if self.model is None or not self.model.stop_training:  # stopped: `refresh` has just timed it
+            self.seconds = self.measure()
 
     def refresh(self):
         """Times the model as it is, for the `TimeBudget` that is about to stop training (once an epoch is trained)."""

@@ -1,5 +1,7 @@
 """The `translate train` recipe's time-budget pieces (`lstm_keras.models.translation.training`)."""
 
+import types
+
 import pytest
 
 pytest.importorskip("tensorflow_text")
@@ -38,7 +40,11 @@ def test_translation_time_scales_the_probe_to_the_test_set_and_to_the_references
     assert timer.seconds == pytest.approx(measured * max(1.0, 4 / written))
     timer.on_epoch_end(0)
     assert timer.seconds == pytest.approx(recipe.TRANSLATION_MARGIN * len(pairs) / TRANSLATE_BATCH_SIZE)
-    # As training stops, the model that will translate is timed as it is.
+    # As training stops, the model that will translate is timed as it is, and not again at the epoch's end.
     module.output, module.seconds = output, 2.0
     timer.refresh()
     assert timer.seconds == pytest.approx(measured)
+    timer.set_model(types.SimpleNamespace(stop_training=True))
+    before = clock[0]
+    timer.on_epoch_end(1)
+    assert clock[0] == before and timer.seconds == pytest.approx(measured)
