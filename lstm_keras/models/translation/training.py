@@ -187,8 +187,9 @@ def plan_time_budget(deadline, config, module, valid_pairs, test_pairs):
 class TranslationTime(keras.callbacks.Callback):
     """The projected seconds of translating the test set (`seconds`), measured again as the model trains.
 
-    The first `TRANSLATE_BATCH_SIZE` test sentences are translated and timed, and the time scaled
-    to the whole set. While the model still trains, the decoder of the end is not the one timed:
+    `TRANSLATE_BATCH_SIZE` test sentences spread evenly over the test split (every `n`-th: a batch's
+    time follows its longest sentence, and the leading ones need not be typical) are translated
+    and timed, and the time scaled to the whole set. While the model still trains, the decoder of the end is not the one timed:
     an untrained decoder runs every output to its length limit or stops at once, a trained one
     writes about as many tokens as the references hold, and the loop runs a step per token. So
     the projection made before training and at the end of every epoch is the larger of the time
@@ -199,7 +200,9 @@ class TranslationTime(keras.callbacks.Callback):
     first epoch timed short outputs, training went on, and when it stopped, at batch 568 of 595,
     the outputs, longer, needed 88 s where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
     Measured on 4,723 test sentences of six-minute runs, the untrained model's time alone
-    projected 84 s for a translation that then took 54 s, and 73 s for 66 s (`BENCHMARKS.md`).
+    projected 84 s for a translation that then took 54 s, and 73 s for 66 s; with four trained
+    models, the first 128 sentences projected 0.64–1.23 times the whole split's time, the
+    spread ones 1.04–1.54 (`BENCHMARKS.md`).
 
     Args:
         module: the `TranslationModule`, its decoder compiled.
@@ -220,12 +223,14 @@ class TranslationTime(keras.callbacks.Callback):
         """The projected seconds of translating every source; `final`: the model will translate as it is."""
         from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE
 
-        probe = self.sources[:TRANSLATE_BATCH_SIZE]
+        step = max(1, len(self.sources) // TRANSLATE_BATCH_SIZE)
+        probe = self.sources[::step][:TRANSLATE_BATCH_SIZE]
         started = self.clock()
         hypotheses = self.module(probe)
         seconds = (self.clock() - started) * len(self.sources) / max(len(probe), 1)
         if not final:
-            written, expected = (self._tokens(texts) for texts in (hypotheses, self.references[:len(probe)]))
+            references = self.references[::step][:TRANSLATE_BATCH_SIZE]
+            written, expected = (self._tokens(texts) for texts in (hypotheses, references))
             seconds = max(seconds, seconds * expected / written)
         return TRANSLATION_MARGIN * seconds
 

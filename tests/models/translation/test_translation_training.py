@@ -15,11 +15,12 @@ class FakeModule:
     """Translates every text to `output` (words of the target vocabulary) in `seconds` per call, on a fake clock."""
 
     def __init__(self, clock, output, seconds):
-        self.clock, self.output, self.seconds = clock, output, seconds
+        self.clock, self.output, self.seconds, self.calls = clock, output, seconds, []
         self.target_tokenizer = Tokenizer.from_texts(["a b c d e f g h"], kind="word")
 
     def __call__(self, texts):
         self.clock[0] += self.seconds
+        self.calls.append(list(texts))
         return [self.output] * len(texts)
 
 
@@ -29,6 +30,8 @@ def test_translation_time_scales_the_probe_to_the_test_set_and_to_the_references
     module = FakeModule(clock, output, seconds=2.0)
     pairs = [(f"source {i}", "a b c") for i in range(3 * TRANSLATE_BATCH_SIZE + 10)]
     timer = recipe.TranslationTime(module, pairs, clock=lambda: clock[0])
+    # The probe: a batch of sentences spread over the whole split, every third here.
+    assert module.calls == [[f"source {i}" for i in range(0, 3 * TRANSLATE_BATCH_SIZE, 3)]]
     # A step per token, [END] included: the references need 4 steps a sentence, the model wrote len(output) + 1.
     # While it trains, the projection is the larger of the time measured and the time scaled to the references.
     written = len(output.split()) + 1
