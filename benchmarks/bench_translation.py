@@ -129,7 +129,7 @@ def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
     """
     import tensorflow as tf
 
-    modules = decoding_modules(model_dir, beam_size)
+    modules = decoding_modules(model_dir, standard_samplers(beam_size))
     rows = []
     for batch_size in batch_sizes:
         texts = tf.constant(sources[:batch_size], tf.string)
@@ -149,38 +149,47 @@ def decoding_speed(model_dir, sources, batch_sizes, beam_size, repeats):
     return rows
 
 
-def decoding_modules(model_dir, beam_size):
-    """`TranslationModule`s of a model folder: greedy, and beam search with each `stopping` rule."""
-    from lstm_keras import decoding
-    from lstm_keras.decoding.beam import STOPPING
+def decoding_modules(model_dir, samplers):
+    """`TranslationModule`s of a model folder, one for each of `samplers` (`{name: sampler}`)."""
     from lstm_keras.models.translation.export import TranslationModule
     from lstm_keras.models.translation.export import load_translation_model
 
     loaded = load_translation_model(model_dir)
-    samplers = {"greedy": decoding.from_options(beam_size=1)}
-    for stopping in STOPPING:
-        samplers[f"beam{beam_size}-{stopping}"] = decoding.get("beam", num_beams=beam_size, length_penalty=0.6,
-                                                               stopping=stopping)
     return {name: TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
                                     sampler=sampler, max_source_length=loaded.max_source_length)
             for name, sampler in samplers.items()}
 
 
-def test_set_scores(model_dir, pairs, beam_size):
-    """Each decoding of `decoding_modules` on the whole test set: sacreBLEU scores and seconds."""
+def standard_samplers(beam_size):
+    """Greedy decoding, and beam search with each `stopping` rule."""
+    from lstm_keras import decoding
+    from lstm_keras.decoding.beam import STOPPING
+
+    samplers = {"greedy": decoding.from_options(beam_size=1)}
+    for stopping in STOPPING:
+        samplers[f"beam{beam_size}-{stopping}"] = decoding.get("beam", num_beams=beam_size, length_penalty=0.6,
+                                                               stopping=stopping)
+    return samplers
+
+
+def scored(module, pairs):
+    """`module`'s translation of `pairs`' sources (traced first): sacreBLEU's scores and the seconds."""
     from lstm_keras.models.translation.metrics import score_translations
 
-    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
-    results = {}
-    for name, module in decoding_modules(model_dir, beam_size).items():
-        module(sources[:2])  # tracing
-        start = time.perf_counter()
-        hypotheses = module(sources)
-        seconds = time.perf_counter() - start
-        scores = score_translations(hypotheses, references)
-        results[name] = {"seconds": round(seconds, 2), "bleu": scores["bleu"],
-                         "bleu_case_insensitive": scores["bleu_case_insensitive"], "chrf": scores["chrf"]}
-    return results
+    sources = [s for s, _ in pairs]
+    module(sources[:2])  # tracing
+    start = time.perf_counter()
+    hypotheses = module(sources)
+    seconds = time.perf_counter() - start
+    scores = score_translations(hypotheses, [t for _, t in pairs])
+    return {"seconds": round(seconds, 2), "bleu": scores["bleu"],
+            "bleu_case_insensitive": scores["bleu_case_insensitive"], "chrf": scores["chrf"]}
+
+
+def test_set_scores(model_dir, pairs, beam_size):
+    """Each decoding of `standard_samplers` on the whole test set: sacreBLEU scores and seconds."""
+    return {name: scored(module, pairs)
+            for name, module in decoding_modules(model_dir, standard_samplers(beam_size)).items()}
 
 
 def coverage_scores(model_dir, splits, beam_size, betas, alphas):
@@ -190,26 +199,19 @@ def coverage_scores(model_dir, splits, beam_size, betas, alphas):
         sacreBLEU's scores and the seconds of every combination and split.
     """
     from lstm_keras import decoding
-    from lstm_keras.models.translation.export import TranslationModule
-    from lstm_keras.models.translation.export import load_translation_model
-    from lstm_keras.models.translation.metrics import score_translations
 
-    loaded = load_translation_model(model_dir)
-    results = {}
-    for alpha, beta in itertools.product(alphas, betas):
-        sampler = decoding.get("beam", num_beams=beam_size, length_penalty=alpha, coverage_penalty=beta)
-        module = TranslationModule(loaded.translator, loaded.source_tokenizer, loaded.target_tokenizer,
-                                   sampler=sampler, max_source_length=loaded.max_source_length)
-        module(["a"])  # tracing
-        for split, pairs in splits.items():
-            start = time.perf_counter()
-            hypotheses = module([s for s, _ in pairs])
-            seconds = time.perf_counter() - start
-            scores = score_translations(hypotheses, [t for _, t in pairs])
-            results[f"alpha {alpha}, beta {beta}, {split}"] = {"seconds": round(seconds, 2), "bleu": scores["bleu"],
-                                                "bleu_case_insensitive": scores["bleu_case_insensitive"],
-                                                "chrf": scores["chrf"]}
-    return results
+    samplers = {f"alpha {alpha}, beta {beta}": decoding.get("beam", num_beams=beam_size, length_penalty=alpha,
+                                                            coverage_penalty=beta)
+                for alpha, beta in itertools.product(alphas, betas)}
+    return {f"{name}, {split}": scored(module, pairs)
+            for name, module in decoding_modules(model_dir, samplers).items() for split, pairs in splits.items()}
+
+
+def score_table(title, results):
+    """Markdown rows of `{name: scores}` under a header naming `title`."""
+    rows = [f"| {title} | BLEU | case-insensitive | chrF | seconds |", "|---|---|---|---|---|"]
+    return rows + [f"| {name} | {r['bleu']} | {r['bleu_case_insensitive']} | {r['chrf']} | {r['seconds']} |"
+                   for name, r in results.items()]
 
 
 def saved_model_speed(model_dir, sources, repeats):
@@ -246,10 +248,7 @@ def main(argv=None):
     if args.coverage:
         results["coverage"] = coverage_scores(model_dir, {"valid": valid_pairs, "test": test_pairs}, args.beam_size,
                                               args.coverage, args.length_penalties)
-        lines = ["| alpha, beta, split | BLEU | case-insensitive | chrF | seconds |", "|---|---|---|---|---|"]
-        lines += [f"| {name} | {r['bleu']} | {r['bleu_case_insensitive']} | {r['chrf']} | {r['seconds']} |"
-                  for name, r in results["coverage"].items()]
-        print("\n".join(lines), file=sys.stderr)
+        print("\n".join(score_table("alpha, beta, split", results["coverage"])), file=sys.stderr)
         print(json.dumps(results), flush=True)
         return
     sources = [s for s, _ in test_pairs]
@@ -263,9 +262,7 @@ def main(argv=None):
              + " | ".join(f"{row[b]['seconds']} s ({row[b]['sentences_per_second']}/s), {row[b + '_over_greedy']}x"
                           for b in beams) + " |"
              for row in results["decoding"]]
-    lines += ["", "| decoding (whole test set) | BLEU | case-insensitive | chrF | seconds |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {r['bleu']} | {r['bleu_case_insensitive']} | {r['chrf']} | {r['seconds']} |"
-              for name, r in results["test_set"].items()]
+    lines += ["", *score_table("decoding (whole test set)", results["test_set"])]
     saved = results["saved_model_cpu"]
     summary = "\n".join([f"| batch | greedy | {' | '.join(beams)} |", "|---" * (len(beams) + 2) + "|", *lines,
                          f"\nSavedModel `translate` (beam, CPU, batch {saved['batch']}): {saved['seconds']} s, "

@@ -25,6 +25,7 @@ with the case, accents and punctuation of the language.
 """
 
 import argparse
+import io
 import os
 import random
 import re
@@ -116,12 +117,9 @@ def catalogs_of_deb(path, language):
     """The `.mo` files' bytes of `language` in a `.deb` (`dpkg-deb --fsys-tarfile`), in member-name order."""
     pattern = re.compile(rf"/{re.escape(language)}/LC_MESSAGES/[^/]+\.mo$")
     tar_bytes = subprocess.run(["dpkg-deb", "--fsys-tarfile", path], check=True, capture_output=True).stdout
-    with tempfile.TemporaryFile() as buffer:
-        buffer.write(tar_bytes)
-        buffer.seek(0)
-        with tarfile.open(fileobj=buffer) as tar:
-            members = sorted((m for m in tar if m.isfile() and pattern.search(m.name)), key=lambda m: m.name)
-            return [tar.extractfile(member).read() for member in members]
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        members = sorted((m for m in tar if m.isfile() and pattern.search(m.name)), key=lambda m: m.name)
+        return [tar.extractfile(member).read() for member in members]
 
 
 def corpus_pairs(deb_paths, language, max_words):
@@ -136,10 +134,17 @@ def corpus_pairs(deb_paths, language, max_words):
     return list(pairs.items())
 
 
+def deb_files(path):
+    """The `.deb` files of a folder, or the file `path` itself."""
+    if not os.path.isdir(path):
+        return [path]
+    return [os.path.join(path, name) for name in os.listdir(path) if name.endswith(".deb")]
+
+
 def download(packages, folder):
     """`apt-get download`s `packages` into `folder`; returns the `.deb` paths."""
     subprocess.run(["apt-get", "download", *packages], cwd=folder, check=True)
-    return [os.path.join(folder, name) for name in os.listdir(folder) if name.endswith(".deb")]
+    return deb_files(folder)
 
 
 def main(argv=None):
@@ -156,10 +161,7 @@ def main(argv=None):
         if args.download:
             paths = download(PACKAGES + (f"libreoffice-l10n-{args.language}",), scratch)
         else:
-            paths = []
-            for path in args.debs:
-                paths += [os.path.join(path, n) for n in os.listdir(path) if n.endswith(".deb")] if os.path.isdir(
-                    path) else [path]
+            paths = [deb for path in args.debs for deb in deb_files(path)]
         pairs = corpus_pairs(paths, args.language, args.max_words)
     random.Random(args.seed).shuffle(pairs)
     os.makedirs(args.out, exist_ok=True)

@@ -281,15 +281,19 @@ class TimeBudget(keras.callbacks.Callback):
             # Once the batches after the first (which compiles) are timed, or as the budget would stop the epoch.
             if self._first_epoch_batches == PROBE_BATCHES + 1 or self.training_left() < 0:
                 self._check_first_epoch()
-        if self.training_left() < 0 and self.refresh is not None and (
-                self._next_refresh is None or self.deadline.clock() >= self._next_refresh):
-            started = self.deadline.clock()
-            self.refresh()
-            now = self.deadline.clock()
-            self._next_refresh = now + REFRESH_SPACING * (now - started)
-        if self.training_left() < 0:
+        if self.training_left() < 0 and not self._refresh_frees_time():
             self.stopped = True
             self.model.stop_training = True
+
+    def _refresh_frees_time(self):
+        """Calls `refresh` if given and due; whether the time left then covers one more batch and what follows."""
+        if self.refresh is None or (self._next_refresh is not None and self.deadline.clock() < self._next_refresh):
+            return False
+        started = self.deadline.clock()
+        self.refresh()
+        now = self.deadline.clock()
+        self._next_refresh = now + REFRESH_SPACING * (now - started)
+        return self.training_left() >= 0
 
     def _check_first_epoch(self):
         """Raises ValueError if the rest of the first epoch, its validation and the reserve do not fit.

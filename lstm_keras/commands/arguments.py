@@ -191,7 +191,7 @@ def sampler_from_arguments(args):
     """The sampler of the decoding flags that `args` holds (`lstm_keras.decoding.from_options`)."""
     from lstm_keras import decoding
 
-    names = ("beam_size", "length_penalty", "greedy", "top_k", "top_p", "seed", "no_repeat_ngram", "coverage_penalty")
+    names = ("beam_size", "length_penalty", "greedy", "top_k", "top_p", "seed", "no_repeat_ngram")
     options = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     return decoding.from_options(**options)
 

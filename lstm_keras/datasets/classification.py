@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 
 from lstm_keras.datasets import reviews
-from lstm_keras.datasets.download import DATA_DIR_ENV, fetch
+from lstm_keras.datasets.download import DATA_DIR_ENV, data_folders, fetch
 from lstm_keras.io import decode_text
 from lstm_keras.io import read_tsv
 
@@ -369,15 +369,11 @@ def _read_reviews():
     return examples[:split], examples[split:], list(reviews.LABEL_NAMES), "reviews"
 
 
-def _candidate_dirs(data_dir, name):
-    return [data_dir, os.path.join(data_dir, name)]
-
-
 def _read_imdb(data_dir):
     if data_dir is None:
         return _read_imdb_archive(fetch(IMDB_FILENAME, IMDB_ORIGIN, sha256=IMDB_SHA256))
     looked_for = []
-    for folder in _candidate_dirs(data_dir, "imdb"):
+    for folder in data_folders(data_dir, "imdb"):
         if os.path.isfile(os.path.join(folder, IMDB_FILENAME)):
             return _read_imdb_archive(fetch(IMDB_FILENAME, IMDB_ORIGIN, IMDB_SHA256, data_dir=folder))
         if os.path.isfile(os.path.join(folder, IMDB_LABELED_FILENAME)):
@@ -434,7 +430,7 @@ def _read_mr(data_dir):
     if data_dir is None:
         return _read_mr_archive(fetch(MR_FILENAME, MR_ORIGIN, sha256=MR_SHA256))
     looked_for = []
-    for base in _candidate_dirs(data_dir, "mr"):
+    for base in data_folders(data_dir, "mr"):
         for folder in (base, *(os.path.join(base, d) for d in ("utf8", "rt-polaritydata", "original_cp1252"))):
             paths = {label: os.path.join(folder, filename) for label, filename in MR_FILES.items()}
             if all(os.path.isfile(p) for p in paths.values()):
@@ -457,7 +453,7 @@ def _read_debian(data_dir):
     if data_dir is None:
         return _read_debian_index(fetch(DEBIAN_FILENAME, DEBIAN_ORIGIN, sha256=DEBIAN_SHA256))
     looked_for = []
-    for folder in _candidate_dirs(data_dir, "debian"):
+    for folder in data_folders(data_dir, "debian"):
         for filename in _DEBIAN_FILES:
             path = os.path.join(folder, filename)
             if os.path.isfile(path):

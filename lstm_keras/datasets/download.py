@@ -99,12 +99,14 @@ def local_folder(data_dir, subfolder, filenames):
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
     if not data_dir:
         return None
+    holding = (folder for folder in data_folders(data_dir, subfolder)
+               if any(os.path.exists(os.path.join(folder, filename)) for filename in filenames))
+    return next(holding, data_dir)
 
-    def holds(folder):
-        return any(os.path.exists(os.path.join(folder, filename)) for filename in filenames)
 
-    nested = os.path.join(data_dir, subfolder)
-    return nested if not holds(data_dir) and holds(nested) else data_dir
+def data_folders(data_dir, subfolder):
+    """Where a data set's local copies may be: `data_dir` itself, then its `subfolder`."""
+    return [data_dir, os.path.join(data_dir, subfolder)]
 
 
 class DownloadError(OSError):

@@ -187,18 +187,19 @@ def plan_time_budget(deadline, config, module, valid_pairs, test_pairs):
 class TranslationTime(keras.callbacks.Callback):
     """The projected seconds of translating the test set (`seconds`), measured again as the model trains.
 
-    `TRANSLATE_BATCH_SIZE` test sentences spread evenly over the test split (every `n`-th: a batch's
-    time follows its longest sentence, and the leading ones need not be typical) are translated
-    and timed, and the time scaled to the whole set. While the model still trains, the decoder of the end is not the one timed:
-    an untrained decoder runs every output to its length limit or stops at once, a trained one
-    writes about as many tokens as the references hold, and the loop runs a step per token. So
-    the projection made before training and at the end of every epoch is the larger of the time
-    as measured and the time scaled by the references' tokens against the tokens written. Once an
-    epoch has been trained, `refresh` (the `TimeBudget`'s hook when training is about to stop)
-    times the model as it then is, the model that will translate; before that, a model's output
-    lengths still change too fast for it (measured: in a 2.5-minute run, a refresh early in the
-    first epoch timed short outputs, training went on, and when it stopped, at batch 568 of 595,
-    the outputs, longer, needed 88 s where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
+    `TRANSLATE_BATCH_SIZE` test sentences spread evenly over the test split (every `n`-th: a
+    batch's time follows its longest sentence, and the leading ones need not be typical) are
+    translated and timed, and the time scaled to the whole set. While the model still trains,
+    the decoder of the end is not the one timed: an untrained decoder runs every output to its
+    length limit or stops at once, a trained one writes about as many tokens as the references
+    hold, and the loop runs a step per token. So the projection made before training and at the
+    end of every epoch is the larger of the time as measured and the time scaled by the
+    references' tokens against the tokens written. Once an epoch has been trained, `refresh`
+    (the `TimeBudget`'s hook when training is about to stop) times the model as it then is, the
+    model that will translate; before that, a model's output lengths still change too fast for
+    it (measured: in a 2.5-minute run, a refresh early in the first epoch timed short outputs,
+    training went on, and when it stopped, at batch 568 of 595, the outputs, longer, needed 88 s
+    where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
     Measured on 4,723 test sentences of six-minute runs, the untrained model's time alone
     projected 84 s for a translation that then took 54 s, and 73 s for 66 s; with four trained
     models, the first 128 sentences projected 0.64–1.23 times the whole split's time, the
@@ -211,27 +212,26 @@ class TranslationTime(keras.callbacks.Callback):
     """
 
     def __init__(self, module, pairs, clock=time.monotonic):
+        from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE
+
         super().__init__()
         self.module = module
-        self.sources = [s for s, _ in pairs]
-        self.references = [t for _, t in pairs]
         self.clock = clock
         self.epochs = 0
+        step = max(1, len(pairs) // TRANSLATE_BATCH_SIZE)
+        probe = pairs[::step][:TRANSLATE_BATCH_SIZE]
+        self.sources = [s for s, _ in probe]
+        self.scale = len(pairs) / max(len(probe), 1)  # the whole split's sentences per probe sentence
+        self.expected = self._tokens([t for _, t in probe])
         self.seconds = self.measure()
 
     def measure(self, final=False):
         """The projected seconds of translating every source; `final`: the model will translate as it is."""
-        from lstm_keras.models.translation.export import TRANSLATE_BATCH_SIZE
-
-        step = max(1, len(self.sources) // TRANSLATE_BATCH_SIZE)
-        probe = self.sources[::step][:TRANSLATE_BATCH_SIZE]
         started = self.clock()
-        hypotheses = self.module(probe)
-        seconds = (self.clock() - started) * len(self.sources) / max(len(probe), 1)
+        hypotheses = self.module(self.sources)
+        seconds = (self.clock() - started) * self.scale
         if not final:
-            references = self.references[::step][:TRANSLATE_BATCH_SIZE]
-            written, expected = (self._tokens(texts) for texts in (hypotheses, references))
-            seconds = max(seconds, seconds * expected / written)
+            seconds = max(seconds, seconds * self.expected / self._tokens(hypotheses))
         return TRANSLATION_MARGIN * seconds
 
     def _tokens(self, texts):
