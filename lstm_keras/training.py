@@ -13,7 +13,7 @@ import types
 import keras
 
 
-def set_seed(seed, deterministic_ops=True):
+def set_seed(seed):
     """Makes a run repeatable: seeds Python, NumPy and the backend, and asks for deterministic ops.
 
     Two runs with the same seed on the same CPU machine give the same weights and metrics
@@ -21,21 +21,14 @@ def set_seed(seed, deterministic_ops=True):
 
     Args:
         seed: an int, or None to leave everything unseeded.
-        deterministic_ops: whether to turn on TensorFlow's op determinism. Keras refuses XLA
-            (`jit_compile=True`) under it, so a model trained with XLA passes False: XLA's CPU
-            kernels repeat on their own (tested with fresh processes, `tests/commands/test_lm_cli.py`).
     """
     if seed is None:
         return
     keras.utils.set_random_seed(int(seed))
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
-        from tensorflow.python.framework import config as tf_config
 
-        if deterministic_ops:
-            tf.config.experimental.enable_op_determinism()
-        else:  # process-wide: an earlier run in the same process may have turned it on
-            tf_config.disable_op_determinism()
+        tf.config.experimental.enable_op_determinism()
 
 
 class NonFiniteLossError(ValueError):

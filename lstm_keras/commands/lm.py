@@ -106,10 +106,6 @@ def register(subparsers):
                                "the others")
     training.add_argument("--clipnorm", type=NON_NEGATIVE, default=DEFAULTS["clipnorm"],
                           help="gradient clipping by global norm; 0 for none (default: 0.25 with SGD, 1 with Adam)")
-    training.add_argument("--xla", action=argparse.BooleanOptionalAction, default=DEFAULTS["xla"],
-                          help="on the TensorFlow backend, compile training and validation with XLA (about 1.3x "
-                               "the batches in the same time on a CPU; seeded runs still repeat, but a seed gives "
-                               "other numbers with --no-xla, which uses TensorFlow's deterministic ops instead)")
     add_stopping_arguments(training, DEFAULTS)
     add_output_arguments(train)
     train.set_defaults(handler=run_train)

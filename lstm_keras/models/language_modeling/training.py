@@ -17,7 +17,6 @@ import json
 import os
 import time
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -72,7 +71,6 @@ DEFAULTS = {
     "dropout": 0.2,
     "time_budget": None,
     "seed": 0,
-    "xla": True,
 }
 DATA_KEYS = {"dataset": None, "data_dir": None}
 GENERATION_BENCHMARK = {"prompts": 16, "tokens": 50}
@@ -102,9 +100,7 @@ def train_language_model(config, out):
         The metrics dict (also written to `out/metrics.json`).
     """
     deadline = training.Deadline(config.time_budget)
-    # XLA compiles training and validation on TensorFlow (other backends: their own default).
-    xla = config.xla and keras.backend.backend() == "tensorflow"
-    set_seed(config.seed, deterministic_ops=not xla)
+    set_seed(config.seed)
     log("lm", f"loading {config.dataset}")
     data = load_language_modeling_data(config.dataset, data_dir=config.data_dir)
     benchmark = bool(data.unknown_token)
@@ -137,7 +133,7 @@ def train_language_model(config, out):
         softmax=softmax,
         cutoffs=cutoffs,
     )
-    model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm, **({"jit_compile": True} if xla else {}))
+    model.compile(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
     module = LanguageModelModule(model, tokenizer, sampler="random")
     settings = {"training": {key: value for key, value in vars(config).items() if key != "handler"}}
     # The final evaluation reads the validation and test streams at the largest batch that fits, compiled once.
@@ -180,7 +176,6 @@ def train_language_model(config, out):
         "cutoffs": model.cutoffs,
         "parameters": model.count_params(),
         "eval_batch_size": evaluator.batch_size,
-        "xla": bool(model.jit_compile),
         **stats,
         "generation_tokens_per_second": generation_speed,
     }
