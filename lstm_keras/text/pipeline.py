@@ -1,4 +1,4 @@
-"""`tf.data` input pipelines for translation with teacher forcing."""
+"""`tf.data` input pipelines: translation with teacher forcing, and `prefetched`, the last step of every pipeline."""
 
 import tensorflow as tf
 
@@ -8,6 +8,26 @@ from lstm_keras.text.tokenizer import END_ID, PAD_ID, START_ID
 # range, so little of it is padding. Boundaries beyond the maximum lengths are simply never used.
 DEFAULT_BUCKET_BOUNDARIES = (8, 12, 16, 24, 32, 48, 64, 96, 128)
 TOKENIZE_BATCH_SIZE = 1024
+
+
+def prefetched(dataset):
+    """`dataset` prefetching its next batches, with `tf.data`'s autotuning off.
+
+    Autotuning runs a thread for every iterator of the pipeline, and destroying the iterator
+    waits for it: Keras does at the start of every epoch and of every validation. In six-minute
+    translation runs on 2 CPU cores those waits took 3 to 40 s (the native stack of the stalled
+    main thread: `~RootDataset::Iterator` waiting on its `tf.data` thread), time the budget
+    had counted on (`BENCHMARKS.md`). Without autotuning, `AUTOTUNE` parallelism is the number
+    of cores and the prefetch buffer adapts on its own; the batches and their order do not
+    change.
+
+    Example:
+    >>> prefetched(tf.data.Dataset.range(3)).options().autotune.enabled
+    False
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _with_start_end(ids, max_length, add_start, add_end):
@@ -147,4 +167,4 @@ def make_translation_dataset(
         ds = ds.padded_batch(
             batch_size, padding_values=((pad, pad), pad), drop_remainder=drop_remainder
         )  # ((batch, s), (batch, t)), (batch, t)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return prefetched(ds)

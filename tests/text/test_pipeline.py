@@ -135,3 +135,25 @@ def test_options_and_errors(tokenizers):
         make_translation_dataset(SOURCES, TARGETS[:-1], *tokenizers)
     with pytest.raises(ValueError, match="empty"):
         make_translation_dataset([], [], *tokenizers)
+
+
+def test_pipelines_end_prefetched_without_autotuning_and_keep_their_batches(tokenizers):
+    """`prefetched` turns `tf.data`'s autotuning off (its thread stalled epoch starts); the batches stay the same."""
+    from lstm_keras.models.classification.data import make_text_dataset
+
+    builders = (
+        lambda: make_translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=5, seed=3),
+        lambda: make_text_dataset(SOURCES, [1] * len(SOURCES), batch_size=4, shuffle=True, seed=2, bucket_boundaries=[3]),
+    )
+    tuned = tf.data.Options()
+    tuned.autotune.enabled = True
+    for build in builders:
+        dataset = build()
+        assert dataset.options().autotune.enabled is False
+        # A fresh copy of the pipeline with autotuning on gives the same batches in the same order.
+        with_tuning = build().with_options(tuned)
+        assert with_tuning.options().autotune.enabled is True
+        ours, theirs = list(dataset), list(with_tuning)
+        assert len(ours) == len(theirs) > 2
+        for a, b in zip(tf.nest.flatten(ours), tf.nest.flatten(theirs)):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())

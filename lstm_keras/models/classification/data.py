@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from lstm_keras.models.classification.defaults import DEFAULTS
 from lstm_keras.models.classification.text_classifier import as_string_tensor
+from lstm_keras.text.pipeline import prefetched
 
 
 def make_text_dataset(texts, labels=None, batch_size=DEFAULTS["batch_size"], shuffle=False, seed=0, bucket_boundaries=None):
@@ -38,10 +39,10 @@ def make_text_dataset(texts, labels=None, batch_size=DEFAULTS["batch_size"], shu
     if shuffle:
         dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
     if not bucket_boundaries:
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return prefetched(dataset.batch(batch_size))
     dataset = dataset.bucket_by_sequence_length(
         element_length_func=lambda text, *label: tf.size(tf.strings.split(text)),
         bucket_boundaries=list(bucket_boundaries),
         bucket_batch_sizes=[batch_size] * (len(bucket_boundaries) + 1),
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset)

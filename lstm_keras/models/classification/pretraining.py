@@ -22,6 +22,7 @@ from lstm_keras.models.truncated_bptt import DEFAULTS
 from lstm_keras.models.truncated_bptt import check_training_stream
 from lstm_keras.models.truncated_bptt import fit_language_model
 from lstm_keras.training import TimeBudget
+from lstm_keras.text.pipeline import prefetched
 from lstm_keras.training import epochs_completed
 
 OBJECTIVES = ("next_token", "autoencoder")
@@ -76,7 +77,7 @@ def _autoencoder_dataset(rows, end_id, batch_size, seed=None):
     if seed is not None:
         dataset = dataset.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.ragged_batch(batch_size).map(lambda x, y: (x.to_tensor(), y.to_tensor()))  # padded with 0
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset)
 
 
 def pretrain_classifier_from_lm(

@@ -191,10 +191,14 @@ class TranslationTime(keras.callbacks.Callback):
     batch's time follows its longest sentence, and the leading ones need not be typical) are
     translated and timed, and the time scaled to the whole set. While the model still trains,
     the decoder of the end is not the one timed: an untrained decoder runs every output to its
-    length limit or stops at once, a trained one writes about as many tokens as the references
-    hold, and the loop runs a step per token. So the projection made before training and at the
-    end of every epoch is the larger of the time as measured and the time scaled by the
-    references' tokens against the tokens written. Once an epoch has been trained, `refresh`
+    length limit or stops at once, a trained one writes about as long outputs as the references,
+    and the loop runs a step per token until the batch's longest output has ended. So the
+    projection made before training and at the end of every epoch is the time as measured,
+    scaled by the steps the references need against the steps written (the probe's longest
+    reference and its longest output, `[END]` included). (Until 2026-12-07 it was the larger of
+    that and the time as measured: a 256-unit model's untrained outputs, all at their limit,
+    reserved 227 s of a six-minute budget, training stopped after 81 batches, and the command
+    ended after 198 s with a model of BLEU 0.03.) Once an epoch has been trained, `refresh`
     (the `TimeBudget`'s hook when training is about to stop) times the model as it then is, the
     model that will translate; before that, a model's output lengths still change too fast for
     it (measured: in a 2.5-minute run, a refresh early in the first epoch timed short outputs,
@@ -222,7 +226,7 @@ class TranslationTime(keras.callbacks.Callback):
         probe = pairs[::step][:TRANSLATE_BATCH_SIZE]
         self.sources = [s for s, _ in probe]
         self.scale = len(pairs) / max(len(probe), 1)  # the whole split's sentences per probe sentence
-        self.expected = self._tokens([t for _, t in probe])
+        self.expected = self._steps([t for _, t in probe])
         self.seconds = self.measure()
 
     def measure(self, final=False):
@@ -231,12 +235,12 @@ class TranslationTime(keras.callbacks.Callback):
         hypotheses = self.module(self.sources)
         seconds = (self.clock() - started) * self.scale
         if not final:
-            seconds = max(seconds, seconds * self.expected / self._tokens(hypotheses))
+            seconds *= self.expected / self._steps(hypotheses)
         return TRANSLATION_MARGIN * seconds
 
-    def _tokens(self, texts):
-        """The target tokens of `texts`, `[END]` included: the decoding steps that write them."""
-        return int(self.module.target_tokenizer.tokenize(list(texts)).row_lengths().numpy().sum()) + len(texts)
+    def _steps(self, texts):
+        """The decoding steps of a batch of `texts`: its longest text's target tokens and `[END]`."""
+        return int(self.module.target_tokenizer.tokenize(list(texts)).row_lengths().numpy().max(initial=0)) + 1
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs += 1

@@ -28,19 +28,20 @@ class FakeModule:
 def test_translation_time_scales_the_probe_to_the_test_set_and_to_the_references_length(output):
     clock = [0.0]
     module = FakeModule(clock, output, seconds=2.0)
-    pairs = [(f"source {i}", "a b c") for i in range(3 * TRANSLATE_BATCH_SIZE + 10)]
+    pairs = [(f"source {i}", "a b c" if i != 6 else "a b c d e") for i in range(3 * TRANSLATE_BATCH_SIZE + 10)]
     timer = recipe.TranslationTime(module, pairs, clock=lambda: clock[0])
     # The probe: a batch of sentences spread over the whole split, every third here.
     assert module.calls == [[f"source {i}" for i in range(0, 3 * TRANSLATE_BATCH_SIZE, 3)]]
-    # A step per token, [END] included: the references need 4 steps a sentence, the model wrote len(output) + 1.
-    # While it trains, the projection is the larger of the time measured and the time scaled to the references.
+    # A step per token, [END] included, until the batch's longest output ends: the probe's longest reference (the
+    # one in the probe with 5 words) needs 6 steps, the model wrote len(output) + 1. While it trains, the time
+    # measured is scaled to the references' steps, down for outputs that run on, up for those that stop early.
     written = len(output.split()) + 1
     measured = recipe.TRANSLATION_MARGIN * 2.0 * len(pairs) / TRANSLATE_BATCH_SIZE
-    assert timer.seconds == pytest.approx(measured * max(1.0, 4 / written))
+    assert timer.seconds == pytest.approx(measured * 6 / written)
     # Before an epoch is trained, a refresh changes nothing; at an epoch's end it is measured again.
-    module.output, module.seconds = "a b c", 1.0
+    module.output, module.seconds = "a b c d e", 1.0
     timer.refresh()
-    assert timer.seconds == pytest.approx(measured * max(1.0, 4 / written))
+    assert timer.seconds == pytest.approx(measured * 6 / written)
     timer.on_epoch_end(0)
     assert timer.seconds == pytest.approx(recipe.TRANSLATION_MARGIN * len(pairs) / TRANSLATE_BATCH_SIZE)
     # As training stops, the model that will translate is timed as it is, and not again at the epoch's end.
