@@ -21,8 +21,8 @@ from lstm_keras.models.language_model import LanguageModel
 from lstm_keras.models.truncated_bptt import DEFAULTS
 from lstm_keras.models.truncated_bptt import check_training_stream
 from lstm_keras.models.truncated_bptt import fit_language_model
-from lstm_keras.training import TimeBudget
 from lstm_keras.text.pipeline import prefetched
+from lstm_keras.training import TimeBudget
 from lstm_keras.training import epochs_completed
 
 OBJECTIVES = ("next_token", "autoencoder")

@@ -195,19 +195,16 @@ class TranslationTime(keras.callbacks.Callback):
     and the loop runs a step per token until the batch's longest output has ended. So the
     projection made before training and at the end of every epoch is the time as measured,
     scaled by the steps the references need against the steps written (the probe's longest
-    reference and its longest output, `[END]` included). (Until 2026-12-07 it was the larger of
-    that and the time as measured: a 256-unit model's untrained outputs, all at their limit,
-    reserved 227 s of a six-minute budget, training stopped after 81 batches, and the command
-    ended after 198 s with a model of BLEU 0.03.) Once an epoch has been trained, `refresh`
+    reference and its longest output, `[END]` included), down as well as up: never scaling down,
+    a 256-unit model's untrained outputs, all at their limit, reserved 227 s of a six-minute
+    budget and training stopped after 81 batches. Once an epoch has been trained, `refresh`
     (the `TimeBudget`'s hook when training is about to stop) times the model as it then is, the
     model that will translate; before that, a model's output lengths still change too fast for
     it (measured: in a 2.5-minute run, a refresh early in the first epoch timed short outputs,
     training went on, and when it stopped, at batch 568 of 595, the outputs, longer, needed 88 s
     where 28 s were left). Each projection is times `TRANSLATION_MARGIN`.
-    Measured on 4,723 test sentences of six-minute runs, the untrained model's time alone
-    projected 84 s for a translation that then took 54 s, and 73 s for 66 s; with four trained
-    models, the first 128 sentences projected 0.64–1.23 times the whole split's time, the
-    spread ones 1.04–1.54 (`BENCHMARKS.md`).
+    With four trained models, the first 128 sentences projected 0.64–1.23 times the whole
+    split's time, the spread ones 1.04–1.54 (`BENCHMARKS.md`).
 
     Args:
         module: the `TranslationModule`, its decoder compiled.
